@@ -1,0 +1,38 @@
+# One virtual environment in .venv; every target installs what it needs first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install train test lint format bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Train the default config on the embedded digits dataset.
+train: install
+	$(BIN)/dnn-lab train configs/adam_relu.yaml
+
+## The test suite (CPU, a few minutes).
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check dnn_lab tests benchmarks
+	$(BIN)/ruff format --check dnn_lab tests benchmarks
+
+format: install
+	$(BIN)/ruff format dnn_lab tests benchmarks
+	$(BIN)/ruff check --fix dnn_lab tests benchmarks
+
+## Speed and memory figures; never part of `make test`.
+bench: install
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

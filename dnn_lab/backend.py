@@ -1,0 +1,158 @@
+"""Keras backend, device and seeds: what must be settled before Keras is imported.
+
+Keras reads ``KERAS_BACKEND`` once, at import, so the backend is chosen here and
+every other module imports Keras only after ``configure`` has run.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import platform
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from dnn_lab.errors import DnnLabError
+
+_QUIET_TF = {"TF_CPP_MIN_LOG_LEVEL": "2"}  # TensorFlow's C++ start-up chatter helps nobody here
+
+
+def configure(backend: str, device: str) -> dict[str, Any]:
+    """Select the backend and device; return what was actually used, for ``run.json``."""
+    loaded = sys.modules.get("keras")
+    if loaded is not None:
+        current = loaded.config.backend()
+        if current != backend:
+            raise DnnLabError(
+                f"backend: Keras is already running on {current!r} in this process; "
+                f"cannot switch to {backend!r} (start a new process)"
+            )
+    os.environ["KERAS_BACKEND"] = backend
+    for key, value in _QUIET_TF.items():
+        os.environ.setdefault(key, value)
+    if backend == "jax" and device == "cpu":
+        os.environ["JAX_PLATFORMS"] = "cpu"
+    try:
+        import keras  # noqa: F401  (the import is what applies the backend)
+    except ImportError as exc:
+        extra = {"jax": "dnn-lab[jax]", "torch": "dnn-lab[torch]"}.get(backend, "tensorflow")
+        raise DnnLabError(
+            f"backend: {backend!r} is not installed ({exc.name}); install {extra}"
+        ) from None
+    return _select_device(backend, device)
+
+
+def _select_device(backend: str, device: str) -> dict[str, Any]:
+    gpus = _gpus(backend, hide=(device == "cpu"))
+    if device == "gpu" and not gpus:
+        raise DnnLabError(
+            "device: gpu was asked for but no GPU is visible to "
+            f"{backend} (install dnn-lab[gpu] and the NVIDIA driver, or use --device cpu)"
+        )
+    use_gpu = bool(gpus) and device != "cpu"
+    info: dict[str, Any] = {"requested": device, "backend": backend}
+    if use_gpu:
+        info.update(kind="gpu", name=gpus[0]["name"], count=len(gpus), gpus=gpus)
+    else:
+        info.update(
+            kind="cpu", name=platform.processor() or platform.machine(), count=os.cpu_count()
+        )
+    return info
+
+
+def _gpus(backend: str, hide: bool) -> list[dict[str, Any]]:
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        physical = tf.config.list_physical_devices("GPU")
+        if hide:
+            tf.config.set_visible_devices([], "GPU")
+            return []
+        found = []
+        for gpu in physical:
+            details = tf.config.experimental.get_device_details(gpu)
+            found.append({"name": details.get("device_name", gpu.name)})
+        return found
+    if backend == "jax":
+        import jax
+
+        if hide:
+            return []
+        return [{"name": d.device_kind} for d in jax.devices() if d.platform == "gpu"]
+    import torch
+
+    if hide or not torch.cuda.is_available():
+        return []
+    found = []
+    for index in range(torch.cuda.device_count()):
+        props = torch.cuda.get_device_properties(index)
+        found.append({"name": props.name, "memory_gb": round(props.total_memory / 2**30, 1)})
+    return found
+
+
+def seed_everything(seed: int, backend: str) -> None:
+    """Same seed, same split, weights and shuffling: the run repeats to the last digit on CPU."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def versions(backend: str) -> dict[str, str]:
+    import keras
+    import numpy
+
+    found = {
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+        "backend": backend,
+    }
+    for module in ("tensorflow", "jax", "torch", "sklearn"):
+        if module in sys.modules:
+            found[module] = getattr(sys.modules[module], "__version__", "?")
+    found["platform"] = platform.platform()
+    return found
+
+
+@contextmanager
+def native_stderr_to(path: Path) -> Iterator[Path | None]:
+    """Send C++ log lines (file descriptor 2) to ``path``; Python's stderr stays where it was.
+
+    TensorFlow prints its start-up chatter before ``TF_CPP_MIN_LOG_LEVEL`` applies,
+    and it would bury the progress display. Where stderr is not descriptor 2
+    (a test runner capturing output), nothing is diverted.
+    """
+    try:
+        sys.stderr.flush()
+        diverted = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        diverted = False
+    if not diverted:
+        yield None
+        return
+    saved = os.dup(2)
+    log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log, 2)
+    os.close(log)
+    python_stderr = sys.stderr
+    sys.stderr = io.TextIOWrapper(
+        io.FileIO(os.dup(saved), "w"),
+        encoding=python_stderr.encoding,
+        errors="backslashreplace",
+        line_buffering=True,
+    )
+    try:
+        yield Path(path)
+    finally:
+        sys.stderr.flush()
+        sys.stderr.close()
+        sys.stderr = python_stderr
+        os.dup2(saved, 2)
+        os.close(saved)

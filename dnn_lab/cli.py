@@ -1,0 +1,179 @@
+"""The ``dnn-lab`` command line: parse arguments, call one function, report.
+
+Only Typer is imported at start-up; each command imports what it needs, so
+``--help``, ``validate`` and ``compare`` never pay for TensorFlow. A
+``DnnLabError`` becomes one line on stderr and exit code 2; ``--debug`` shows
+its traceback too.
+"""
+
+import sys
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dnn_lab.errors import EXIT_BUG, EXIT_USER_ERROR, DnnLabError
+
+app = typer.Typer(
+    name="dnn-lab",
+    help="Train, compare and study dense neural networks from YAML configs (Keras 3).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+_state = {"debug": False}
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    gpu = "gpu"
+
+
+class Backend(str, Enum):
+    tensorflow = "tensorflow"
+    jax = "jax"
+    torch = "torch"
+
+
+def _stderr():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def _stdout():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+@contextmanager
+def _user_errors():
+    """Turn a DnnLabError into a clear message and its exit code; no traceback unless --debug."""
+    try:
+        yield
+    except DnnLabError as exc:
+        if _state["debug"]:
+            import traceback
+
+            traceback.print_exc()
+        _stderr().print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+ConfigArg = Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        "-s",
+        metavar="KEY=VALUE",
+        help="Override a config key, e.g. --set train.epochs=2 --set model.units=[64,32]. "
+        "Repeatable.",
+    ),
+]
+
+
+def _load(
+    config: Path,
+    overrides: list[str] | None,
+    name: str | None = None,
+    device: Device | None = None,
+    backend: Backend | None = None,
+):
+    from dnn_lab.config import load_config
+
+    extra = list(overrides or [])
+    if device is not None:
+        extra.append(f"device={device.value}")
+    if backend is not None:
+        extra.append(f"backend={backend.value}")
+    return load_config(config, extra, name=name)
+
+
+@app.command()
+def train(
+    config: ConfigArg,
+    overrides: SetOption = None,
+    runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where run directories go.")] = Path(
+        "runs"
+    ),
+    name: Annotated[
+        str | None, typer.Option("--name", help="Run name (default: the config's name).")
+    ] = None,
+    device: Annotated[
+        Device | None, typer.Option("--device", help="auto, cpu or gpu (default: the config's).")
+    ] = None,
+    backend: Annotated[
+        Backend | None, typer.Option("--backend", help="Keras backend (default: the config's).")
+    ] = None,
+) -> None:
+    """Train the network a config describes and write a run directory."""
+    with _user_errors():
+        cfg = _load(config, overrides, name, device, backend)
+        from dnn_lab.display import print_training_result
+        from dnn_lab.train import train as run_training
+
+        console = _stdout()
+        result = run_training(cfg, runs_dir, console=console, command=sys.argv, config_path=config)
+        print_training_result(console, result)
+    if result.error is not None:
+        raise result.error
+    raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def validate(config: ConfigArg, overrides: SetOption = None) -> None:
+    """Check a config and print it fully resolved, without training."""
+    with _user_errors():
+        cfg = _load(config, overrides)
+        from dnn_lab.data import task_of
+        from dnn_lab.tasks import resolve_head, resolved
+
+        task, n_classes = task_of(cfg.data, cfg.seed)
+        cfg = resolved(cfg, resolve_head(cfg, task, n_classes))
+    typer.echo(cfg.to_yaml(), nl=False)
+    _stderr().print(
+        f"[green]ok:[/] {config} is valid ({task}, loss {cfg.train.loss})", soft_wrap=True
+    )
+
+
+@app.command()
+def datasets() -> None:
+    """List the datasets a config can name, with size, shape, task and classes."""
+    from dnn_lab.display import print_datasets
+
+    print_datasets(_stdout())
+
+
+def main() -> None:
+    """Entry point; accepts --debug anywhere on the command line."""
+    argv = sys.argv[1:]
+    if "--debug" in argv[1:]:
+        argv = ["--debug", *[a for a in argv if a != "--debug"]]
+    try:
+        app(args=argv, prog_name="dnn-lab")
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except SystemExit:
+        raise
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        raise SystemExit(EXIT_BUG) from None
+
+
+__all__ = ["app", "main", "EXIT_USER_ERROR"]

@@ -1,0 +1,34 @@
+"""The errors dnn-lab reports to users, and the exit codes they map to.
+
+Anything that is the user's to fix (a config, a data file, an argument) is a
+``DnnLabError``: the CLI prints its message without a traceback and exits 2.
+Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+# Exit codes, documented in the README.
+EXIT_OK = 0
+EXIT_BUG = 1
+EXIT_USER_ERROR = 2
+EXIT_DIVERGED = 3
+EXIT_INTERRUPTED = 130  # SIGINT, as a shell reports it
+EXIT_TERMINATED = 143  # SIGTERM
+
+
+class DnnLabError(Exception):
+    """A problem the user can fix; its message says what and where."""
+
+    exit_code = EXIT_USER_ERROR
+
+
+class ConfigError(DnnLabError):
+    """A config file or ``--set`` override that does not validate."""
+
+
+class DataError(DnnLabError):
+    """A dataset that cannot be loaded or does not fit the config."""
+
+
+class RunDirError(DnnLabError):
+    """A run directory that cannot be created, read or used."""

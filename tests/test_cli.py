@@ -1,0 +1,100 @@
+"""The command line end to end, as a user types it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from dnn_lab.cli import app
+
+from .conftest import TINY, merge, write_yaml
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_train_end_to_end(make_config, tmp_path):
+    runs_dir = tmp_path / "runs"
+    result = invoke(
+        "train",
+        make_config(),
+        "--runs-dir",
+        runs_dir,
+        "--set",
+        "train.epochs=1",
+        "--name",
+        "cli_run",
+    )
+    assert result.exit_code == 0, result.output
+    (run_dir,) = runs_dir.iterdir()
+    assert run_dir.name.endswith("-cli_run")
+    assert "epoch 1/1 - loss" in result.output
+    assert "completed" in result.output and str(run_dir) in result.output
+    assert "\x1b[" not in result.output  # no terminal control codes when not on a terminal
+
+
+def test_validate_prints_the_resolved_config(make_config):
+    result = invoke("validate", make_config(), "--set", "model.units=[64,32]")
+    assert result.exit_code == 0, result.output
+    assert "loss: sparse_categorical_crossentropy" in result.output
+    assert "hidden_layers: 2" in result.output and "- 64" in result.output
+
+
+def test_a_typo_exits_2_with_one_clear_message_and_no_traceback(make_config, tmp_path):
+    config = make_config({"model": {"activation": "rellu"}})
+    result = invoke("train", config, "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 2
+    assert "model.activation" in result.output and "did you mean 'relu'?" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_debug_shows_the_traceback(make_config):
+    config = make_config({"model": {"activation": "rellu"}})
+    result = runner.invoke(app, ["--debug", "validate", str(config)])
+    assert result.exit_code == 2
+    assert "Traceback" in result.output
+
+
+def test_loss_that_does_not_fit_the_labels(make_config):
+    result = invoke("validate", make_config({"train": {"loss": "categorical_crossentropy"}}))
+    assert result.exit_code == 2
+    assert "data.one_hot" in result.output
+
+
+def test_datasets_lists_the_builtins():
+    result = invoke("datasets")
+    assert result.exit_code == 0
+    for name in ("digits", "iris", "breast_cancer", "diabetes", "fashion_mnist", "csv", "npz"):
+        assert name in result.output
+
+
+def _modules_after(args: list[str]) -> str:
+    code = (
+        "import sys, atexit\n"
+        "atexit.register(lambda: sys.__stderr__.write("
+        "'HEAVY:' + ','.join(m for m in ('tensorflow', 'keras', 'matplotlib', 'sklearn') "
+        "if m in sys.modules) + '\\n'))\n"
+        f"sys.argv = ['dnn-lab', *{args!r}]\n"
+        "from dnn_lab.cli import main\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    return done.stderr.rsplit("HEAVY:", 1)[1].strip()
+
+
+@pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["datasets"]])
+def test_the_cli_starts_without_tensorflow(args):
+    assert _modules_after(args) == ""
+
+
+def test_validate_imports_no_tensorflow(tmp_path):
+    config = write_yaml(tmp_path / "c.yaml", merge(TINY, {}))
+    assert "tensorflow" not in _modules_after(["validate", str(config)])
+    assert "keras" not in _modules_after(["validate", str(config)])
