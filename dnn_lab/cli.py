@@ -46,10 +46,14 @@ def _stderr():
     return Console(stderr=True, highlight=False)
 
 
-def _stdout():
+def _stdout(wide_when_piped: bool = False):
+    """The console for results; piped tables keep their natural width instead of 80 columns."""
     from rich.console import Console
 
-    return Console(highlight=False)
+    console = Console(highlight=False)
+    if wide_when_piped and not console.is_terminal:
+        console = Console(highlight=False, width=4096)
+    return console
 
 
 @contextmanager
@@ -148,6 +152,128 @@ def validate(config: ConfigArg, overrides: SetOption = None) -> None:
     _stderr().print(
         f"[green]ok:[/] {config} is valid ({task}, loss {cfg.train.loss})", soft_wrap=True
     )
+
+
+class Format(str, Enum):
+    table = "table"
+    markdown = "markdown"
+    csv = "csv"
+    json = "json"
+
+
+@app.command()
+def compare(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Run directories, or folders of runs (runs/, a sweep).", show_default=False
+        ),
+    ],
+    sort: Annotated[
+        str | None,
+        typer.Option(
+            "--sort",
+            help="Column to sort by (default: the task's validation metric, "
+            "best first), e.g. val_loss, params, train.batch_size.",
+        ),
+    ] = None,
+    reverse: Annotated[bool, typer.Option("--reverse", help="Flip the sort order.")] = False,
+    top: Annotated[int | None, typer.Option("--top", min=1, help="Show the first N.")] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--where",
+            metavar="KEY=VALUE",
+            help="Keep runs where a key matches (also !=, <, >). Repeatable.",
+        ),
+    ] = None,
+    columns: Annotated[
+        list[str] | None,
+        typer.Option("--columns", metavar="KEY", help="Add a column, e.g. train.epochs."),
+    ] = None,
+    output_format: Annotated[
+        Format, typer.Option("--format", help="table, markdown, csv or json.")
+    ] = Format.table,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write learning curves of these runs to a PNG.")
+    ] = None,
+) -> None:
+    """Show runs side by side: what differs between them and how they scored."""
+    with _user_errors():
+        from dnn_lab import compare as comparing
+
+        result = comparing.compare(
+            paths, sort=sort, reverse=reverse, top=top, where=where or (), columns=_split(columns)
+        )
+        if output_format is Format.table:
+            comparing.render_table(result, _stdout(wide_when_piped=True))
+        else:
+            render = {
+                Format.markdown: comparing.render_markdown,
+                Format.csv: comparing.render_csv,
+                Format.json: comparing.render_json,
+            }[output_format]
+            typer.echo(render(result), nl=False)
+            if result.skipped:
+                _stderr().print(
+                    "warning: not run directories, skipped: " + ", ".join(map(str, result.skipped)),
+                    soft_wrap=True,
+                )
+        if plot is not None:
+            comparing.plot(result, plot)
+            _stderr().print(f"curves written to {plot}", soft_wrap=True)
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
+
+
+@app.command()
+def show(
+    run: Annotated[Path, typer.Argument(help="A run directory.", show_default=False)],
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write this run's learning curves to a PNG.")
+    ] = None,
+) -> None:
+    """One run in detail: summary, parameters, history, metrics and environment."""
+    with _user_errors():
+        from dnn_lab import show as showing
+
+        found = showing.load(run)
+        showing.render(found, _stdout(wide_when_piped=True))
+        if plot is not None:
+            from dnn_lab.plots import plot_curves
+
+            plot_curves([(found.name, found.history)], plot, title=found.name)
+            _stderr().print(f"curves written to {plot}", soft_wrap=True)
+
+
+class Status(str, Enum):
+    running = "running"
+    completed = "completed"
+    failed = "failed"
+    interrupted = "interrupted"
+    diverged = "diverged"
+    crashed = "crashed"
+    damaged = "damaged"
+
+
+@app.command("runs")
+def list_runs(
+    folder: Annotated[Path, typer.Argument(help="A runs directory.")] = Path("runs"),
+    status: Annotated[
+        Status | None, typer.Option("--status", help="Only runs with this status.")
+    ] = None,
+) -> None:
+    """List the runs in a runs directory, newest first."""
+    with _user_errors():
+        from dnn_lab.compare import list_runs as listing
+        from dnn_lab.display import print_run_list
+
+        if not folder.is_dir():
+            raise DnnLabError(f"{folder} is not a directory")
+        rows = listing(folder, status.value if status else None)
+        print_run_list(_stdout(wide_when_piped=True), rows)
 
 
 @app.command()

@@ -112,3 +112,31 @@ def print_datasets(console: Console) -> None:
         highlight=False,
         soft_wrap=True,
     )
+
+
+def print_run_list(console: Console, rows: list[dict]) -> None:
+    from rich import box
+
+    if not rows:
+        console.print("no runs")
+        return
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+    for column in ("run", "status", "started", "dataset", "epochs", "best", "path"):
+        table.add_column(
+            column,
+            justify="right" if column in ("epochs", "best") else "left",
+            no_wrap=column == "path",
+        )
+    for row in rows:
+        best = "-" if row["best"] is None else f"{fmt(row['best'])} {row['metric']}"
+        status = row["status"] if row["status"] == runs.COMPLETED else f"[yellow]{row['status']}[/]"
+        table.add_row(
+            row["run"],
+            status,
+            (row["started"] or "")[:19].replace("T", " "),
+            row["dataset"] or "-",
+            str(row["epochs"]),
+            best,
+            row["path"],
+        )
+    console.print(table)

@@ -7,6 +7,7 @@ Layers are named so a run's summary reads like the config: ``hidden_1``,
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import keras
@@ -158,5 +159,15 @@ def parameter_table(model: keras.Model) -> dict[str, Any]:
 def summary_text(model: keras.Model) -> str:
     """The model summary exactly as ``model.summary()`` prints it."""
     parts: list[str] = []
-    model.summary(print_fn=lambda text, **_: parts.append(text), line_length=100)
+    # Keras renders into a rich console as wide as the terminal (80 columns when there is
+    # none) and crops its own table to fit; give it room so the file holds every column.
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "200"
+    try:
+        model.summary(print_fn=lambda text, **_: parts.append(text))
+    finally:
+        if saved is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = saved
     return "\n".join(part.rstrip("\n") for part in parts) + "\n"

@@ -173,19 +173,47 @@ def host_identity() -> dict[str, Any]:
 
 @dataclass
 class Run:
-    """What could be read of one run directory; missing or broken parts become ``problems``."""
+    """What could be read of one run directory; missing or broken parts become ``problems``.
+
+    Only ``run.json`` and ``metrics.json`` are read up front; the config, the
+    parameter table and the history are read when first asked for, so listing
+    a thousand runs stays fast.
+    """
 
     path: Path
-    config: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
-    params: dict[str, Any] = field(default_factory=dict)
-    history: list[dict[str, float]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    _config: dict[str, Any] | None = None
+    _params: dict[str, Any] | None = None
+    _history: list[dict[str, Any]] | None = None
+
+    @property
+    def config(self) -> dict[str, Any]:
+        if self._config is None:
+            # run.json repeats the resolved config as JSON: no YAML parser on the hot path
+            stored = self.info.get("config")
+            if isinstance(stored, dict):
+                self._config = stored
+            else:
+                self._config = _read_yaml(self.path / CONFIG_FILE, self.problems) or {}
+        return self._config
+
+    @property
+    def params(self) -> dict[str, Any]:
+        if self._params is None:
+            self._params = _read_json(self.path / PARAMS_FILE, self.problems, required=False) or {}
+        return self._params
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        if self._history is None:
+            self._history = read_history(self.path / HISTORY_FILE, self.problems)
+        return self._history
 
     @property
     def name(self) -> str:
-        return str(self.config.get("name") or self.path.name)
+        return str(self.info.get("name") or self.config.get("name") or self.path.name)
 
     @property
     def status(self) -> str:
@@ -202,7 +230,14 @@ class Run:
 
     @property
     def epochs_run(self) -> int:
+        if self.status != RUNNING and isinstance(self.metrics.get("epochs_run"), int):
+            return self.metrics["epochs_run"]
         return len(self.history)
+
+    @property
+    def totals(self) -> dict[str, Any]:
+        stored = self.info.get("params")
+        return stored if isinstance(stored, dict) else self.params.get("totals", {})
 
 
 def is_run_dir(path: Path) -> bool:
@@ -219,10 +254,7 @@ def read_run(path: Path) -> Run:
     path = Path(path)
     run = Run(path=path)
     run.info = _read_json(path / RUN_FILE, run.problems) or {}
-    run.config = _read_yaml(path / CONFIG_FILE, run.problems) or {}
     run.metrics = _read_json(path / METRICS_FILE, run.problems, required=False) or {}
-    run.params = _read_json(path / PARAMS_FILE, run.problems, required=False) or {}
-    run.history = read_history(path / HISTORY_FILE, run.problems)
     return run
 
 
@@ -271,8 +303,9 @@ def _read_json(path: Path, problems: list[str], required: bool = True) -> dict |
 def _read_yaml(path: Path, problems: list[str]) -> dict | None:
     import yaml
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (safe)
     except FileNotFoundError:
         problems.append(f"{path.name} is missing")
         return None

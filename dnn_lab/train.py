@@ -95,12 +95,13 @@ def _train(config, data, head, runs_dir, console, command, config_path) -> Train
         "versions": backend.versions(config.backend),
         "git": _git_state(config_path),
         "data": data.summary(),
+        "config": config.to_dict(),
         **runs.host_identity(),
     }
     if transfer:
         record["init_from"] = transfer
+    runs.write_json(run_dir / runs.RUN_FILE, record)  # first, so readers see "running"
     runs.atomic_write_text(run_dir / runs.CONFIG_FILE, config.to_yaml())
-    runs.write_json(run_dir / runs.RUN_FILE, record)
     return _fit_and_record(config, data, head, net, steps_per_epoch, run_dir, record, console)
 
 
@@ -190,6 +191,8 @@ def _fit_and_record(config, data, head, net, steps_per_epoch, run_dir, record, c
     table = parameter_table(net)
     runs.atomic_write_text(run_dir / runs.SUMMARY_FILE, summary_text(net))
     runs.write_json(run_dir / runs.PARAMS_FILE, table)
+    record["params"] = table["totals"]
+    runs.write_json(run_dir / runs.RUN_FILE, record)
     print_run_header(console, run_dir, record["data"], table["totals"], record["device"])
     clock = time.perf_counter()
     status, exit_code, message, error = runs.COMPLETED, EXIT_OK, "", None

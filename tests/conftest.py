@@ -71,3 +71,67 @@ def trained(tmp_path_factory):
     result = train_config({}, runs_dir)
     assert result.status == "completed", result.message
     return result
+
+
+def fake_run(
+    root: Path,
+    folder: str,
+    config: dict | None = None,
+    history: list[dict] | None = None,
+    status: str = "completed",
+    started: str = "2026-01-01T10:00:00+00:00",
+    metrics: bool = True,
+) -> Path:
+    """A run directory written by hand, with known numbers, for the readers' tests."""
+    from dnn_lab import runs
+    from dnn_lab.config import validate_config
+
+    resolved = validate_config(merge(TINY, config or {})).to_dict()
+    history = history or [
+        {
+            "epoch": 1,
+            "loss": 1.0,
+            "accuracy": 0.5,
+            "val_loss": 1.2,
+            "val_accuracy": 0.4,
+            "lr": 0.001,
+            "seconds": 0.5,
+        },
+        {
+            "epoch": 2,
+            "loss": 0.5,
+            "accuracy": 0.8,
+            "val_loss": 0.7,
+            "val_accuracy": 0.7,
+            "lr": 0.001,
+            "seconds": 0.25,
+        },
+    ]
+    path = root / folder
+    path.mkdir(parents=True)
+    info = {
+        "status": status,
+        "name": resolved["name"],
+        "started": started,
+        "seed": 7,
+        "config": resolved,
+        "params": {"total": 1210, "trainable": 1210, "non_trainable": 0},
+    }
+    runs.write_json(path / runs.RUN_FILE, info)
+    runs.atomic_write_text(path / runs.CONFIG_FILE, yaml.safe_dump(resolved, sort_keys=False))
+    runs.atomic_write_text(path / runs.HISTORY_FILE, runs.history_to_csv(history))
+    if metrics:
+        best = max(history, key=lambda r: r["val_accuracy"])
+        strip = lambda row: {k: v for k, v in row.items() if k not in ("epoch", "lr", "seconds")}  # noqa: E731
+        runs.write_json(
+            path / runs.METRICS_FILE,
+            {
+                "epochs_run": len(history),
+                "final": strip(history[-1]),
+                "monitor": "val_accuracy",
+                "best_epoch": best["epoch"],
+                "best": strip(best),
+                "seconds_per_epoch": history[-1]["seconds"],
+            },
+        )
+    return path
