@@ -164,9 +164,11 @@ def compare(
         rows = [row for row in rows if _matches(row, condition)]
     config_keys = sorted({k for row in rows for k in row if k.startswith("config.")})
     differing, common = [], {}
+    missing = object()
     for key in config_keys:
-        values = {json.dumps(row.get(key), sort_keys=True, default=str) for row in rows}
-        if len(values) > 1 and key not in _NOT_DIFFERENCES:
+        first = rows[0].get(key, missing)
+        varies = any(row.get(key, missing) != first for row in rows)
+        if varies and key not in _NOT_DIFFERENCES:
             differing.append(key)
         elif key not in _NOT_DIFFERENCES and rows:
             common[key[len("config.") :]] = rows[0].get(key)
