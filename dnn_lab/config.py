@@ -37,8 +37,10 @@ MAX_YAML_NODES = 20_000
 
 
 def close_match(word: str, options: Iterable[str]) -> str | None:
-    matches = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
-    return matches[0] if matches else None
+    """The option a typo most likely meant, ignoring case; None when nothing is close."""
+    by_lower = {str(option).lower(): option for option in options}
+    matches = difflib.get_close_matches(str(word).lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[matches[0]] if matches else None
 
 
 def _short(value: Any, limit: int = 60) -> str:

@@ -175,6 +175,10 @@ def _idx_dataset(name: str) -> Callable[[str | None, str | None], RawData]:
 
 def _download_with_keras(name: str, path: str | None) -> None:
     """Let Keras fetch the files into its cache; without a network, explain what to do."""
+    import socket
+
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(30)  # a blocked network should fail, not hang
     try:
         from keras import datasets as keras_datasets
 
@@ -183,6 +187,8 @@ def _download_with_keras(name: str, path: str | None) -> None:
         raise DataError(
             _missing_files_message(name, path, f"{type(exc).__name__}: {exc}")
         ) from None
+    finally:
+        socket.setdefaulttimeout(previous)
 
 
 def _missing_files_message(name: str, path: str | None, reason: str) -> str:
