@@ -39,8 +39,13 @@ MAX_YAML_NODES = 20_000
 def close_match(word: str, options: Iterable[str]) -> str | None:
     """The option a typo most likely meant, ignoring case; None when nothing is close."""
     by_lower = {str(option).lower(): option for option in options}
-    matches = difflib.get_close_matches(str(word).lower(), list(by_lower), n=1, cutoff=0.6)
-    return by_lower[matches[0]] if matches else None
+    word = str(word).lower()
+    matches = difflib.get_close_matches(word, list(by_lower), n=1, cutoff=0.6)
+    if matches:
+        return by_lower[matches[0]]
+    # "slope" for "negative_slope": a part of exactly one option
+    containing = [option for lower, option in by_lower.items() if len(word) >= 3 and word in lower]
+    return containing[0] if len(containing) == 1 else None
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -127,7 +132,15 @@ def _initializer(value: Any) -> str | dict[str, Any]:
 
 
 def _optimizer(value: Any) -> str | dict[str, Any]:
-    return _named_spec(value, "optimizer", catalog.OPTIMIZERS)
+    spec = _named_spec(value, "optimizer", catalog.OPTIMIZERS)
+    for key, param in spec_params(spec).items():
+        if isinstance(param, str):  # every optimizer setting is a number or a boolean
+            raise PydanticCustomError(
+                "dnn_lab",
+                f"parameter {key!r} of optimizer {spec_name(spec)!r} must be a number; "
+                f"received {_short(param)}",
+            )
+    return spec
 
 
 # --------------------------------------------------------------------------- schema
@@ -307,7 +320,7 @@ class ScheduleConfig(_Section):
     decay_rate: float | None = Field(None, gt=0.0)
     decay_epochs: float | None = Field(None, gt=0.0)
     staircase: bool = False
-    # piecewise: the learning rate changes at these epochs to these values
+    # piecewise: values[0] until epoch boundaries[0], then values[1] from the next epoch...
     boundaries: list[int] | None = None
     values: list[float] | None = None
     # power: lr / (1 + epoch / decay_epochs) ** power
@@ -318,7 +331,7 @@ class ScheduleConfig(_Section):
     # plateau: multiply by factor when monitor has not improved for patience epochs
     factor: float = Field(0.5, gt=0.0, lt=1.0)
     patience: int = Field(5, ge=1)
-    monitor: str = "val_loss"
+    monitor: str = "auto"  # auto: val_loss, or loss without a validation split
     min_lr: float = Field(0.0, ge=0.0)
 
     @model_validator(mode="after")

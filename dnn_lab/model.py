@@ -70,6 +70,8 @@ def hidden_block(
     dense = keras.layers.Dense(
         layer.units,
         activation=None if separate else spec_name(layer.activation),
+        # batch norm right after Dense has its own shift (beta), which makes a bias redundant
+        use_bias=layer.batch_norm != "before",
         kernel_initializer=make_initializer(layer.initializer, f"{key}.initializer"),
         bias_initializer=make_initializer(layer.bias_initializer, f"{key}.bias_initializer"),
         kernel_regularizer=_regularizer(layer),

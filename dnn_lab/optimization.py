@@ -59,8 +59,9 @@ def learning_rate_schedule(schedule: ScheduleConfig, lr0: float, steps_per_epoch
     if kind == "power":
         return PowerDecay(lr0, steps(schedule.decay_epochs), schedule.power or 1.0)
     if kind == "piecewise":
-        # boundary epoch e means "from epoch e+1 on"; Keras compares optimizer steps
-        boundaries = [int(b * steps_per_epoch) for b in schedule.boundaries]
+        # boundary epoch e means "from epoch e+1 on". Keras switches once the step count
+        # exceeds a boundary, and epoch e+1 starts at step e * steps_per_epoch.
+        boundaries = [int(b * steps_per_epoch) - 1 for b in schedule.boundaries]
         return schedules.PiecewiseConstantDecay(boundaries, [float(v) for v in schedule.values])
     if kind == "cosine":
         warmup = int(schedule.warmup_epochs * steps_per_epoch)

@@ -68,7 +68,37 @@ def resolve_head(config: Config, task: str, n_classes: int | None) -> Head:
     else:
         monitor_metric, mode = ("accuracy", "max") if "accuracy" in metrics else ("loss", "min")
     prefix = "val_" if config.data.validation_split else ""
-    return Head(units, activation, loss, list(metrics), prefix + monitor_metric, mode)
+    head = Head(units, activation, loss, list(metrics), prefix + monitor_metric, mode)
+    _check_monitors(config, head)
+    return head
+
+
+def logged_names(config: Config, head: Head) -> list[str]:
+    """The keys Keras writes to the history for this config, in history order."""
+    names = ["loss", *head.metrics]
+    if config.data.validation_split:
+        names += [f"val_{name}" for name in names]
+    return names
+
+
+def _check_monitors(config: Config, head: Head) -> None:
+    available = logged_names(config, head)
+    watched = []
+    if config.train.early_stopping is not None:
+        watched.append(("train.early_stopping.monitor", config.train.early_stopping.monitor))
+    if config.train.schedule is not None and config.train.schedule.kind == "plateau":
+        watched.append(("train.schedule.monitor", config.train.schedule.monitor))
+    for key, name in watched:
+        if name != "auto" and name not in available:
+            from dnn_lab.config import close_match
+
+            hint = close_match(name, available)
+            raise ConfigError(
+                f"{key}: {name!r} is not recorded by this run"
+                + (f"; did you mean {hint!r}?" if hint else "")
+                + f" Recorded: {', '.join(available)}"
+                + ("" if config.data.validation_split else " (no validation split, so no val_*)")
+            )
 
 
 def _mismatch(loss: str, task: str, fmt: str, n_classes: int | None) -> str:

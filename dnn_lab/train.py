@@ -95,6 +95,7 @@ def _train(config, data, head, runs_dir, console, command, config_path) -> Train
         "versions": backend.versions(config.backend),
         "git": _git_state(config_path),
         "data": data.summary(),
+        "optimizer": _optimizer_record(net.optimizer),
         "config": config.to_dict(),
         **runs.host_identity(),
     }
@@ -142,9 +143,16 @@ def _callbacks(config, head, run_dir, steps_per_epoch, console, signals):
     train_cfg = config.train
     if train_cfg.schedule is not None and train_cfg.schedule.kind == "plateau":
         s = train_cfg.schedule
+        plateau_monitor = s.monitor
+        if plateau_monitor == "auto":
+            plateau_monitor = "val_loss" if config.data.validation_split else "loss"
         extra.append(
             keras.callbacks.ReduceLROnPlateau(
-                monitor=s.monitor, factor=s.factor, patience=s.patience, min_lr=s.min_lr, verbose=0
+                monitor=plateau_monitor,
+                factor=s.factor,
+                patience=s.patience,
+                min_lr=s.min_lr,
+                verbose=0,
             )
         )
     if train_cfg.early_stopping is not None:
@@ -304,6 +312,14 @@ def _save_curves(run_dir: Path, name: str, rows, record) -> None:
         plot_curves([(name, rows)], run_dir / runs.CURVES_FILE, title=name)
     except Exception as exc:  # a plot is never worth losing a run over
         record.setdefault("warnings", []).append(f"could not draw curves.png: {exc}")
+
+
+def _optimizer_record(optimizer) -> dict[str, Any]:
+    """What the optimizer really is, clipping and schedule included, as Keras describes it."""
+    from dnn_lab.optimization import clipping
+
+    settings = optimizer.get_config()
+    return {"class": type(optimizer).__name__, "clipping": clipping(optimizer), "config": settings}
 
 
 def _interrupted(signum: int, record: dict[str, Any]) -> tuple[str, int, str]:
