@@ -127,6 +127,12 @@ def train(
     """Train the network a config describes and write a run directory."""
     with _user_errors():
         cfg = _load(config, overrides, name, device, backend)
+        if cfg.sweep is not None:
+            _stderr().print(
+                "note: this config has a sweep: section; train runs its base config once "
+                f"(dnn-lab sweep {config} runs the study)",
+                soft_wrap=True,
+            )
         from dnn_lab.display import print_training_result
         from dnn_lab.train import train as run_training
 
@@ -197,10 +203,25 @@ def compare(
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Write learning curves of these runs to a PNG.")
     ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", metavar="KEY", help="Group runs by one config key, over seeds."),
+    ] = None,
+    ungrouped: Annotated[
+        bool, typer.Option("--ungrouped", help="A sweep's trials one by one, not per setting.")
+    ] = False,
 ) -> None:
-    """Show runs side by side: what differs between them and how they scored."""
+    """Show runs side by side: what differs between them and how they scored.
+
+    A sweep folder is shown per setting: mean, std and 95% interval over seeds.
+    """
     with _user_errors():
         from dnn_lab import compare as comparing
+        from dnn_lab.sweep import is_sweep_dir
+
+        if by is not None or (not ungrouped and any(is_sweep_dir(p) for p in paths)):
+            _compare_grouped(paths, by, output_format, plot)
+            return
 
         result = comparing.compare(
             paths, sort=sort, reverse=reverse, top=top, where=where or (), columns=_split(columns)
@@ -222,6 +243,153 @@ def compare(
         if plot is not None:
             comparing.plot(result, plot)
             _stderr().print(f"curves written to {plot}", soft_wrap=True)
+
+
+def _compare_grouped(paths: list[Path], by: str | None, output_format, plot) -> None:
+    from dnn_lab import compare as comparing
+    from dnn_lab import study as studying
+
+    found, skipped = comparing.collect(paths)
+    result = studying.group_runs(found, by=by)
+    if output_format is Format.table:
+        studying.render_table(result, _stdout(wide_when_piped=True))
+    else:
+        render = {
+            Format.markdown: studying.render_markdown,
+            Format.csv: studying.render_csv,
+            Format.json: studying.render_json,
+        }[output_format]
+        typer.echo(render(result), nl=False)
+    if skipped:
+        _stderr().print(
+            "warning: not run directories, skipped: " + ", ".join(map(str, skipped)), soft_wrap=True
+        )
+    if plot is not None:
+        from dnn_lab.plots import plot_bands
+
+        groups = [(s.label(), [r.history for r in s.runs if r.history]) for s in result.settings]
+        plot_bands([(label, h) for label, h in groups if h], plot, metric=result.metric)
+        _stderr().print(f"curves written to {plot}", soft_wrap=True)
+
+
+class Search(str, Enum):
+    grid = "grid"
+    random = "random"
+    optuna = "optuna"
+
+
+@app.command()
+def sweep(
+    config: Annotated[
+        Path | None,
+        typer.Argument(help="YAML config (its sweep: section adds axes).", show_default=False),
+    ] = None,
+    overrides: SetOption = None,
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grid",
+            metavar="KEY=V1,V2",
+            help="A sweep axis, e.g. --grid train.optimizer=sgd,adam. Repeatable.",
+        ),
+    ] = None,
+    random: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--random",
+            metavar="KEY=KIND(ARGS)",
+            help="A range to draw from: uniform(a,b), loguniform(a,b), int(a,b), "
+            "choice(x,y). Repeatable.",
+        ),
+    ] = None,
+    search: Annotated[
+        Search | None, typer.Option("--search", help="grid, random or optuna.")
+    ] = None,
+    trials: Annotated[
+        int | None, typer.Option("--trials", min=1, help="Settings to try (random, optuna).")
+    ] = None,
+    repeats: Annotated[
+        int | None, typer.Option("--repeats", min=1, help="Seeds per setting: seed, seed+1, ...")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Trials at a time (default: one per GPU, else 1)."),
+    ] = None,
+    runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where the sweep folder goes.")] = (
+        Path("runs")
+    ),
+    name: Annotated[str | None, typer.Option("--name", help="Sweep name.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List the trials without training.")
+    ] = False,
+    resume: Annotated[
+        Path | None, typer.Option("--resume", help="Continue an interrupted sweep folder.")
+    ] = None,
+) -> None:
+    """Train one config over a grid, random or guided search, repeated over seeds."""
+    with _user_errors():
+        from dnn_lab import sweep as sweeping
+        from dnn_lab.display import SweepView, print_trial_plan
+
+        console = _stdout()
+        if resume is not None:
+            state = sweeping.SweepState.load(resume)
+            code = sweeping.run_sweep(
+                state, sweeping.sweep_config_of(state), workers, SweepView(console)
+            )
+            raise typer.Exit(code)
+        if config is None:
+            raise DnnLabError("give a CONFIG to sweep, or --resume SWEEP_DIR")
+        cfg = _load(config, overrides, name)
+        plan = sweeping.merged_sweep(
+            cfg,
+            grid or (),
+            random or (),
+            search.value if search else None,
+            trials,
+            repeats,
+            workers,
+        )
+        if not plan.grid and not plan.space and plan.repeats == 1:
+            raise DnnLabError(
+                "nothing to sweep: give --grid KEY=V1,V2, --random KEY=KIND(ARGS), --repeats N, "
+                "or a sweep: section in the config"
+            )
+        if dry_run:
+            print_trial_plan(console, sweeping.plan_only(cfg, plan), plan)
+            return
+        state = sweeping.create_sweep(cfg, plan, runs_dir)
+        code = sweeping.run_sweep(state, plan, workers, SweepView(console))
+    raise typer.Exit(code)
+
+
+@app.command()
+def report(
+    folder: Annotated[Path, typer.Argument(help="A sweep folder.", show_default=False)],
+    by: Annotated[str | None, typer.Option("--by", metavar="KEY", help="Group by one key.")] = None,
+) -> None:
+    """Write report.md and report.html for a sweep: the table, curves, ranking and configs."""
+    with _user_errors():
+        import json as json_lib
+
+        from dnn_lab import compare as comparing
+        from dnn_lab import study as studying
+        from dnn_lab.sweep import BASE_FILE, SWEEP_FILE, is_sweep_dir
+
+        if not is_sweep_dir(folder):
+            raise DnnLabError(f"{folder} is not a sweep folder (no {SWEEP_FILE})")
+        found, _ = comparing.collect([folder])
+        result = studying.group_runs(found, by=by)
+        info = json_lib.loads((folder / SWEEP_FILE).read_text(encoding="utf-8"))
+        base = (
+            (folder / BASE_FILE).read_text(encoding="utf-8")
+            if (folder / BASE_FILE).exists()
+            else None
+        )
+        written = studying.write_report(folder, result, base, info)
+        studying.render_table(result, _stdout(wide_when_piped=True))
+        for path in written:
+            _stderr().print(f"wrote {path}", soft_wrap=True)
 
 
 def _split(values: list[str] | None) -> list[str]:

@@ -426,6 +426,76 @@ class TrainConfig(_Section):
         return value
 
 
+Distribution = Literal["uniform", "loguniform", "int", "choice"]
+
+
+class SweepConfig(_Section):
+    """Many runs of one config: a grid, a random or a guided search, repeated over seeds."""
+
+    grid: dict[str, list[Any]] = Field(default_factory=dict)  # key: [value, value...]
+    space: dict[str, dict[Distribution, list[Any]]] = Field(default_factory=dict)
+    search: Literal["grid", "random", "optuna"] = "grid"
+    trials: int | None = Field(None, ge=1, le=100_000)  # random/optuna: how many settings
+    repeats: int = Field(1, ge=1, le=1000)  # seeds seed, seed+1, ... per setting
+    workers: int | None = Field(None, ge=1, le=256)  # None: one per GPU, else 1
+    prune: bool = True  # optuna: stop hopeless trials early
+
+    @field_validator("grid")
+    @classmethod
+    def _non_empty_axes(cls, value: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key, values in value.items():
+            if not values:
+                raise PydanticCustomError("dnn_lab", f"axis {key!r} has no values")
+        return value
+
+    @field_validator("space")
+    @classmethod
+    def _ranges(cls, value: dict[str, dict[str, list[Any]]]) -> dict[str, dict[str, list[Any]]]:
+        for key, spec in value.items():
+            if len(spec) != 1:
+                raise PydanticCustomError(
+                    "dnn_lab",
+                    f"{key}: give exactly one of uniform, loguniform, int, choice; "
+                    f"received {_short(spec)}",
+                )
+            ((kind, args),) = spec.items()
+            if kind == "choice":
+                if not args:
+                    raise PydanticCustomError("dnn_lab", f"{key}: choice needs values")
+                continue
+            if len(args) != 2 or not all(
+                isinstance(a, (int, float)) and not isinstance(a, bool) for a in args
+            ):
+                raise PydanticCustomError(
+                    "dnn_lab", f"{key}: {kind} takes [low, high]; received {_short(args)}"
+                )
+            low, high = args
+            if not low < high:
+                raise PydanticCustomError("dnn_lab", f"{key}: {kind} needs low < high")
+            if kind == "loguniform" and low <= 0:
+                raise PydanticCustomError("dnn_lab", f"{key}: loguniform needs low > 0")
+            if kind == "int" and not all(isinstance(a, int) for a in args):
+                raise PydanticCustomError("dnn_lab", f"{key}: int takes two integers")
+        return value
+
+    @model_validator(mode="after")
+    def _search_has_what_it_needs(self) -> SweepConfig:
+        if self.search in ("random", "optuna"):
+            if not self.space and not self.grid:
+                raise PydanticCustomError(
+                    "dnn_lab", f"a {self.search} search needs sweep.space (ranges to draw from)"
+                )
+            if self.trials is None:
+                raise PydanticCustomError(
+                    "dnn_lab", f"a {self.search} search needs sweep.trials (how many settings)"
+                )
+        elif self.space:
+            raise PydanticCustomError(
+                "dnn_lab", "sweep.space is for search: random or optuna; a grid uses sweep.grid"
+            )
+        return self
+
+
 class Config(_Section):
     """A whole experiment: what to train, on what, and how."""
 
@@ -436,9 +506,10 @@ class Config(_Section):
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    sweep: SweepConfig | None = None  # read by `dnn-lab sweep`; a single run ignores it
 
     def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        return self.model_dump(mode="json", exclude={"sweep"} if self.sweep is None else None)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)

@@ -58,15 +58,17 @@ def plot_curves(
         axis.xaxis.get_major_locator().set_params(integer=True)
     handles, labels = axes[0][0].get_legend_handles_labels()
     if handles:
+        fig.tight_layout(rect=(0, 0, 0.8, 0.95 if title else 1))
         fig.legend(
             handles,
             labels,
-            loc="center right",
+            loc="center left",
+            bbox_to_anchor=(0.8, 0.5),
             fontsize=8 if len(labels) > 8 else 9,
-            title="solid: validation, dashed: training",
+            frameon=False,
+            title="solid: validation\ndashed: training",
             title_fontsize=8,
         )
-        fig.tight_layout(rect=(0, 0, 0.78, 0.95 if title else 1))
     else:
         fig.tight_layout()
     if title:
@@ -78,3 +80,67 @@ def plot_curves(
 
 def _nan(values: list[Any]) -> list[float]:
     return [float("nan") if v is None else float(v) for v in values]
+
+
+def plot_bands(
+    groups: Sequence[tuple[str, list[list[dict[str, Any]]]]],
+    path: Path,
+    metric: str,
+) -> Path:
+    """One line per setting: the mean over its runs, with a band from lowest to highest."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = (
+        [metric]
+        if metric.endswith("loss")
+        else [metric, "val_loss" if metric.startswith("val_") else "loss"]
+    )
+    fig, axes = plt.subplots(1, len(panels), figsize=FIGURE_SIZE, dpi=DPI, squeeze=False)
+    colours = plt.get_cmap("tab20" if len(groups) > 10 else "tab10")
+    for index, (label, histories) in enumerate(groups):
+        colour = colours(index % colours.N)
+        for axis, key in zip(axes[0], panels, strict=True):
+            by_epoch: dict[int, list[float]] = {}
+            for rows in histories:
+                for row in rows:
+                    value = row.get(key)
+                    if isinstance(value, (int, float)) and value == value:
+                        by_epoch.setdefault(int(row["epoch"]), []).append(float(value))
+            if not by_epoch:
+                continue
+            epochs = sorted(by_epoch)
+            means = [sum(by_epoch[e]) / len(by_epoch[e]) for e in epochs]
+            axis.plot(
+                epochs, means, color=colour, linewidth=1.6, label=f"{label} (n={len(histories)})"
+            )
+            axis.fill_between(
+                epochs,
+                [min(by_epoch[e]) for e in epochs],
+                [max(by_epoch[e]) for e in epochs],
+                color=colour,
+                alpha=0.15,
+            )
+    for axis, key in zip(axes[0], panels, strict=True):
+        axis.set_title(key)
+        axis.set_xlabel("epoch")
+        axis.grid(alpha=0.3)
+        axis.xaxis.get_major_locator().set_params(integer=True)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if handles:
+        fig.tight_layout(rect=(0, 0, 0.72, 1))
+        fig.legend(
+            handles,
+            labels,
+            loc="center left",
+            bbox_to_anchor=(0.72, 0.5),
+            fontsize=8 if len(labels) > 8 else 9,
+            frameon=False,
+            title="mean; band: lowest to highest run",
+            title_fontsize=8,
+        )
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return Path(path)
