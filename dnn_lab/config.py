@@ -725,21 +725,24 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     return list(parent.model_fields) if parent else []
 
 
+_UNION_TAG = re.compile(r"^(str|int|float|bool|none|[a-z-]+\[.*\])$")
+
+
 def format_validation_error(exc: ValidationError, source: str) -> str:
     """One line per problem: ``key.path: what is wrong (received ...); did you mean ...``."""
     lines: dict[str, str] = {}
     expected: dict[str, list[str]] = {}  # type errors, merged per path (unions report one each)
     received: dict[str, Any] = {}
     for error in exc.errors():
-        loc = tuple(
-            part
-            for part in error["loc"]
-            # pydantic names union members and validator functions in the path; users do not
-            if not (isinstance(part, str) and (part.startswith("function-") or "[" in part))
-            and part not in ("str", "int", "float", "bool", "literal")
-        )
-        path = ".".join(str(p) for p in loc) or "(top level)"
         kind = error["type"]
+        raw = tuple(error["loc"])
+        # pydantic names union members and validator functions in the path; users do not.
+        # The last part of an unknown-key error is the user's key, whatever it looks like.
+        keep_last = raw[-1:] if kind == "extra_forbidden" else ()
+        head = raw[: len(raw) - len(keep_last)]
+        loc = tuple(p for p in head if not (isinstance(p, str) and _UNION_TAG.match(p)))
+        loc += keep_last
+        path = ".".join(str(p) for p in loc) or "(top level)"
         if kind == "extra_forbidden":
             allowed = _allowed_keys(loc)
             hint = close_match(str(loc[-1]), allowed)

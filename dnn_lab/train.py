@@ -301,8 +301,12 @@ def _finish(config, data, head, net, recorder, run_dir) -> dict[str, Any]:
 def _save_model(net, run_dir: Path) -> None:
     final = run_dir / runs.MODEL_FILE
     partial = run_dir / ".partial.model.keras"
-    net.save(partial)
-    os.replace(partial, final)
+    try:
+        net.save(partial)
+        os.replace(partial, final)
+    except BaseException:
+        partial.unlink(missing_ok=True)  # half a model must not look like one
+        raise
 
 
 def _save_curves(run_dir: Path, name: str, rows, record) -> None:

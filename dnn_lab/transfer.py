@@ -22,6 +22,10 @@ def _hidden_count(model: keras.Model) -> int:
 
 
 def load_source(run: str) -> keras.Model:
+    if not (Path(run) / runs.RUN_FILE).is_file():
+        raise ConfigError(
+            f"model.init_from.run: {run} is not a dnn-lab run directory (no {runs.RUN_FILE})"
+        )
     path = Path(run) / runs.MODEL_FILE
     if not path.is_file():
         raise ConfigError(

@@ -346,8 +346,11 @@ def test_transfer_learning_with_mismatched_shapes_is_a_clear_error(tmp_path):
         train_config(
             {"model": {"units": 32, "init_from": {"run": str(source.run_dir)}}}, tmp_path / "b"
         )
+    with pytest.raises(ConfigError, match="not a dnn-lab run directory"):
+        train_config({"model": {"init_from": {"run": "/etc"}}}, tmp_path / "c")
+    (source.run_dir / runs.MODEL_FILE).unlink()
     with pytest.raises(ConfigError, match="has no model.keras"):
-        train_config({"model": {"init_from": {"run": str(tmp_path)}}}, tmp_path / "c")
+        train_config({"model": {"init_from": {"run": str(source.run_dir)}}}, tmp_path / "c")
     assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
 
 
