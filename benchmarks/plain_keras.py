@@ -1,8 +1,10 @@
-"""The baseline: the notes' model as a plain Keras script, no dnn-lab.
+"""The baseline: a plain Keras script, as the notes write it, with no dnn-lab.
 
-Same data, split, scaling, model, optimizer, batch size and seed as
-configs/adam_relu.yaml; prints per-epoch seconds and the final validation
-accuracy as JSON for benchmarks/run.py.
+    python benchmarks/plain_keras.py digits|PATH.npz EPOCHS UNITS[,UNITS...]
+
+Same data, split (0.2, random_state=42), scaling, model, Adam, batch size 32 and seed as
+the dnn-lab configs it is compared with; validation at Keras's default batch size. Prints
+per-epoch seconds and the final validation accuracy as JSON.
 """
 
 import json
@@ -13,26 +15,21 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
+from common import load  # noqa: E402
 
-epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+source = sys.argv[1] if len(sys.argv) > 1 else "digits"
+epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+units = [int(u) for u in (sys.argv[3] if len(sys.argv) > 3 else "100").split(",")]
+
 keras.utils.set_random_seed(42)
-digits = load_digits()
-x = digits.images.astype("float32") / 16.0
-x_train, x_val, y_train, y_val = train_test_split(
-    x, digits.target, test_size=0.2, random_state=42, stratify=digits.target
-)
+(x_train, y_train), (x_val, y_val) = load(source)
 model = keras.Sequential(
-    [
-        keras.Input((8, 8)),
-        keras.layers.Flatten(),
-        keras.layers.Dense(100, activation="relu"),
-        keras.layers.Dense(10, activation="softmax"),
-    ]
+    [keras.Input(x_train.shape[1:]), keras.layers.Flatten()]
+    + [keras.layers.Dense(u, activation="relu") for u in units]
+    + [keras.layers.Dense(10, activation="softmax")]
 )
 model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+seconds: list[float] = []
 
 
 class Timer(keras.callbacks.Callback):
@@ -43,7 +40,6 @@ class Timer(keras.callbacks.Callback):
         seconds.append(time.perf_counter() - self.start)
 
 
-seconds: list[float] = []
 history = model.fit(
     x_train,
     y_train,
@@ -53,13 +49,4 @@ history = model.fit(
     callbacks=[Timer()],
     verbose=0,
 )
-print(
-    json.dumps(
-        {
-            "seconds": seconds,
-            "val_accuracy": history.history["val_accuracy"][-1],
-            "peak_rss_mb": None,
-        }
-    )
-)
-np.random.seed(0)
+print(json.dumps({"seconds": seconds, "val_accuracy": history.history["val_accuracy"][-1]}))

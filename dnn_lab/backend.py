@@ -71,17 +71,32 @@ def _gpus(backend: str, hide: bool) -> list[dict[str, Any]]:
         if hide:
             tf.config.set_visible_devices([], "GPU")
             return []
+        memory = _nvidia_memory()
         found = []
-        for gpu in physical:
+        for index, gpu in enumerate(physical):
             details = tf.config.experimental.get_device_details(gpu)
-            found.append({"name": details.get("device_name", gpu.name)})
+            entry = {"name": details.get("device_name", gpu.name)}
+            if index < len(memory):
+                entry["memory_gb"] = memory[index]
+            found.append(entry)
         return found
     if backend == "jax":
         import jax
 
         if hide:
             return []
-        return [{"name": d.device_kind} for d in jax.devices() if d.platform == "gpu"]
+        found = []
+        for d in jax.devices():
+            if d.platform == "gpu":
+                stats = d.memory_stats() or {}
+                limit = stats.get("bytes_limit")
+                found.append(
+                    {
+                        "name": d.device_kind,
+                        **({"memory_gb": round(limit / 2**30, 1)} if limit else {}),
+                    }
+                )
+        return found
     import torch
 
     if hide or not torch.cuda.is_available():
@@ -93,15 +108,102 @@ def _gpus(backend: str, hide: bool) -> list[dict[str, Any]]:
     return found
 
 
-def seed_everything(seed: int, backend: str) -> None:
-    """Same seed, same split, weights and shuffling: the run repeats to the last digit on CPU."""
+AUTO_STEPS_PER_EXECUTION = 32
+
+
+def execution_plan(backend: str, device: dict[str, Any], train, steps_per_epoch: int) -> dict:
+    """How fit() runs: steps per call, XLA, deterministic ops. Same math either way.
+
+    On a CPU, seeding alone makes a run repeat to the last digit (the test suite checks
+    it), so XLA stays on. On a GPU some kernels use atomics; there TensorFlow's op
+    determinism is switched on, and Keras then compiles without XLA.
+    """
+    deterministic = train.deterministic
+    if deterministic == "auto":
+        deterministic = backend == "tensorflow" and device["kind"] == "gpu"
+    deterministic = bool(deterministic) and backend == "tensorflow"
+    jit = train.jit_compile
+    if jit == "auto":
+        jit = backend in ("tensorflow", "jax") and not deterministic
+    steps = train.steps_per_execution
+    if backend == "torch":  # Keras's torch trainer runs one step per call
+        if steps not in ("auto", 1):
+            raise DnnLabError(
+                f"train.steps_per_execution: the torch backend takes 1 (or auto); received {steps}"
+            )
+        steps = 1
+    elif steps == "auto":
+        steps = min(AUTO_STEPS_PER_EXECUTION, steps_per_epoch)
+    return {
+        "steps_per_execution": int(steps),
+        "jit_compile": bool(jit),
+        "op_determinism": deterministic,
+        "precision": train.precision,
+    }
+
+
+def _nvidia_memory() -> list[float]:
+    """Total memory of each GPU in GiB, from nvidia-smi when it is there."""
+    import shutil
+    import subprocess
+
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return []
+    try:
+        out = subprocess.run(
+            [smi, "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
+        return [round(float(line) / 1024, 1) for line in out.split() if line.strip()]
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return []
+
+
+def seed_everything(seed: int, backend: str, op_determinism: bool = False) -> None:
+    """Same seed, same split, weights and shuffling."""
     import keras
 
     keras.utils.set_random_seed(seed)
-    if backend == "tensorflow":
+    if backend == "tensorflow" and op_determinism:
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+
+
+def set_precision(policy: str) -> None:
+    import keras
+
+    keras.mixed_precision.set_global_policy(policy)
+
+
+@contextmanager
+def distribution(backend: str, devices: str, device: dict[str, Any]) -> Iterator[dict]:
+    """Build and compile inside this to train one model data-parallel over every GPU."""
+    if devices != "all":
+        yield {"strategy": "single device"}
+        return
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        strategy = tf.distribute.MirroredStrategy()
+        with strategy.scope():
+            yield {"strategy": "MirroredStrategy", "replicas": strategy.num_replicas_in_sync}
+        return
+    if backend == "jax":
+        import jax
+        import keras
+
+        chosen = jax.devices()
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=chosen))
+        try:
+            yield {"strategy": "DataParallel", "replicas": len(chosen)}
+        finally:
+            keras.distribution.set_distribution(None)
+        return
+    raise DnnLabError("devices: all needs the tensorflow or jax backend")
 
 
 def versions(backend: str) -> dict[str, str]:

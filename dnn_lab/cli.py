@@ -149,7 +149,7 @@ def validate(config: ConfigArg, overrides: SetOption = None) -> None:
     """Check a config and print it fully resolved, without training."""
     with _user_errors():
         cfg = _load(config, overrides)
-        from dnn_lab.data import task_of
+        from dnn_lab.datasets import task_of
         from dnn_lab.tasks import resolve_head, resolved
 
         task, n_classes = task_of(cfg.data, cfg.seed)
@@ -217,7 +217,7 @@ def compare(
     """
     with _user_errors():
         from dnn_lab import compare as comparing
-        from dnn_lab.sweep import is_sweep_dir
+        from dnn_lab.runs import is_sweep_dir
 
         if by is not None or (not ungrouped and any(is_sweep_dir(p) for p in paths)):
             _compare_grouped(paths, by, output_format, plot)
@@ -227,7 +227,9 @@ def compare(
             paths, sort=sort, reverse=reverse, top=top, where=where or (), columns=_split(columns)
         )
         if output_format is Format.table:
-            comparing.render_table(result, _stdout(wide_when_piped=True))
+            comparing.render_table(
+                result, _stdout(wide_when_piped=True), limit=None if top else comparing.TABLE_ROWS
+            )
         else:
             render = {
                 Format.markdown: comparing.render_markdown,
@@ -374,7 +376,8 @@ def report(
 
         from dnn_lab import compare as comparing
         from dnn_lab import study as studying
-        from dnn_lab.sweep import BASE_FILE, SWEEP_FILE, is_sweep_dir
+        from dnn_lab.runs import SWEEP_FILE, is_sweep_dir
+        from dnn_lab.sweep import BASE_FILE
 
         if not is_sweep_dir(folder):
             raise DnnLabError(f"{folder} is not a sweep folder (no {SWEEP_FILE})")
@@ -432,6 +435,9 @@ def list_runs(
     status: Annotated[
         Status | None, typer.Option("--status", help="Only runs with this status.")
     ] = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Every run, not only the newest 25.")
+    ] = False,
 ) -> None:
     """List the runs in a runs directory, newest first."""
     with _user_errors():
@@ -441,7 +447,7 @@ def list_runs(
         if not folder.is_dir():
             raise DnnLabError(f"{folder} is not a directory")
         rows = listing(folder, status.value if status else None)
-        print_run_list(_stdout(wide_when_piped=True), rows)
+        print_run_list(_stdout(wide_when_piped=True), rows, limit=None if show_all else 25)
 
 
 @app.command()

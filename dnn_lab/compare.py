@@ -12,6 +12,7 @@ import io
 import json
 import math
 import operator
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,22 +37,25 @@ def collect(paths: Iterable[Path]) -> tuple[list[runs.Run], list[Path]]:
     """Runs named directly, or the runs inside a folder (a sweep, a runs directory)."""
     found: list[runs.Run] = []
     skipped: list[Path] = []
-    seen: set[Path] = set()
+    seen: set[str] = set()
     for path in map(Path, paths):
-        if runs.is_run_dir(path):
-            candidates = [path]
+        run = runs.try_read_run(path)
+        if run is not None:
+            batch = [run]
         elif path.is_dir():
-            candidates = sorted(p for p in path.iterdir() if runs.is_run_dir(p))
-            if not candidates:
+            with os.scandir(path) as entries:
+                names = sorted(entry.name for entry in entries if entry.is_dir())
+            batch = [r for r in (runs.try_read_run(path / name) for name in names) if r]
+            if not batch:
                 skipped.append(path)
         else:
             skipped.append(path)
-            candidates = []
-        for candidate in candidates:
-            key = candidate.resolve()
+            batch = []
+        for run in batch:
+            key = os.path.realpath(run.path)
             if key not in seen:
                 seen.add(key)
-                found.append(runs.read_run(candidate))
+                found.append(run)
     return found, skipped
 
 
@@ -136,8 +140,43 @@ def run_row(run: runs.Run) -> dict[str, Any]:
         row["mc_dropout_accuracy"] = mc["accuracy"]
     if run.problems:
         row["problems"] = "; ".join(run.problems)
-    row.update({f"config.{k}": v for k, v in flatten(run.config).items()})
+    row["_config"] = run.config
     return row
+
+
+_MISSING = object()
+
+
+def config_get(config: dict[str, Any], dotted: str) -> Any:
+    """The value at a dotted key, as ``flatten`` would name it; _MISSING when absent."""
+    node: Any = config
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+def differing_keys(configs: list[Any], prefix: str = "") -> list[str]:
+    """The dotted keys whose values are not the same in every config (compared section-wise)."""
+    first = configs[0]
+    if all(c == first for c in configs[1:]):
+        return []
+    if all(isinstance(c, dict) and c and not _is_named_spec(c) for c in configs):
+        keys = sorted({k for c in configs for k in c})
+        found = []
+        for key in keys:
+            found += differing_keys([c.get(key, _MISSING) for c in configs], f"{prefix}{key}.")
+        return found
+    return [prefix.rstrip(".")]
+
+
+def _with_config_columns(rows: list[dict[str, Any]], keys: Iterable[str]) -> None:
+    for row in rows:
+        for key in keys:
+            value = config_get(row["_config"], key[len("config.") :])
+            if value is not _MISSING:
+                row[key] = value
 
 
 def _guess_monitor(final: dict[str, Any]) -> str | None:
@@ -162,16 +201,16 @@ def compare(
     rows = [run_row(run) for run in found]
     for condition in where:
         rows = [row for row in rows if _matches(row, condition)]
-    config_keys = sorted({k for row in rows for k in row if k.startswith("config.")})
     differing, common = [], {}
-    missing = object()
-    for key in config_keys:
-        first = rows[0].get(key, missing)
-        varies = any(row.get(key, missing) != first for row in rows)
-        if varies and key not in _NOT_DIFFERENCES:
-            differing.append(key)
-        elif key not in _NOT_DIFFERENCES and rows:
-            common[key[len("config.") :]] = rows[0].get(key)
+    if rows:
+        changed = differing_keys([row["_config"] for row in rows])
+        differing = [f"config.{k}" for k in changed if f"config.{k}" not in _NOT_DIFFERENCES]
+        _with_config_columns(rows, differing)
+        common = {
+            k: v
+            for k, v in sorted(flatten(rows[0]["_config"]).items())
+            if k not in changed and f"config.{k}" not in _NOT_DIFFERENCES
+        }
     monitors = [row["monitor"] for row in rows if row.get("monitor")]
     monitor = max(set(monitors), key=monitors.count) if monitors else None
     sort_key = _column_for(sort, rows) if sort else (f"best_{monitor}" if monitor else "run")
@@ -242,6 +281,13 @@ def _title(key: str) -> str:
 def _column_for(name: str, rows: list[dict[str, Any]]) -> str:
     """Accept ``val_accuracy``, ``best_val_accuracy``, ``train.batch_size``..."""
     present = {k for row in rows for k in row}
+    if rows and "." in name:  # a config key: any key the first run's config has
+        value = config_get(rows[0].get("_config", {}), name)
+        if value is not _MISSING or any(
+            config_get(r.get("_config", {}), name) is not _MISSING for r in rows
+        ):
+            _with_config_columns(rows, [f"config.{name}"])
+            return f"config.{name}"
     monitors = {row.get("monitor") for row in rows}
     # the monitored metric means its best epoch; any other metric its last epoch
     order = ("best", "final") if name in monitors else ("final", "best")
@@ -249,9 +295,9 @@ def _column_for(name: str, rows: list[dict[str, Any]]) -> str:
     for candidate in candidates:
         if candidate in present:
             return candidate
-    from dnn_lab.config import close_match
+    from dnn_lab.errors import close_match
 
-    options = sorted(k for k in present if not k.startswith("config."))
+    options = sorted(k for k in present if not k.startswith(("config.", "_")))
     hint = close_match(name, options)
     raise DnnLabError(
         f"no column {name!r} in these runs"
@@ -296,11 +342,11 @@ def _matches(row: dict[str, Any], condition: str) -> bool:
     else:
         raise DnnLabError(f"--where {condition!r}: expected KEY=VALUE (or !=, <, >, <=, >=)")
     key = key.strip()
-    column = next((c for c in (key, f"config.{key}", f"best_{key}") if c in row), None)
-    if column is None:
+    column = next((c for c in (key, f"best_{key}", f"final_{key}") if c in row), None)
+    value = row[column] if column is not None else config_get(row.get("_config", {}), key)
+    if value is _MISSING:
         return False
     wanted = yaml.safe_load(text.strip())
-    value = row[column]
     if test in (operator.eq, operator.ne):
         same = value == wanted or show_value(value) == show_value(wanted)
         return same if test is operator.eq else not same
@@ -353,10 +399,16 @@ def sparkline(values: Sequence[float | None], width: int = 12) -> str:
     return "".join(_SPARK[min(7, int((p - low) / span * 7.999))] for p in points)
 
 
-def render_table(comparison: Comparison, console, curves: bool = True) -> None:
+TABLE_ROWS = 25  # a terminal table of more rows is read by nobody; exports have them all
+
+
+def render_table(
+    comparison: Comparison, console, curves: bool = True, limit: int | None = TABLE_ROWS
+) -> None:
     from rich import box
     from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     if comparison.skipped:
         console.print(
@@ -398,24 +450,30 @@ def render_table(comparison: Comparison, console, curves: bool = True) -> None:
             overflow="ellipsis",
             min_width=min(len(title), 12) if is_config else None,
         )
-    histories = {}
     if curves:
         table.add_column("curve", no_wrap=True)
-    for row in comparison.rows:
+    shown = comparison.rows if limit is None else comparison.rows[:limit]
+    for row in shown:
         cells = []
         for key, _ in comparison.columns:
-            text = escape(cell(key, row.get(key)))
+            style = ""
             if key in best and row.get(key) == best[key] and len(comparison.rows) > 1:
-                text = f"[bold green]{text}[/]"
+                style = "bold green"
             elif key == "status" and row["status"] != runs.COMPLETED:
-                text = f"[yellow]{text}[/]"
-            cells.append(text)
+                style = "yellow"
+            cells.append(Text(cell(key, row.get(key)), style=style))  # Text: no markup to parse
         if curves:
-            histories[row["path"]] = runs.read_history(Path(row["path"]) / runs.HISTORY_FILE)
+            history = runs.read_history(Path(row["path"]) / runs.HISTORY_FILE)
             metric = row.get("monitor") or "val_loss"
-            cells.append(sparkline([h.get(metric) for h in histories[row["path"]]]))
+            cells.append(Text(sparkline([h.get(metric) for h in history])))
         table.add_row(*cells)
     console.print(table)
+    hidden = len(comparison.rows) - len(shown)
+    if hidden:
+        console.print(
+            f"... and {hidden} more runs; --top N shows more, --format csv or json shows all",
+            highlight=False,
+        )
 
 
 def render_markdown(comparison: Comparison) -> str:

@@ -8,7 +8,6 @@ what is allowed, with a close match where there is one.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 import reprlib
@@ -28,24 +27,12 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from dnn_lab import catalog
-from dnn_lab.errors import ConfigError
+from dnn_lab.errors import ConfigError, close_match
 
 MAX_CONFIG_BYTES = 256 * 1024
 MAX_YAML_NODES = 20_000
 
 # --------------------------------------------------------------------------- names
-
-
-def close_match(word: str, options: Iterable[str]) -> str | None:
-    """The option a typo most likely meant, ignoring case; None when nothing is close."""
-    by_lower = {str(option).lower(): option for option in options}
-    word = str(word).lower()
-    matches = difflib.get_close_matches(word, list(by_lower), n=1, cutoff=0.6)
-    if matches:
-        return by_lower[matches[0]]
-    # "slope" for "negative_slope": a part of exactly one option
-    containing = [option for lower, option in by_lower.items() if len(word) >= 3 and word in lower]
-    return containing[0] if len(containing) == 1 else None
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -391,8 +378,11 @@ class TrainConfig(_Section):
     checkpoint: bool = False  # save the best epoch's weights as they happen
     mc_dropout: MCDropoutConfig | None = None
     tensorboard: bool = False
-    steps_per_execution: int | Literal["auto"] = "auto"
-    jit_compile: bool | Literal["auto"] = "auto"
+    # Speed without changing the math (see README, Speed):
+    steps_per_execution: int | Literal["auto"] = "auto"  # auto: 32 steps per call, <= an epoch
+    jit_compile: bool | Literal["auto"] = "auto"  # auto: XLA unless deterministic ops forbid it
+    deterministic: bool | Literal["auto"] = "auto"  # auto: TensorFlow's op determinism on GPUs
+    precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = "float32"
 
     _optimizer = field_validator("optimizer", mode="before")(
         classmethod(lambda cls, v: _optimizer(v))
@@ -503,6 +493,7 @@ class Config(_Section):
     seed: int = Field(42, ge=0, le=2**31 - 1)
     backend: Literal["tensorflow", "jax", "torch"] = "tensorflow"
     device: Literal["auto", "cpu", "gpu"] = "auto"
+    devices: Literal["one", "all"] = "one"  # all: data-parallel over every visible GPU
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)

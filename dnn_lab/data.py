@@ -290,12 +290,3 @@ def _scale(kind, x, x_val, x_test, pixel_max):
     center = center.astype(np.float32)
     stats = {"fit_on": "train", "fit_samples": len(x)}
     return (*(None if a is None else (a - center) / spread for a in (x, x_val, x_test)), stats)
-
-
-def task_of(config: DataConfig, seed: int) -> tuple[str, int | None]:
-    """The task and class count, from the registry when it knows them, else from the data."""
-    info = DATASETS[config.dataset].info
-    if info.task is not None and (config.task in ("auto", info.task)):
-        return info.task, info.n_classes if info.task != "binary" else 2
-    prepared = prepare_data(config, seed)
-    return prepared.task, prepared.n_classes

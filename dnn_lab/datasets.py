@@ -15,10 +15,12 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from dnn_lab.errors import DataError
+
+if TYPE_CHECKING:  # numpy is imported by the loaders, so listing datasets stays instant
+    import numpy as np
 
 DATA_DIR_VARIABLE = "DNN_LAB_DATA"
 
@@ -63,6 +65,7 @@ class Dataset:
 
 def _sklearn(loader_name: str, images: bool = False) -> Callable[[str | None, str | None], RawData]:
     def load(path: str | None, target: str | None) -> RawData:
+        import numpy as np
         from sklearn import datasets as sk
 
         bunch = getattr(sk, loader_name)()
@@ -86,11 +89,13 @@ IDX_FILES = {
     "x_test": "t10k-images-idx3-ubyte.gz",
     "y_test": "t10k-labels-idx1-ubyte.gz",
 }
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_IDX_DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
 def read_idx(path: Path) -> np.ndarray:
     """Read one (optionally gzipped) IDX file, the format MNIST and Fashion-MNIST ship in."""
+    import numpy as np
+
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     try:
@@ -207,6 +212,8 @@ def _missing_files_message(name: str, path: str | None, reason: str) -> str:
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    import numpy as np
+
     try:
         with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
@@ -259,7 +266,7 @@ def _load_csv(path: str | None, target: str | None) -> RawData:
             f"{path}: set data.target to the label column (columns: {', '.join(header)})"
         )
     if target not in header:
-        from dnn_lab.config import close_match
+        from dnn_lab.errors import close_match
 
         hint = close_match(target, header)
         raise DataError(
@@ -287,6 +294,8 @@ def _load_csv(path: str | None, target: str | None) -> RawData:
                 ) from None
         features.append(values)
         labels.append(row[t_index].strip())
+    import numpy as np
+
     y, class_names = _csv_labels(labels)
     return RawData(
         x=np.asarray(features, dtype=np.float32), y=y, class_names=class_names, source=str(path)
@@ -295,6 +304,8 @@ def _load_csv(path: str | None, target: str | None) -> RawData:
 
 def _csv_labels(labels: list[str]) -> tuple[np.ndarray, list[str] | None]:
     """Numeric labels stay numbers; text labels become classes 0..K-1 in sorted order."""
+    import numpy as np
+
     try:
         return np.asarray([float(v) for v in labels]), None
     except ValueError:
@@ -449,3 +460,14 @@ DATASETS: dict[str, Dataset] = {
 
 def load_raw(name: str, path: str | None, target: str | None) -> RawData:
     return DATASETS[name].load(path, target)
+
+
+def task_of(config, seed: int) -> tuple[str, int | None]:
+    """The task and class count: from the registry when it knows them, else from the data."""
+    info = DATASETS[config.dataset].info
+    if info.task is not None and config.task in ("auto", info.task):
+        return info.task, info.n_classes if info.task != "binary" else 2
+    from dnn_lab.data import prepare_data
+
+    prepared = prepare_data(config, seed)
+    return prepared.task, prepared.n_classes

@@ -114,7 +114,7 @@ def print_datasets(console: Console) -> None:
     )
 
 
-def print_run_list(console: Console, rows: list[dict]) -> None:
+def print_run_list(console: Console, rows: list[dict], limit: int | None = None) -> None:
     from rich import box
 
     if not rows:
@@ -127,7 +127,7 @@ def print_run_list(console: Console, rows: list[dict]) -> None:
             justify="right" if column in ("epochs", "best") else "left",
             no_wrap=column == "path",
         )
-    for row in rows:
+    for row in rows[:limit]:
         best = "-" if row["best"] is None else f"{fmt(row['best'])} {row['metric']}"
         status = row["status"] if row["status"] == runs.COMPLETED else f"[yellow]{row['status']}[/]"
         table.add_row(
@@ -140,6 +140,8 @@ def print_run_list(console: Console, rows: list[dict]) -> None:
             row["path"],
         )
     console.print(table)
+    if limit is not None and len(rows) > limit:
+        console.print(f"... and {len(rows) - limit} older runs (--all lists them)", highlight=False)
 
 
 class SweepView:

@@ -7,6 +7,9 @@ Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 # Exit codes, documented in the README.
 EXIT_OK = 0
 EXIT_BUG = 1
@@ -32,3 +35,15 @@ class DataError(DnnLabError):
 
 class RunDirError(DnnLabError):
     """A run directory that cannot be created, read or used."""
+
+
+def close_match(word: str, options: Iterable[str]) -> str | None:
+    """The option a typo most likely meant, ignoring case; None when nothing is close."""
+    by_lower = {str(option).lower(): option for option in options}
+    word = str(word).lower()
+    matches = difflib.get_close_matches(word, list(by_lower), n=1, cutoff=0.6)
+    if matches:
+        return by_lower[matches[0]]
+    # "slope" for "negative_slope": a part of exactly one option
+    containing = [option for lower, option in by_lower.items() if len(word) >= 3 and word in lower]
+    return containing[0] if len(containing) == 1 else None

@@ -106,16 +106,22 @@ def build_model(config: Config, input_shape: tuple[int, ...], head: Head) -> ker
         key = f"model.layers.{index - 1}" if model_cfg.layers is not None else "model"
         layers.extend(hidden_block(layer, index, key, model_cfg.dropout_kind))
     output_activation = head.activation
+    # under mixed precision the output stays float32, so softmax and the loss stay stable
+    output_dtype = "float32" if config.train.precision != "float32" else None
     layers.append(
         keras.layers.Dense(
             head.units,
             activation=None if spec_params(output_activation) else spec_name(output_activation),
             kernel_initializer=make_initializer(model_cfg.initializer, "model.initializer"),
+            dtype=output_dtype,
             name="output",
         )
     )
     if spec_params(output_activation):
-        layers.append(_activation_layer(output_activation, "output_activation"))
+        layer = _activation_layer(output_activation, "output_activation")
+        if output_dtype:
+            layer = type(layer).from_config({**layer.get_config(), "dtype": output_dtype})
+        layers.append(layer)
     try:
         return keras.Sequential(layers, name=config.name)
     except (ValueError, TypeError) as exc:

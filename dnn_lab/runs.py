@@ -33,6 +33,7 @@ CURVES_FILE = "curves.png"
 BEST_WEIGHTS_FILE = "best.weights.h5"
 TENSORBOARD_DIR = "tensorboard"
 NATIVE_LOG_FILE = "native.log"  # what TensorFlow's C++ side printed
+SWEEP_FILE = "sweep.json"  # marks a sweep folder (see dnn_lab.sweep)
 
 RUNNING = "running"
 COMPLETED = "completed"
@@ -249,6 +250,32 @@ def is_run_dir(path: Path) -> bool:
     )
 
 
+def is_sweep_dir(path: Path) -> bool:
+    return (Path(path) / SWEEP_FILE).is_file()
+
+
+def try_read_run(path: Path) -> Run | None:
+    """``read_run`` for a path that may not be a run directory at all (then None)."""
+    path = Path(path)
+    try:
+        with open(os.path.join(path, RUN_FILE), "rb") as handle:
+            text = handle.read()  # bytes: json decodes UTF-8 itself, faster than text mode
+    except (FileNotFoundError, NotADirectoryError):
+        return read_run(path) if is_run_dir(path) else None
+    except OSError:
+        return read_run(path) if path.is_dir() else None
+    run = Run(path=path)
+    try:
+        info = json.loads(text)
+        run.info = info if isinstance(info, dict) else {}
+        if not isinstance(info, dict):
+            run.problems.append(f"{RUN_FILE} does not hold an object")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        run.problems.append(f"{RUN_FILE} is unreadable: {exc}")
+    run.metrics = _read_json(path / METRICS_FILE, run.problems, required=False) or {}
+    return run
+
+
 def read_run(path: Path) -> Run:
     """Read a run directory without ever raising on its contents."""
     path = Path(path)
@@ -286,16 +313,17 @@ def _parse_cell(value: str | None) -> float | int | None:
 
 def _read_json(path: Path, problems: list[str], required: bool = True) -> dict | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as handle:
+            data = json.loads(handle.read())
     except FileNotFoundError:
         if required:
-            problems.append(f"{path.name} is missing")
+            problems.append(f"{Path(path).name} is missing")
         return None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        problems.append(f"{path.name} is unreadable: {exc}")
+        problems.append(f"{Path(path).name} is unreadable: {exc}")
         return None
     if not isinstance(data, dict):
-        problems.append(f"{path.name} does not hold an object")
+        problems.append(f"{Path(path).name} does not hold an object")
         return None
     return data
 

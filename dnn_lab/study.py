@@ -130,8 +130,7 @@ def group_runs(found: list[runs.Run], by: str | None = None, metric: str | None 
         keys = [by]
         missing = [run.path for run, f in zip(found, flat, strict=True) if by not in f]
         if missing and len(missing) == len(found):
-            from dnn_lab.config import close_match
-            from dnn_lab.errors import DnnLabError
+            from dnn_lab.errors import DnnLabError, close_match
 
             options = sorted({k for f in flat for k in f})
             hint = close_match(by, options)

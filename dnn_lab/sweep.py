@@ -38,7 +38,7 @@ from dnn_lab.errors import (
     DnnLabError,
 )
 
-SWEEP_FILE = "sweep.json"
+SWEEP_FILE = runs.SWEEP_FILE
 BASE_FILE = "base.yaml"
 
 PENDING = "pending"
@@ -280,13 +280,9 @@ class SweepState:
         return pick(scored, key=lambda t: t.value)
 
 
-def is_sweep_dir(path: Path) -> bool:
-    return (Path(path) / SWEEP_FILE).is_file()
-
-
 def create_sweep(config: Config, sweep: SweepConfig, runs_dir: Path) -> SweepState:
     """Make the sweep folder, its base config and its trial plan."""
-    from dnn_lab.data import task_of
+    from dnn_lab.datasets import task_of
     from dnn_lab.tasks import resolve_head
 
     base = config.model_copy(update={"sweep": None})

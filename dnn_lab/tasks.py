@@ -90,7 +90,7 @@ def _check_monitors(config: Config, head: Head) -> None:
         watched.append(("train.schedule.monitor", config.train.schedule.monitor))
     for key, name in watched:
         if name != "auto" and name not in available:
-            from dnn_lab.config import close_match
+            from dnn_lab.errors import close_match
 
             hint = close_match(name, available)
             raise ConfigError(

@@ -22,6 +22,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from dnn_lab import runs
 from dnn_lab.config import Config
 from dnn_lab.data import PreparedData, prepare_data
@@ -33,8 +35,6 @@ from dnn_lab.errors import (
     EXIT_TERMINATED,
 )
 from dnn_lab.tasks import Head, resolve_head, resolved
-
-AUTO_STEPS_PER_EXECUTION = 32
 
 
 @dataclass
@@ -77,8 +77,18 @@ def _train(config, data, head, runs_dir, console, command, config_path) -> Train
     from dnn_lab import backend
 
     device = backend.configure(config.backend, config.device)
-    backend.seed_everything(config.seed, config.backend)
-    net, steps_per_epoch, transfer = _compiled_model(config, data, head)
+    steps_per_epoch = max(1, math.ceil(len(data.x_train) / config.train.batch_size))
+    execution = backend.execution_plan(config.backend, device, config.train, steps_per_epoch)
+    from dnn_lab.pipeline import configure_threads
+
+    execution["threads"] = configure_threads(
+        config.backend, _dense_params(config, data), config.train.batch_size
+    )
+    backend.seed_everything(config.seed, config.backend, execution["op_determinism"])
+    backend.set_precision(config.train.precision)
+    with backend.distribution(config.backend, config.devices, device) as distributed:
+        net, transfer = _compiled_model(config, data, head, execution)
+    execution["distribution"] = distributed
 
     run_dir = runs.create_run_dir(runs_dir, config.name)
     started = datetime.now().astimezone()
@@ -96,6 +106,7 @@ def _train(config, data, head, runs_dir, console, command, config_path) -> Train
         "git": _git_state(config_path),
         "data": data.summary(),
         "optimizer": _optimizer_record(net.optimizer),
+        "execution": execution,
         "config": config.to_dict(),
         **runs.host_identity(),
     }
@@ -106,7 +117,15 @@ def _train(config, data, head, runs_dir, console, command, config_path) -> Train
     return _fit_and_record(config, data, head, net, steps_per_epoch, run_dir, record, console)
 
 
-def _compiled_model(config: Config, data: PreparedData, head: Head):
+def _dense_params(config: Config, data: PreparedData) -> int:
+    """Parameters of the Dense layers, known before the model exists (threads are set first)."""
+    widths = [int(np.prod(data.input_shape))]
+    widths += [layer.units for layer in config.model.hidden_specs()]
+    widths.append(max(1, data.n_classes or 1) if data.task == "multiclass" else 1)
+    return sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
+
+
+def _compiled_model(config: Config, data: PreparedData, head: Head, execution: dict):
     from dnn_lab.model import build_model
     from dnn_lab.optimization import build_optimizer
 
@@ -118,17 +137,14 @@ def _compiled_model(config: Config, data: PreparedData, head: Head):
 
         transfer = apply_init_from(net, config.model.init_from)
     optimizer = build_optimizer(config.train, steps_per_epoch)
-    spe = config.train.steps_per_execution
-    if spe == "auto":
-        spe = min(AUTO_STEPS_PER_EXECUTION, steps_per_epoch)
     net.compile(
         optimizer=optimizer,
         loss=head.loss,
         metrics=list(head.metrics),
-        steps_per_execution=spe,
-        jit_compile=config.train.jit_compile,
+        steps_per_execution=execution["steps_per_execution"],
+        jit_compile=execution["jit_compile"],
     )
-    return net, steps_per_epoch, transfer
+    return net, transfer
 
 
 def _callbacks(config, head, run_dir, steps_per_epoch, console, signals):
@@ -211,17 +227,23 @@ def _fit_and_record(config, data, head, net, steps_per_epoch, run_dir, record, c
             callbacks, recorder, nan_guard, progress = _callbacks(
                 config, head, run_dir, steps_per_epoch, console, signals
             )
-            validation = (data.x_val, data.y_val) if data.x_val is not None else None
+            from dnn_lab import pipeline
+
+            x, y, feed = pipeline.training_inputs(
+                config.backend, data.x_train, data.y_train, config.train.batch_size, config.seed
+            )
+            validation = pipeline.validation_inputs(
+                config.backend, data.x_val, data.y_val, evaluation.EVAL_BATCH_SIZE
+            )
             net.fit(
-                data.x_train,
-                data.y_train,
-                batch_size=config.train.batch_size,
+                x,
+                y,
                 epochs=config.train.epochs,
                 validation_data=validation,
                 validation_batch_size=evaluation.EVAL_BATCH_SIZE,
                 callbacks=callbacks,
-                shuffle=True,
                 verbose=0,
+                **feed,
             )
             if progress is not None:
                 progress.close()

@@ -183,7 +183,7 @@ CONFIGS = sorted((Path(__file__).parent.parent / "configs").rglob("*.yaml"))
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_every_shipped_config_validates(path):
-    from dnn_lab.data import task_of
+    from dnn_lab.datasets import task_of
     from dnn_lab.tasks import resolve_head
 
     config = load_config(path)
