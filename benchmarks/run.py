@@ -91,7 +91,9 @@ def dnn_lab(config: dict, scratch: Path, backend: str) -> dict:
     return {"seconds": [r["seconds"] for r in rows], "val_accuracy": rows[-1]["val_accuracy"]}
 
 
-def training(source: str, units: list[int], epochs: int, rounds: int, peers: bool) -> list[dict]:
+def training(
+    source: str, units: list[int], epochs: int, rounds: int, peers: bool, diagnostics: bool = False
+) -> list[dict]:
     """Alternate every contender ``rounds`` times on one dataset and model."""
     data = (
         {"dataset": "digits"}
@@ -112,6 +114,11 @@ def training(source: str, units: list[int], epochs: int, rounds: int, peers: boo
         ),
         "dnn-lab, TensorFlow backend (default)": lambda s: dnn_lab(config, s, "tensorflow"),
     }
+    if diagnostics:
+        watched = {**config, "train": {**config["train"], "diagnostics": True}}
+        contenders["dnn-lab, TensorFlow, with --diagnostics"] = lambda s: dnn_lab(
+            watched, s, "tensorflow"
+        )
     if have("jax"):
         contenders["dnn-lab, JAX backend"] = lambda s: dnn_lab(config, s, "jax")
     if have("torch"):
@@ -250,7 +257,7 @@ def main() -> None:
         f"(rounds {rounds}, epochs {args.epochs}).",
         "",
     ]
-    results = training(str(fashion), [100], args.epochs, rounds, peers=True)
+    results = training(str(fashion), [100], args.epochs, rounds, peers=True, diagnostics=True)
     lines += training_table(
         f"Fashion-MNIST-shaped synthetic set ({int(n_train * 0.8):,} training images of 28x28, "
         "784-100-10, Adam, batch 32, validation every epoch):",

@@ -123,10 +123,15 @@ def train(
     backend: Annotated[
         Backend | None, typer.Option("--backend", help="Keras backend (default: the config's).")
     ] = None,
+    diagnostics: Annotated[
+        bool,
+        typer.Option("--diagnostics", help="Record gradient norms, dead and saturated units."),
+    ] = False,
 ) -> None:
     """Train the network a config describes and write a run directory."""
     with _user_errors():
-        cfg = _load(config, overrides, name, device, backend)
+        extra = ["train.diagnostics=true"] if diagnostics else []
+        cfg = _load(config, [*(overrides or []), *extra], name, device, backend)
         if cfg.sweep is not None:
             _stderr().print(
                 "note: this config has a sweep: section; train runs its base config once "
@@ -210,6 +215,14 @@ def compare(
     ungrouped: Annotated[
         bool, typer.Option("--ungrouped", help="A sweep's trials one by one, not per setting.")
     ] = False,
+    plot_diagnostics: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot-diagnostics",
+            help="Gradient flow and dead/saturated units of "
+            "the runs side by side, as a PNG (runs trained with --diagnostics).",
+        ),
+    ] = None,
 ) -> None:
     """Show runs side by side: what differs between them and how they scored.
 
@@ -219,6 +232,8 @@ def compare(
         from dnn_lab import compare as comparing
         from dnn_lab.runs import is_sweep_dir
 
+        if plot_diagnostics is not None:
+            _plot_diagnostics(paths, plot_diagnostics)
         if by is not None or (not ungrouped and any(is_sweep_dir(p) for p in paths)):
             _compare_grouped(paths, by, output_format, plot)
             return
@@ -245,6 +260,19 @@ def compare(
         if plot is not None:
             comparing.plot(result, plot)
             _stderr().print(f"curves written to {plot}", soft_wrap=True)
+
+
+def _plot_diagnostics(paths: list[Path], target: Path) -> None:
+    from dnn_lab import compare as comparing
+    from dnn_lab import diagnosis
+
+    found, _ = comparing.collect(paths)
+    items = [(run.name, diagnosis.read(run.path)) for run in found]
+    items = [(name, table) for name, table in items if table]
+    if not items:
+        raise DnnLabError("none of these runs recorded diagnostics (train with --diagnostics)")
+    diagnosis.plot(items, target)
+    _stderr().print(f"diagnostics written to {target}", soft_wrap=True)
 
 
 def _compare_grouped(paths: list[Path], by: str | None, output_format, plot) -> None:
@@ -413,9 +441,7 @@ def show(
         found = showing.load(run)
         showing.render(found, _stdout(wide_when_piped=True))
         if plot is not None:
-            from dnn_lab.plots import plot_curves
-
-            plot_curves([(found.name, found.history)], plot, title=found.name)
+            showing.plot(found, plot)
             _stderr().print(f"curves written to {plot}", soft_wrap=True)
 
 

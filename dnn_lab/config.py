@@ -378,6 +378,7 @@ class TrainConfig(_Section):
     checkpoint: bool = False  # save the best epoch's weights as they happen
     mc_dropout: MCDropoutConfig | None = None
     tensorboard: bool = False
+    diagnostics: bool = False  # gradient norms, dead and saturated units per layer and epoch
     # Speed without changing the math (see README, Speed):
     steps_per_execution: int | Literal["auto"] = "auto"  # auto: 32 steps per call, <= an epoch
     jit_compile: bool | Literal["auto"] = "auto"  # auto: XLA unless deterministic ops forbid it
@@ -622,6 +623,9 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return parts, parse_yaml(value, f"--set {key}")
 
 
+_SECTIONS = ("data", "model", "train")
+
+
 def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
     """Apply ``--set`` overrides to a raw config; the result is validated like the file.
 
@@ -652,6 +656,12 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
         last = parts[-1]
         if isinstance(node, list):
             node[_list_index(node, last, ".".join(parts))] = value
+        elif len(parts) == 1 and last in _SECTIONS and isinstance(value, dict):
+            # `--set model={activation: relu, initializer: he_normal}` changes those keys and
+            # keeps the rest of the section; a sweep axis can pair values this way
+            current = node.get(last)
+            node[last] = {**current, **value} if isinstance(current, dict) else value
+            overridden.update(f"{last}.{key}" for key in value)
         else:
             node[last] = value
     model = data.get("model")

@@ -34,6 +34,7 @@ BEST_WEIGHTS_FILE = "best.weights.h5"
 TENSORBOARD_DIR = "tensorboard"
 NATIVE_LOG_FILE = "native.log"  # what TensorFlow's C++ side printed
 SWEEP_FILE = "sweep.json"  # marks a sweep folder (see dnn_lab.sweep)
+DIAGNOSTICS_FILE = "diagnostics.csv"  # epoch,layer,metric,value (train.diagnostics)
 
 RUNNING = "running"
 COMPLETED = "completed"

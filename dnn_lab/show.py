@@ -44,7 +44,22 @@ def render(run: runs.Run, console: Console) -> None:
     _parameters(run, console)
     _history(run, console)
     _metrics(run, console)
+    from dnn_lab import diagnosis
+
+    diagnosis.render(diagnosis.read(run.path), console)
     _environment(run, console)
+
+
+def plot(run: runs.Run, path: Path) -> Path:
+    """This run's learning curves; with diagnostics, gradient flow and unit health beneath."""
+    from dnn_lab import diagnosis
+
+    table = diagnosis.read(run.path)
+    if table:
+        return diagnosis.plot([(run.name, table)], path, histories=[run.history])
+    from dnn_lab.plots import plot_curves
+
+    return plot_curves([(run.name, run.history)], path, title=run.name)
 
 
 def _parameters(run: runs.Run, console: Console) -> None:

@@ -77,6 +77,10 @@ def _train(config, data, head, runs_dir, console, command, config_path) -> Train
     from dnn_lab import backend
 
     device = backend.configure(config.backend, config.device)
+    if config.train.diagnostics:
+        from dnn_lab.diagnostics import check_backend
+
+        check_backend(config.backend)
     steps_per_epoch = max(1, math.ceil(len(data.x_train) / config.train.batch_size))
     execution = backend.execution_plan(config.backend, device, config.train, steps_per_epoch)
     from dnn_lab.pipeline import configure_threads
@@ -147,7 +151,7 @@ def _compiled_model(config: Config, data: PreparedData, head: Head, execution: d
     return net, transfer
 
 
-def _callbacks(config, head, run_dir, steps_per_epoch, console, signals):
+def _callbacks(config, head, data, run_dir, steps_per_epoch, console, signals):
     import keras
 
     from dnn_lab import callbacks as cb
@@ -195,6 +199,14 @@ def _callbacks(config, head, run_dir, steps_per_epoch, console, signals):
                 verbose=0,
             )
         )
+    if train_cfg.diagnostics:
+        from dnn_lab.diagnostics import DiagnosticsRecorder
+
+        extra.append(
+            DiagnosticsRecorder(
+                run_dir, data.x_train, data.y_train, config.seed, head.loss, config.backend
+            )
+        )
     if train_cfg.tensorboard:
         extra.append(
             keras.callbacks.TensorBoard(
@@ -225,7 +237,7 @@ def _fit_and_record(config, data, head, net, steps_per_epoch, run_dir, record, c
     with StopSignals() as signals:
         try:
             callbacks, recorder, nan_guard, progress = _callbacks(
-                config, head, run_dir, steps_per_epoch, console, signals
+                config, head, data, run_dir, steps_per_epoch, console, signals
             )
             from dnn_lab import pipeline
 

@@ -17,7 +17,9 @@ TINY = {
     "seed": 7,
     "data": {"dataset": "digits", "validation_split": 0.2},
     "model": {"hidden_layers": 1, "units": 16},
-    "train": {"epochs": 2, "batch_size": 64},
+    # XLA compiles each new model for about a second; most tests train many small models, so
+    # they skip it. The default, compiled path has its own tests (test_speed, `trained`).
+    "train": {"epochs": 2, "batch_size": 64, "jit_compile": False},
 }
 
 
@@ -68,7 +70,7 @@ def train_config(path_or_data, runs_dir: Path, overrides=()):
 def trained(tmp_path_factory):
     """One completed tiny run, shared by the tests that only read it."""
     runs_dir = tmp_path_factory.mktemp("runs")
-    result = train_config({}, runs_dir)
+    result = train_config({"train": {"jit_compile": "auto"}}, runs_dir)
     assert result.status == "completed", result.message
     return result
 

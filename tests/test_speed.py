@@ -20,7 +20,7 @@ SLOW_PATH = {"steps_per_execution": 1, "jit_compile": False}
 
 
 def test_automatic_settings_give_the_same_results(tmp_path):
-    fast = train_config({"train": {"epochs": 3}}, tmp_path / "fast")
+    fast = train_config({"train": {"epochs": 3, "jit_compile": "auto"}}, tmp_path / "fast")
     slow = train_config({"train": {"epochs": 3, **SLOW_PATH}}, tmp_path / "slow")
     execution = json.loads((fast.run_dir / runs.RUN_FILE).read_text())["execution"]
     assert execution["steps_per_execution"] == 23 and execution["jit_compile"] is True
