@@ -523,11 +523,15 @@ def render_json(comparison: Comparison) -> str:
         "differing": [k[len("config.") :] for k in comparison.differing],
         "runs": _export_rows(comparison),
     }
-    return json.dumps(runs._json_safe(payload), indent=2) + "\n"
+    return json.dumps(runs.json_safe(payload), indent=2) + "\n"
 
 
 def render_csv(comparison: Comparison) -> str:
-    rows = _export_rows(comparison)
+    return rows_to_csv(_export_rows(comparison))
+
+
+def rows_to_csv(rows: list[dict[str, Any]]) -> str:
+    """Rows of one shape as CSV: floats exact, lists and mappings as JSON, None empty."""
     buffer = io.StringIO()
     if rows:
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")

@@ -81,17 +81,17 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def write_json(path: Path, payload: Any) -> None:
-    atomic_write_text(path, json.dumps(_json_safe(payload), indent=2, sort_keys=False) + "\n")
+    atomic_write_text(path, json.dumps(json_safe(payload), indent=2, sort_keys=False) + "\n")
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """JSON has no NaN or infinity; write them as null so every reader can parse the file."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 

@@ -295,26 +295,13 @@ def render_json(study: Study) -> str:
         "verdict": study.verdict,
         "settings": rows(study),
     }
-    return json.dumps(runs._json_safe(payload), indent=2) + "\n"
+    return json.dumps(runs.json_safe(payload), indent=2) + "\n"
 
 
 def render_csv(study: Study) -> str:
-    import csv
-    import io
+    from dnn_lab.compare import rows_to_csv
 
-    data = rows(study)
-    buffer = io.StringIO()
-    if data:
-        writer = csv.DictWriter(buffer, fieldnames=list(data[0]), lineterminator="\n")
-        writer.writeheader()
-        for row in data:
-            writer.writerow(
-                {
-                    k: " ".join(v) if isinstance(v, list) else ("" if v is None else v)
-                    for k, v in row.items()
-                }
-            )
-    return buffer.getvalue()
+    return rows_to_csv(rows(study))
 
 
 # --------------------------------------------------------------------------- report
