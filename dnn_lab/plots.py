@@ -52,27 +52,42 @@ def plot_curves(
             elif any(v is not None for v in train):
                 axis.lines[-1].set_label(label)
     for axis, metric in zip(axes[0], panels, strict=True):
-        axis.set_title(metric)
-        axis.set_xlabel("epoch")
-        axis.grid(alpha=0.3)
-        axis.xaxis.get_major_locator().set_params(integer=True)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    if handles:
-        fig.tight_layout(rect=(0, 0, 0.8, 0.95 if title else 1))
-        fig.legend(
-            handles,
-            labels,
-            loc="center left",
-            bbox_to_anchor=(0.8, 0.5),
-            fontsize=8 if len(labels) > 8 else 9,
-            frameon=False,
-            title="solid: validation\ndashed: training",
-            title_fontsize=8,
-        )
-    else:
-        fig.tight_layout()
+        _epoch_axis(axis, metric)
+    _legend_right(fig, axes, "solid: validation\ndashed: training", 0.8, top=0.95 if title else 1.0)
     if title:
         fig.suptitle(title)
+    return _save(fig, path)
+
+
+def _epoch_axis(axis, title: str) -> None:
+    axis.set_title(title)
+    axis.set_xlabel("epoch")
+    axis.grid(alpha=0.3)
+    axis.xaxis.get_major_locator().set_params(integer=True)
+
+
+def _legend_right(fig, axes, title: str, right: float, top: float = 1.0) -> None:
+    """One legend for the figure, in a column of its own right of the panels."""
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if not handles:
+        fig.tight_layout()
+        return
+    fig.tight_layout(rect=(0, 0, right, top))
+    fig.legend(
+        handles,
+        labels,
+        loc="center left",
+        bbox_to_anchor=(right, 0.5),
+        fontsize=8 if len(labels) > 8 else 9,
+        frameon=False,
+        title=title,
+        title_fontsize=8,
+    )
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return Path(path)
@@ -124,23 +139,6 @@ def plot_bands(
                 alpha=0.15,
             )
     for axis, key in zip(axes[0], panels, strict=True):
-        axis.set_title(key)
-        axis.set_xlabel("epoch")
-        axis.grid(alpha=0.3)
-        axis.xaxis.get_major_locator().set_params(integer=True)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    if handles:
-        fig.tight_layout(rect=(0, 0, 0.72, 1))
-        fig.legend(
-            handles,
-            labels,
-            loc="center left",
-            bbox_to_anchor=(0.72, 0.5),
-            fontsize=8 if len(labels) > 8 else 9,
-            frameon=False,
-            title="mean; band: lowest to highest run",
-            title_fontsize=8,
-        )
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return Path(path)
+        _epoch_axis(axis, key)
+    _legend_right(fig, axes, "mean; band: lowest to highest run", 0.72)
+    return _save(fig, path)
