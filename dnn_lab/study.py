@@ -410,6 +410,12 @@ def _html(markdown: str) -> str:
                 f'<p><img src="{html.escape(src)}" alt="learning curves" '
                 'style="max-width:100%"></p>'
             )
+        elif line[:1].isdigit() and ". " in line[:5]:  # the ranking: an ordered list
+            item = f"<li>{_inline_html(line.split('. ', 1)[1])}</li>"
+            if body and body[-1].endswith("</ol>"):
+                body[-1] = body[-1][: -len("</ol>")] + item + "</ol>"
+            else:
+                body.append(f"<ol>{item}</ol>")
         elif line.strip():
             body.append(f"<p>{_inline_html(line)}</p>")
     style = (
