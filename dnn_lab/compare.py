@@ -563,8 +563,10 @@ def plot(comparison: Comparison, path: Path) -> Path:
 
 
 def list_runs(folder: Path, status: str | None = None) -> list[dict[str, Any]]:
-    """The runs in a runs directory, newest first, one summary row each."""
-    found, _ = collect([folder])
+    """The runs in a runs directory (and in its sweep folders), newest first, one row each."""
+    with os.scandir(folder) as entries:
+        sweeps = sorted(Path(e.path) for e in entries if e.is_dir() and runs.is_sweep_dir(e.path))
+    found, _ = collect([folder, *sweeps])
     rows = []
     for run in found:
         if status is not None and run.status != status:

@@ -211,6 +211,15 @@ def test_twenty_runs_plot(tmp_path):
 def test_runs_lists_newest_first_and_filters_by_status(three_runs):
     rows = compare.list_runs(three_runs)
     assert [r["run"] for r in rows] == ["sigmoid", "tanh", "relu"]
+    sweep = three_runs / "20260102-000000-study-sweep"
+    fake_run(
+        sweep,
+        "20260102-000001-study-000",
+        {"name": "study-000"},
+        started="2026-01-02T00:00:01+00:00",
+    )
+    (sweep / runs.SWEEP_FILE).write_text("{}")
+    assert compare.list_runs(three_runs)[0]["run"] == "study-000"  # trials of sweeps too
     assert [r["run"] for r in compare.list_runs(three_runs, "interrupted")] == ["sigmoid"]
 
 
