@@ -545,7 +545,7 @@ _StrictLoader.add_implicit_resolver(
 )
 
 
-def _count_nodes(node: yaml.Node, budget: list[int], seen: set[int]) -> None:
+def _count_nodes(node: yaml.Node, budget: list[int]) -> None:
     """Refuse alias bombs: count nodes as they would expand, with a hard ceiling."""
     budget[0] -= 1
     if budget[0] < 0:
@@ -554,11 +554,11 @@ def _count_nodes(node: yaml.Node, budget: list[int], seen: set[int]) -> None:
         )
     if isinstance(node, yaml.SequenceNode):
         for child in node.value:
-            _count_nodes(child, budget, seen)
+            _count_nodes(child, budget)
     elif isinstance(node, yaml.MappingNode):
         for key, value in node.value:
-            _count_nodes(key, budget, seen)
-            _count_nodes(value, budget, seen)
+            _count_nodes(key, budget)
+            _count_nodes(value, budget)
 
 
 def parse_yaml(text: str, source: str) -> Any:
@@ -569,7 +569,7 @@ def parse_yaml(text: str, source: str) -> Any:
             node = loader.get_single_node()
             if node is None:
                 return None
-            _count_nodes(node, [MAX_YAML_NODES], set())
+            _count_nodes(node, [MAX_YAML_NODES])
             return loader.construct_document(node)
         finally:
             loader.dispose()

@@ -134,7 +134,7 @@ def prepare_arrays(raw: RawData, config: DataConfig, seed: int) -> PreparedData:
                 f"data.test_split is set but {config.dataset!r} has its own test set; "
                 "remove data.test_split to use it"
             )
-        x, x_test, y, y_test, stratified_test = _split(
+        x, x_test, y, y_test, _ = _split(
             x, y, config.test_split, split_seed, stratify, "data.test_split"
         )
         test_source = f"held out: test_split={config.test_split}"

@@ -26,6 +26,7 @@ import numpy as np
 from dnn_lab import runs
 from dnn_lab.catalog import RELU_FAMILY
 from dnn_lab.errors import ConfigError
+from dnn_lab.model import layer_outputs
 
 PROBE_SIZE = 256
 SATURATION_MARGIN = 0.01
@@ -99,16 +100,6 @@ def probe_batch(x: np.ndarray, y: np.ndarray, seed: int, size: int = PROBE_SIZE)
     return x[np.sort(take)], y[np.sort(take)]
 
 
-def forward_pass(model: keras.Model, x) -> list:
-    """The output of every layer, in inference mode."""
-    outputs = []
-    out = x
-    for layer in model.layers:
-        out = layer(out, training=False)
-        outputs.append(out)
-    return outputs
-
-
 class GradientProbe:
     """Per-variable gradient norms of the loss on a fixed batch, compiled once."""
 
@@ -160,7 +151,7 @@ class GradientProbe:
 def measure(model: keras.Model, blocks, probe, gradients: list[float], previous) -> list[dict]:
     """One row per (layer, metric) for the current weights."""
     x, _ = probe
-    outputs = [keras.ops.convert_to_numpy(o) for o in forward_pass(model, x)]
+    outputs = [keras.ops.convert_to_numpy(o) for o in layer_outputs(model, x)]
     inputs = [x] + outputs[:-1]
     by_variable = {id(v): n for v, n in zip(model.trainable_variables, gradients, strict=True)}
     rows = []

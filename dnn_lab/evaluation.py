@@ -48,16 +48,16 @@ def mc_dropout(model, x, y, samples: int, task: str) -> dict[str, Any]:
     """
     import keras
 
+    from dnn_lab.model import layer_outputs
+
     dropout_types = (keras.layers.Dropout, keras.layers.AlphaDropout)
     if not any(isinstance(layer, dropout_types) for layer in model.layers):
         return {"skipped": "the model has no dropout layers"}
     x = keras.ops.convert_to_tensor(x)
-    draws = []
-    for _ in range(samples):
-        out = x
-        for layer in model.layers:
-            out = layer(out, training=isinstance(layer, dropout_types))
-        draws.append(keras.ops.convert_to_numpy(out))
+    is_dropout = lambda layer: isinstance(layer, dropout_types)  # noqa: E731
+    draws = [
+        keras.ops.convert_to_numpy(layer_outputs(model, x, is_dropout)[-1]) for _ in range(samples)
+    ]
     stack = np.stack(draws)  # samples x n x outputs
     mean = stack.mean(axis=0)
     result: dict[str, Any] = {"samples": samples}

@@ -128,6 +128,20 @@ def build_model(config: Config, input_shape: tuple[int, ...], head: Head) -> ker
         raise ConfigError(f"model: Keras could not build this network: {exc}") from None
 
 
+def layer_outputs(model: keras.Model, x, training=lambda layer: False) -> list:
+    """Run a Sequential layer by layer, returning every layer's output.
+
+    ``training(layer)`` says which layers run in training mode: none for a measurement,
+    only the dropout layers for MC dropout.
+    """
+    outputs = []
+    out = x
+    for layer in model.layers:
+        out = layer(out, training=training(layer))
+        outputs.append(out)
+    return outputs
+
+
 def parameter_table(model: keras.Model) -> dict[str, Any]:
     """One row per layer with trainable/non-trainable counts and the Dense formula."""
     rows = []

@@ -257,23 +257,9 @@ def is_sweep_dir(path: Path) -> bool:
 
 def try_read_run(path: Path) -> Run | None:
     """``read_run`` for a path that may not be a run directory at all (then None)."""
-    path = Path(path)
-    try:
-        with open(os.path.join(path, RUN_FILE), "rb") as handle:
-            text = handle.read()  # bytes: json decodes UTF-8 itself, faster than text mode
-    except (FileNotFoundError, NotADirectoryError):
-        return read_run(path) if is_run_dir(path) else None
-    except OSError:
-        return read_run(path) if path.is_dir() else None
-    run = Run(path=path)
-    try:
-        info = json.loads(text)
-        run.info = info if isinstance(info, dict) else {}
-        if not isinstance(info, dict):
-            run.problems.append(f"{RUN_FILE} does not hold an object")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        run.problems.append(f"{RUN_FILE} is unreadable: {exc}")
-    run.metrics = _read_json(path / METRICS_FILE, run.problems, required=False) or {}
+    run = read_run(path)
+    if not run.info and not is_run_dir(path):  # only checked when run.json gave nothing
+        return None
     return run
 
 

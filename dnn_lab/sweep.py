@@ -33,7 +33,6 @@ from dnn_lab.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TERMINATED,
-    EXIT_USER_ERROR,
     ConfigError,
     DnnLabError,
 )
@@ -559,9 +558,7 @@ def _status_for(code: int, run: runs.Run | None) -> str:
         return runs.DIVERGED
     if code in (EXIT_INTERRUPTED, EXIT_TERMINATED, -signal.SIGTERM, -signal.SIGINT):
         return runs.INTERRUPTED
-    if code == EXIT_USER_ERROR:
-        return runs.FAILED
-    return runs.FAILED
+    return runs.FAILED  # a user error inside the trial (exit 2) or a crash
 
 
 def _last_lines(path: Path, count: int = 3) -> str:

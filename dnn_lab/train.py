@@ -257,8 +257,6 @@ def _fit_and_record(config, data, head, net, steps_per_epoch, run_dir, record, c
                 verbose=0,
                 **feed,
             )
-            if progress is not None:
-                progress.close()
             if nan_guard.where is not None:
                 status, exit_code = runs.DIVERGED, EXIT_DIVERGED
                 record["diverged"] = nan_guard.where

@@ -137,3 +137,19 @@ def fake_run(
             },
         )
     return path
+
+
+def train_in_subprocess(config: Path, runs_dir: Path, *args: str) -> Path:
+    """`dnn-lab train CONFIG` in a fresh process (another backend, say); its one run dir."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "dnn_lab", "train", str(config), "--runs-dir", str(runs_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (run_dir,) = Path(runs_dir).iterdir()
+    return run_dir

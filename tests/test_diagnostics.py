@@ -19,7 +19,7 @@ from dnn_lab import diagnosis, runs, show
 from dnn_lab.cli import app
 from dnn_lab.errors import ConfigError
 
-from .conftest import TINY, merge, train_config, write_yaml
+from .conftest import TINY, merge, train_config, train_in_subprocess, write_yaml
 
 DEEP = {
     "model": {"hidden_layers": 6, "units": 32},
@@ -176,24 +176,7 @@ def test_diagnostics_on_jax(tmp_path):
     if importlib.util.find_spec("jax") is None:
         pytest.skip("jax is not installed")
     config = write_yaml(tmp_path / "c.yaml", merge(TINY, {"train": {"diagnostics": True}}))
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dnn_lab",
-            "train",
-            str(config),
-            "--backend",
-            "jax",
-            "--runs-dir",
-            str(tmp_path / "runs"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    (run_dir,) = (tmp_path / "runs").iterdir()
+    run_dir = train_in_subprocess(config, tmp_path / "runs", "--backend", "jax")
     table = diagnosis.read(run_dir)
     assert sorted(table) == [1, 2] and table[2]["hidden_1"]["grad_norm"] > 0
     info = json.loads((run_dir / runs.RUN_FILE).read_text())

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
-import sys
 
 import pytest
 
 from dnn_lab import runs
 
-from .conftest import TINY, merge, train_config, write_yaml
+from .conftest import TINY, merge, train_config, train_in_subprocess, write_yaml
 
 SLOW_PATH = {"steps_per_execution": 1, "jit_compile": False}
 
@@ -86,24 +84,7 @@ def test_each_installed_backend_trains_the_default_config(tmp_path, backend):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed (pip install 'dnn-lab[{backend}]')")
     config = write_yaml(tmp_path / "c.yaml", merge(TINY, {"train": {"epochs": 2}}))
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dnn_lab",
-            "train",
-            str(config),
-            "--backend",
-            backend,
-            "--runs-dir",
-            str(tmp_path / "runs"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    (run_dir,) = (tmp_path / "runs").iterdir()
+    run_dir = train_in_subprocess(config, tmp_path / "runs", "--backend", backend)
     info = json.loads((run_dir / runs.RUN_FILE).read_text())
     assert info["backend"] == backend and backend in info["versions"]
     assert info["status"] == "completed"
