@@ -7,6 +7,7 @@ every other module imports Keras only after ``configure`` has run.
 from __future__ import annotations
 
 import io
+import math
 import os
 import platform
 import sys
@@ -108,16 +109,24 @@ def _gpus(backend: str, hide: bool) -> list[dict[str, Any]]:
     return found
 
 
-AUTO_STEPS_PER_EXECUTION = 32
-
-
-def execution_plan(backend: str, device: dict[str, Any], train, steps_per_epoch: int) -> dict:
-    """How fit() runs: steps per call, XLA, deterministic ops. Same math either way.
+def execution_plan(
+    backend: str,
+    device: dict[str, Any],
+    train,
+    samples: int,
+    step_flops: float,
+    distributed: bool = False,
+) -> dict:
+    """How fit() runs: steps per call, where they loop, XLA, deterministic ops. Same math.
 
     On a CPU, seeding alone makes a run repeat to the last digit (the test suite checks
     it), so XLA stays on. On a GPU some kernels use atomics; there TensorFlow's op
-    determinism is switched on, and Keras then compiles without XLA.
+    determinism is switched on, and Keras then compiles without XLA. Steps loop inside
+    the compiled call (``dnn_lab.pipeline``) on one device; data-parallel training and
+    the torch backend leave the loop to Keras.
     """
+    from dnn_lab.pipeline import auto_steps_per_call
+
     deterministic = train.deterministic
     if deterministic == "auto":
         deterministic = backend == "tensorflow" and device["kind"] == "gpu"
@@ -125,6 +134,7 @@ def execution_plan(backend: str, device: dict[str, Any], train, steps_per_epoch:
     jit = train.jit_compile
     if jit == "auto":
         jit = backend in ("tensorflow", "jax") and not deterministic
+    full_batches = max(1, samples // train.batch_size)
     steps = train.steps_per_execution
     if backend == "torch":  # Keras's torch trainer runs one step per call
         if steps not in ("auto", 1):
@@ -133,9 +143,11 @@ def execution_plan(backend: str, device: dict[str, Any], train, steps_per_epoch:
             )
         steps = 1
     elif steps == "auto":
-        steps = min(AUTO_STEPS_PER_EXECUTION, steps_per_epoch)
+        steps = auto_steps_per_call(full_batches, step_flops)
+    steps = min(int(steps), max(1, math.ceil(samples / train.batch_size)))
     return {
-        "steps_per_execution": int(steps),
+        "steps_per_execution": steps,
+        "steps_in_graph": steps > 1 and backend != "torch" and not distributed,
         "jit_compile": bool(jit),
         "op_determinism": deterministic,
         "precision": train.precision,

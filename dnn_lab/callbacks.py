@@ -84,8 +84,9 @@ class StopOnSignal(keras.callbacks.Callback):
 class NanGuard(keras.callbacks.Callback):
     """Like ``TerminateOnNaN``, but remembers where the loss went bad."""
 
-    def __init__(self):
+    def __init__(self, batches_done=lambda call: call + 1):
         super().__init__()
+        self.batches_done = batches_done  # Keras counts calls; a call may run many batches
         self.epoch = 0
         self.where: dict[str, Any] | None = None
 
@@ -95,15 +96,22 @@ class NanGuard(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
-            self.where = {"epoch": self.epoch, "batch": batch + 1, "loss": str(float(loss))}
+            self.where = {
+                "epoch": self.epoch,
+                "batch": self.batches_done(batch),
+                "loss": str(float(loss)),
+            }
             self.model.stop_training = True
 
 
 class Progress(keras.callbacks.Callback):
     """A rich bar per epoch on a terminal; one plain line per epoch anywhere else."""
 
-    def __init__(self, console, epochs: int, steps: int, live: bool):
+    def __init__(
+        self, console, epochs: int, steps: int, live: bool, batches_done=lambda call: call + 1
+    ):
         super().__init__()
+        self.batches_done = batches_done
         self.console = console
         self.epochs = epochs
         self.steps = steps
@@ -154,7 +162,7 @@ class Progress(keras.callbacks.Callback):
             for k in runs.history_columns(list(logs))
             if k != "learning_rate"
         )
-        self._bar.update(self._task, completed=batch + 1, metrics=shown)
+        self._bar.update(self._task, completed=self.batches_done(batch), metrics=shown)
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self._started

@@ -81,13 +81,18 @@ def _train(config, data, head, runs_dir, console, command, config_path) -> Train
         from dnn_lab.diagnostics import check_backend
 
         check_backend(config.backend)
-    steps_per_epoch = max(1, math.ceil(len(data.x_train) / config.train.batch_size))
-    execution = backend.execution_plan(config.backend, device, config.train, steps_per_epoch)
-    from dnn_lab.pipeline import configure_threads
+    from dnn_lab import pipeline
 
-    execution["threads"] = configure_threads(
-        config.backend, _dense_params(config, data), config.train.batch_size
+    flops = pipeline.step_flops(_dense_params(config, data), config.train.batch_size)
+    execution = backend.execution_plan(
+        config.backend, device, config.train, len(data.x_train), flops, config.devices == "all"
     )
+    plan = pipeline.StepPlan(
+        len(data.x_train),
+        config.train.batch_size,
+        execution["steps_per_execution"] if execution["steps_in_graph"] else 1,
+    )
+    execution["threads"] = pipeline.configure_threads(config.backend, flops)
     backend.seed_everything(config.seed, config.backend, execution["op_determinism"])
     backend.set_precision(config.train.precision)
     with backend.distribution(config.backend, config.devices, device) as distributed:
@@ -118,7 +123,7 @@ def _train(config, data, head, runs_dir, console, command, config_path) -> Train
         record["init_from"] = transfer
     runs.write_json(run_dir / runs.RUN_FILE, record)  # first, so readers see "running"
     runs.atomic_write_text(run_dir / runs.CONFIG_FILE, config.to_yaml())
-    return _fit_and_record(config, data, head, net, steps_per_epoch, run_dir, record, console)
+    return _fit_and_record(config, data, head, net, plan, run_dir, record, console)
 
 
 def _dense_params(config: Config, data: PreparedData) -> int:
@@ -145,20 +150,26 @@ def _compiled_model(config: Config, data: PreparedData, head: Head, execution: d
         optimizer=optimizer,
         loss=head.loss,
         metrics=list(head.metrics),
-        steps_per_execution=execution["steps_per_execution"],
+        steps_per_execution=1 if execution["steps_in_graph"] else execution["steps_per_execution"],
         jit_compile=execution["jit_compile"],
     )
+    if execution["steps_in_graph"]:
+        from dnn_lab.pipeline import run_steps_in_graph
+
+        run_steps_in_graph(net, config.backend, data.x_train[:2], data.y_train[:2])
     return net, transfer
 
 
-def _callbacks(config, head, data, run_dir, steps_per_epoch, console, signals):
+def _callbacks(config, head, data, run_dir, plan, console, signals):
     import keras
 
     from dnn_lab import callbacks as cb
 
     recorder = cb.HistoryRecorder(run_dir)
-    nan_guard = cb.NanGuard()
-    progress = cb.Progress(console, config.train.epochs, steps_per_epoch, console.is_terminal)
+    nan_guard = cb.NanGuard(plan.batches_done)
+    progress = cb.Progress(
+        console, config.train.epochs, plan.batches, console.is_terminal, plan.batches_done
+    )
     extra: list = []
     train_cfg = config.train
     if train_cfg.schedule is not None and train_cfg.schedule.kind == "plateau":
@@ -218,7 +229,7 @@ def _callbacks(config, head, data, run_dir, steps_per_epoch, console, signals):
     return ordered, recorder, nan_guard, progress
 
 
-def _fit_and_record(config, data, head, net, steps_per_epoch, run_dir, record, console):
+def _fit_and_record(config, data, head, net, plan, run_dir, record, console):
     from dnn_lab import evaluation
     from dnn_lab.callbacks import StopSignals
     from dnn_lab.display import print_run_header
@@ -237,12 +248,12 @@ def _fit_and_record(config, data, head, net, steps_per_epoch, run_dir, record, c
     with StopSignals() as signals:
         try:
             callbacks, recorder, nan_guard, progress = _callbacks(
-                config, head, data, run_dir, steps_per_epoch, console, signals
+                config, head, data, run_dir, plan, console, signals
             )
             from dnn_lab import pipeline
 
             x, y, feed = pipeline.training_inputs(
-                config.backend, data.x_train, data.y_train, config.train.batch_size, config.seed
+                config.backend, data.x_train, data.y_train, plan, config.seed
             )
             validation = pipeline.validation_inputs(
                 config.backend, data.x_val, data.y_val, evaluation.EVAL_BATCH_SIZE

@@ -17,13 +17,32 @@ from .conftest import TINY, merge, train_config, train_in_subprocess, write_yaml
 SLOW_PATH = {"steps_per_execution": 1, "jit_compile": False}
 
 
+def execution_of(result) -> dict:
+    return json.loads((result.run_dir / runs.RUN_FILE).read_text())["execution"]
+
+
 def test_automatic_settings_give_the_same_results(tmp_path):
-    fast = train_config({"train": {"epochs": 3, "jit_compile": "auto"}}, tmp_path / "fast")
-    slow = train_config({"train": {"epochs": 3, **SLOW_PATH}}, tmp_path / "slow")
-    execution = json.loads((fast.run_dir / runs.RUN_FILE).read_text())["execution"]
-    assert execution["steps_per_execution"] == 23 and execution["jit_compile"] is True
+    fast = train_config({"train": {"epochs": 3, "jit_compile": "auto"}}, tmp_path)
+    slow = train_config({"train": {"epochs": 3, **SLOW_PATH}}, tmp_path)
+    execution = execution_of(fast)
+    assert execution["steps_in_graph"] and execution["jit_compile"] is True
+    assert execution["steps_per_execution"] == 22  # the whole epoch's 22 full batches per call
+    assert not execution_of(slow)["steps_in_graph"]
     for key in ("loss", "val_loss", "accuracy", "val_accuracy"):
         assert fast.metrics["final"][key] == pytest.approx(slow.metrics["final"][key], abs=2e-3)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["graph", "xla"])
+def test_steps_in_the_graph_are_the_steps_keras_would_run(tmp_path, jit):
+    """Same mini-batches, dropout masks and updates: the histories agree to the last digit."""
+    extra = {"model": {"dropout": 0.3}, "train": {"epochs": 3, "jit_compile": jit}}
+    grouped = train_config(merge(extra, {"train": {"steps_per_execution": 10}}), tmp_path)
+    one_by_one = train_config(merge(extra, {"train": {"steps_per_execution": 1}}), tmp_path)
+    assert execution_of(grouped)["steps_in_graph"]
+    assert not execution_of(one_by_one)["steps_in_graph"]
+    history = [runs.read_history(r.run_dir / runs.HISTORY_FILE) for r in (grouped, one_by_one)]
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr"):
+        assert [row[key] for row in history[0]] == [row[key] for row in history[1]]
 
 
 def test_history_is_exact_when_steps_per_execution_does_not_divide_the_epoch(tmp_path):
@@ -31,7 +50,7 @@ def test_history_is_exact_when_steps_per_execution_does_not_divide_the_epoch(tmp
         {
             "train": {
                 "epochs": 4,
-                "steps_per_execution": 10,  # 23 steps per epoch: calls of 10, 10, 3
+                "steps_per_execution": 10,  # 22 full batches and a short one: 10, 10, 2, 1
                 "optimizer": {"name": "sgd", "learning_rate": 0.1},
                 "schedule": {"kind": "exponential", "decay_rate": 0.5, "decay_epochs": 1},
             }
@@ -41,6 +60,15 @@ def test_history_is_exact_when_steps_per_execution_does_not_divide_the_epoch(tmp
     rows = runs.read_history(result.run_dir / runs.HISTORY_FILE)
     assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
     assert [r["lr"] for r in rows] == pytest.approx([0.1, 0.05, 0.025, 0.0125])
+
+
+def test_every_optimizer_step_runs(tmp_path):
+    """Steps in the graph advance the optimizer once per mini-batch, short batch included."""
+    import keras
+
+    result = train_config({"train": {"epochs": 2, "steps_per_execution": 10}}, tmp_path)
+    model = keras.saving.load_model(result.run_dir / runs.MODEL_FILE)
+    assert int(model.optimizer.iterations) == 2 * 23
 
 
 def test_callbacks_see_every_epoch(tmp_path):
@@ -90,3 +118,27 @@ def test_each_installed_backend_trains_the_default_config(tmp_path, backend):
     assert info["status"] == "completed"
     assert len(runs.read_history(run_dir / runs.HISTORY_FILE)) == 2
     assert (run_dir / runs.MODEL_FILE).is_file()
+
+
+def test_jax_steps_in_the_graph_are_the_steps_keras_would_run(tmp_path):
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed (pip install 'dnn-lab[jax]')")
+    config = write_yaml(
+        tmp_path / "c.yaml",
+        merge(TINY, {"model": {"dropout": 0.3}, "train": {"epochs": 2, "jit_compile": True}}),
+    )
+    histories = []
+    for steps in ("10", "1"):
+        run_dir = train_in_subprocess(
+            config,
+            tmp_path / f"runs-{steps}",
+            "--backend=jax",
+            f"--set=train.steps_per_execution={steps}",
+        )
+        execution = json.loads((run_dir / runs.RUN_FILE).read_text())["execution"]
+        assert execution["steps_in_graph"] == (steps != "1")
+        histories.append(runs.read_history(run_dir / runs.HISTORY_FILE))
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert [row[key] for row in histories[0]] == pytest.approx(
+            [row[key] for row in histories[1]], rel=1e-5
+        )
