@@ -24,7 +24,7 @@ def current_learning_rate(model: keras.Model) -> float:
 
 
 class HistoryRecorder(keras.callbacks.Callback):
-    """Appends one row per epoch to ``history.csv``: metrics, learning rate, seconds."""
+    """Rewrites ``history.csv`` after every epoch: metrics, learning rate, seconds."""
 
     def __init__(self, run_dir: Path):
         super().__init__()
@@ -45,7 +45,11 @@ class HistoryRecorder(keras.callbacks.Callback):
         row["lr"] = self._lr
         row["seconds"] = round(time.perf_counter() - self._started, 4)
         self.rows.append(row)
-        runs.atomic_write_text(self.path, runs.history_to_csv(self.rows))
+        runs.atomic_write_text(self.path, runs.history_to_csv(self.rows), durable=False)
+
+    def on_train_end(self, logs=None):
+        if self.rows:
+            runs.atomic_write_text(self.path, runs.history_to_csv(self.rows))
 
 
 class StopSignals:

@@ -380,7 +380,7 @@ class TrainConfig(_Section):
     tensorboard: bool = False
     diagnostics: bool = False  # gradient norms, dead and saturated units per layer and epoch
     # Speed without changing the math (see README, Speed):
-    steps_per_execution: int | Literal["auto"] = "auto"  # auto: 32 steps per call, <= an epoch
+    steps_per_execution: int | Literal["auto"] = "auto"  # steps per compiled call; auto: ~2 GFLOP
     jit_compile: bool | Literal["auto"] = "auto"  # auto: XLA unless deterministic ops forbid it
     deterministic: bool | Literal["auto"] = "auto"  # auto: TensorFlow's op determinism on GPUs
     precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = "float32"

@@ -118,7 +118,10 @@ def training_inputs(backend: str, x: np.ndarray, y: np.ndarray, plan: StepPlan, 
     pipeline; other backends a numpy one with the same grouping.
     """
     if backend == "tensorflow":
-        return _tf_dataset(x, y, plan, seed), None, {"shuffle": False}
+        # Repeated, with the epoch's length given: Keras then keeps one iterator for the
+        # whole run instead of building a pipeline every epoch (milliseconds each).
+        dataset = _tf_dataset(x, y, plan, seed).repeat()
+        return dataset, None, {"shuffle": False, "steps_per_epoch": len(plan.groups())}
     return ShuffledBatches(x, y, plan, seed), None, {"shuffle": False}
 
 
@@ -159,13 +162,18 @@ def _tf_dataset(x: np.ndarray, y: np.ndarray, plan: StepPlan, seed: int):
 
 
 def validation_inputs(backend: str, x: np.ndarray | None, y: np.ndarray | None, batch_size: int):
+    """Validation data as fit() keyword arguments, in large batches.
+
+    Keras builds a new iterator over it every epoch; the plainest pipeline is the cheapest
+    to build and tear down (about 1 ms, against 4-6 ms with ``cache()`` or ``repeat()``).
+    """
     if x is None:
-        return None
+        return {}
     if backend != "tensorflow":
-        return (x, y)
+        return {"validation_data": (x, y), "validation_batch_size": batch_size}
     import tensorflow as tf
 
-    return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).cache()
+    return {"validation_data": tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)}
 
 
 class ShuffledBatches(keras.utils.PyDataset):

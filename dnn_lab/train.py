@@ -262,11 +262,10 @@ def _fit_and_record(config, data, head, net, plan, run_dir, record, console):
                 x,
                 y,
                 epochs=config.train.epochs,
-                validation_data=validation,
-                validation_batch_size=evaluation.EVAL_BATCH_SIZE,
                 callbacks=callbacks,
                 verbose=0,
                 **feed,
+                **validation,
             )
             if nan_guard.where is not None:
                 status, exit_code = runs.DIVERGED, EXIT_DIVERGED
