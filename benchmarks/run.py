@@ -179,14 +179,10 @@ def flops_per_sample(inputs: int, units: list[int]) -> float:
     return 6.0 * sum(a * b for a, b in zip(widths, widths[1:], strict=False))
 
 
-def wall(command: list[str], repeats: int, cwd: Path = ROOT) -> list[float]:
-    subprocess.run(command, cwd=cwd, env=ENV, capture_output=True)  # warm the file cache
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, check=True)
-        times.append(time.perf_counter() - start)
-    return times
+def seconds(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, check=True)
+    return time.perf_counter() - start
 
 
 def startup(repeats: int, scratch: Path) -> list[str]:
@@ -225,8 +221,13 @@ def startup(repeats: int, scratch: Path) -> list[str]:
         "dnn-lab runs (1,000 runs)": [DNN_LAB, "runs", str(many)],
     }
     lines = ["| start-up | median s | min | max |", "| --- | ---: | ---: | ---: |"]
-    for label, command in commands.items():
-        times = wall(command, repeats)
+    for command in commands.values():  # warm the file cache
+        subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, check=True)
+    measured: dict[str, list[float]] = {label: [] for label in commands}
+    for _ in range(repeats):  # alternated, so a noisy moment is shared
+        for label, command in commands.items():
+            measured[label].append(seconds(command))
+    for label, times in measured.items():
         lines.append(
             f"| `{label}` | {statistics.median(times):.3f} | {min(times):.3f} | {max(times):.3f} |"
         )
@@ -239,7 +240,7 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=4, help="per round, Fashion-MNIST-shaped")
-    parser.add_argument("--repeats", type=int, default=5, help="start-up measurements")
+    parser.add_argument("--repeats", type=int, default=9, help="start-up measurements")
     parser.add_argument("--quick", action="store_true", help="smaller data, one round")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)

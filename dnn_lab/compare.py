@@ -516,14 +516,19 @@ def _export_rows(comparison: Comparison) -> list[dict[str, Any]]:
 
 
 def render_json(comparison: Comparison) -> str:
-    payload = {
+    """One JSON object; each run on a line of its own (greppable, and quick to write)."""
+    header = {
         "sort": comparison.sort_key,
         "descending": comparison.descending,
         "common": comparison.common,
         "differing": [k[len("config.") :] for k in comparison.differing],
-        "runs": _export_rows(comparison),
     }
-    return json.dumps(runs.json_safe(payload), indent=2) + "\n"
+    lines = ["{"]
+    lines += [f"  {json.dumps(k)}: {json.dumps(v)}," for k, v in runs.json_safe(header).items()]
+    rows = [json.dumps(row) for row in runs.json_safe(_export_rows(comparison))]
+    lines.append('  "runs": [' + ("\n    " + ",\n    ".join(rows) + "\n  " if rows else "") + "]")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
 
 
 def render_csv(comparison: Comparison) -> str:
