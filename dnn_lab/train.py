@@ -92,7 +92,9 @@ def _train(config, data, head, runs_dir, console, command, config_path) -> Train
         config.train.batch_size,
         execution["steps_per_execution"] if execution["steps_in_graph"] else 1,
     )
-    execution["threads"] = pipeline.configure_threads(config.backend, flops)
+    execution["threads"] = pipeline.configure_threads(
+        config.backend, flops, execution["steps_in_graph"]
+    )
     backend.seed_everything(config.seed, config.backend, execution["op_determinism"])
     backend.set_precision(config.train.precision)
     with backend.distribution(config.backend, config.devices, device) as distributed:

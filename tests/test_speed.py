@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import types
 
 import pytest
 
@@ -142,3 +143,58 @@ def test_jax_steps_in_the_graph_are_the_steps_keras_would_run(tmp_path):
         assert [row[key] for row in histories[0]] == pytest.approx(
             [row[key] for row in histories[1]], rel=1e-5
         )
+
+
+def test_a_step_plan_covers_every_mini_batch_once():
+    from dnn_lab.pipeline import StepPlan
+
+    plan = StepPlan(samples=1000, batch_size=32, per_call=10)  # 31 full batches and 8 rows
+    assert plan.groups() == [(10, 32)] * 3 + [(1, 32), (1, 8)]
+    assert sum(count * rows for count, rows in plan.groups()) == 1000
+    assert [plan.batches_done(i) for i in range(5)] == [10, 20, 30, 31, 32]
+    assert plan.batches == 32
+    one_by_one = StepPlan(samples=1000, batch_size=32, per_call=1)
+    assert [one_by_one.batches_done(i) for i in (0, 30, 31)] == [1, 31, 32]
+
+
+@pytest.mark.parametrize(
+    ("full_batches", "step_flops", "expected"),
+    [
+        (1500, 15.3e6, 125),  # 784-100-10 at batch 32: ~130 steps, 125 divides the epoch
+        (44, 9.7e6, 44),  # digits: the whole epoch in one call
+        (1499, 15.3e6, 130),  # no divisor near the target: the target, and one more shape
+        (1000, 4e9, 1),  # a step heavier than a call's budget runs alone
+        (100_000, 1e3, 250),  # tiny steps: at most 256, and 250 divides the epoch
+        (100_003, 1e3, 256),
+    ],
+)
+def test_automatic_steps_per_call_follow_the_arithmetic(full_batches, step_flops, expected):
+    from dnn_lab.pipeline import auto_steps_per_call
+
+    assert auto_steps_per_call(full_batches, step_flops) == expected
+
+
+def test_progress_and_nan_guard_count_mini_batches_not_calls():
+    import io
+
+    from rich.console import Console
+
+    from dnn_lab.callbacks import NanGuard, Progress
+    from dnn_lab.pipeline import StepPlan
+
+    plan = StepPlan(samples=1000, batch_size=32, per_call=10)
+    console = Console(file=io.StringIO(), force_terminal=True, width=100)
+    progress = Progress(console, 1, plan.batches, True, plan.batches_done)
+    progress.on_train_begin()
+    progress.on_epoch_begin(0)
+    progress.on_train_batch_end(3, {"loss": 0.5})  # the fourth call ends mini-batch 31
+    (task,) = progress._bar.tasks
+    assert (task.completed, task.total) == (31, 32)
+    progress.close()
+
+    guard = NanGuard(plan.batches_done)
+    model = types.SimpleNamespace(stop_training=False)
+    guard.set_model(model)
+    guard.on_epoch_begin(0)
+    guard.on_train_batch_end(1, {"loss": float("nan")})
+    assert guard.where == {"epoch": 1, "batch": 20, "loss": "nan"} and model.stop_training
