@@ -108,6 +108,18 @@ def test_devices_all_trains_data_parallel(tmp_path):
     assert info["execution"]["distribution"]["strategy"] == "MirroredStrategy"
 
 
+def test_devices_all_on_jax_trains_data_parallel_with_keras_loop(tmp_path):
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed (pip install 'dnn-lab[jax]')")
+    config = write_yaml(tmp_path / "c.yaml", merge(TINY, {"devices": "all"}))
+    run_dir = train_in_subprocess(config, tmp_path / "runs", "--backend=jax")
+    info = json.loads((run_dir / runs.RUN_FILE).read_text())
+    assert info["status"] == "completed"
+    assert info["execution"]["distribution"]["strategy"] == "DataParallel"
+    assert not info["execution"]["steps_in_graph"]
+    assert len(runs.read_history(run_dir / runs.HISTORY_FILE)) == 2
+
+
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_each_installed_backend_trains_the_default_config(tmp_path, backend):
     if importlib.util.find_spec(backend) is None:
