@@ -134,7 +134,6 @@ def execution_plan(
     jit = train.jit_compile
     if jit == "auto":
         jit = backend in ("tensorflow", "jax") and not deterministic
-    full_batches = max(1, samples // train.batch_size)
     steps = train.steps_per_execution
     if backend == "torch":  # Keras's torch trainer runs one step per call
         if steps not in ("auto", 1):
@@ -143,11 +142,11 @@ def execution_plan(
             )
         steps = 1
     elif steps == "auto":
-        steps = auto_steps_per_call(full_batches, step_flops)
+        steps = auto_steps_per_call(max(1, samples // train.batch_size), step_flops)
     steps = min(int(steps), max(1, math.ceil(samples / train.batch_size)))
     return {
         "steps_per_execution": steps,
-        "steps_in_graph": steps > 1 and backend != "torch" and not distributed,
+        "steps_in_graph": steps > 1 and not distributed,  # torch has 1 step per call
         "jit_compile": bool(jit),
         "op_determinism": deterministic,
         "precision": train.precision,

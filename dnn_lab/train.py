@@ -8,7 +8,6 @@ final ``run.json`` that says which, with the history up to that point.
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import signal
@@ -98,7 +97,7 @@ def _train(config, data, head, runs_dir, console, command, config_path) -> Train
     backend.seed_everything(config.seed, config.backend, execution["op_determinism"])
     backend.set_precision(config.train.precision)
     with backend.distribution(config.backend, config.devices, device) as distributed:
-        net, transfer = _compiled_model(config, data, head, execution)
+        net, transfer = _compiled_model(config, data, head, execution, plan)
     execution["distribution"] = distributed
 
     run_dir = runs.create_run_dir(runs_dir, config.name)
@@ -136,18 +135,17 @@ def _dense_params(config: Config, data: PreparedData) -> int:
     return sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
 
 
-def _compiled_model(config: Config, data: PreparedData, head: Head, execution: dict):
+def _compiled_model(config: Config, data: PreparedData, head: Head, execution: dict, plan):
     from dnn_lab.model import build_model
     from dnn_lab.optimization import build_optimizer
 
-    steps_per_epoch = max(1, math.ceil(len(data.x_train) / config.train.batch_size))
     net = build_model(config, data.input_shape, head)
     transfer = None
     if config.model.init_from is not None:
         from dnn_lab.transfer import apply_init_from
 
         transfer = apply_init_from(net, config.model.init_from)
-    optimizer = build_optimizer(config.train, steps_per_epoch)
+    optimizer = build_optimizer(config.train, plan.batches)  # schedules count in epochs
     net.compile(
         optimizer=optimizer,
         loss=head.loss,
