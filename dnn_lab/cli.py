@@ -97,7 +97,7 @@ def _load(
     device: Device | None = None,
     backend: Backend | None = None,
 ):
-    from dnn_lab.config import load_config
+    from dnn_lab.config.schema import load_config
 
     extra = list(overrides or [])
     if device is not None:
@@ -138,8 +138,8 @@ def train(
                 f"(dnn-lab sweep {config} runs the study)",
                 soft_wrap=True,
             )
-        from dnn_lab.display import print_training_result
-        from dnn_lab.train import train as run_training
+        from dnn_lab.results.terminal import print_training_result
+        from dnn_lab.training.trainer import train as run_training
 
         console = _stdout()
         result = run_training(cfg, runs_dir, console=console, command=sys.argv, config_path=config)
@@ -154,8 +154,8 @@ def validate(config: ConfigArg, overrides: SetOption = None) -> None:
     """Check a config and print it fully resolved, without training."""
     with _user_errors():
         cfg = _load(config, overrides)
-        from dnn_lab.datasets import task_of
-        from dnn_lab.tasks import resolve_head, resolved
+        from dnn_lab.data.loaders import task_of
+        from dnn_lab.training.head import resolve_head, resolved
 
         task, n_classes = task_of(cfg.data, cfg.seed)
         cfg = resolved(cfg, resolve_head(cfg, task, n_classes))
@@ -229,8 +229,8 @@ def compare(
     A sweep folder is shown per setting: mean, std and 95% interval over seeds.
     """
     with _user_errors():
-        from dnn_lab import compare as comparing
-        from dnn_lab.runs import is_sweep_dir
+        from dnn_lab.results import compare as comparing
+        from dnn_lab.results.rundir import is_sweep_dir
 
         if plot_diagnostics is not None:
             _plot_diagnostics(paths, plot_diagnostics)
@@ -263,8 +263,8 @@ def compare(
 
 
 def _plot_diagnostics(paths: list[Path], target: Path) -> None:
-    from dnn_lab import compare as comparing
-    from dnn_lab import diagnosis
+    from dnn_lab.results import compare as comparing
+    from dnn_lab.results import diagnostics as diagnosis
 
     found, _ = comparing.collect(paths)
     items = [(run.name, diagnosis.read(run.path)) for run in found]
@@ -276,8 +276,8 @@ def _plot_diagnostics(paths: list[Path], target: Path) -> None:
 
 
 def _compare_grouped(paths: list[Path], by: str | None, output_format, plot) -> None:
-    from dnn_lab import compare as comparing
-    from dnn_lab import study as studying
+    from dnn_lab.results import compare as comparing
+    from dnn_lab.results import study as studying
 
     found, skipped = comparing.collect(paths)
     result = studying.group_runs(found, by=by)
@@ -295,7 +295,7 @@ def _compare_grouped(paths: list[Path], by: str | None, output_format, plot) -> 
             "warning: not run directories, skipped: " + ", ".join(map(str, skipped)), soft_wrap=True
         )
     if plot is not None:
-        from dnn_lab.plots import plot_bands
+        from dnn_lab.results.plots import plot_bands
 
         groups = [(s.label(), [r.history for r in s.runs if r.history]) for s in result.settings]
         plot_bands([(label, h) for label, h in groups if h], plot, metric=result.metric)
@@ -358,8 +358,8 @@ def sweep(
 ) -> None:
     """Train one config over a grid, random or guided search, repeated over seeds."""
     with _user_errors():
-        from dnn_lab import sweep as sweeping
-        from dnn_lab.display import SweepView, print_trial_plan
+        from dnn_lab.results.terminal import SweepView, print_trial_plan
+        from dnn_lab.sweep import runner as sweeping
 
         console = _stdout()
         if resume is not None:
@@ -402,10 +402,10 @@ def report(
     with _user_errors():
         import json as json_lib
 
-        from dnn_lab import compare as comparing
-        from dnn_lab import study as studying
-        from dnn_lab.runs import SWEEP_FILE, is_sweep_dir
-        from dnn_lab.sweep import BASE_FILE
+        from dnn_lab.results import compare as comparing
+        from dnn_lab.results import study as studying
+        from dnn_lab.results.rundir import SWEEP_FILE, is_sweep_dir
+        from dnn_lab.sweep.runner import BASE_FILE
 
         if not is_sweep_dir(folder):
             raise DnnLabError(f"{folder} is not a sweep folder (no {SWEEP_FILE})")
@@ -436,7 +436,7 @@ def show(
 ) -> None:
     """One run in detail: summary, parameters, history, metrics and environment."""
     with _user_errors():
-        from dnn_lab import show as showing
+        from dnn_lab.results import show as showing
 
         found = showing.load(run)
         showing.render(found, _stdout(wide_when_piped=True))
@@ -467,8 +467,8 @@ def list_runs(
 ) -> None:
     """List the runs in a runs directory, newest first."""
     with _user_errors():
-        from dnn_lab.compare import list_runs as listing
-        from dnn_lab.display import print_run_list
+        from dnn_lab.results.compare import list_runs as listing
+        from dnn_lab.results.terminal import print_run_list
 
         if not folder.is_dir():
             raise DnnLabError(f"{folder} is not a directory")
@@ -479,7 +479,7 @@ def list_runs(
 @app.command()
 def datasets() -> None:
     """List the datasets a config can name, with size, shape, task and classes."""
-    from dnn_lab.display import print_datasets
+    from dnn_lab.results.terminal import print_datasets
 
     print_datasets(_stdout())
 

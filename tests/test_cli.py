@@ -9,8 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dnn_lab.cli import app
-
-from .conftest import TINY, merge, write_yaml
+from tests.conftest import TINY, merge, write_yaml
 
 runner = CliRunner()
 

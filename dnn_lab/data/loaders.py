@@ -1,0 +1,473 @@
+"""Where data comes from: the dataset registry and one loader per source.
+
+Built-in metadata (task, shape, classes) is plain data here, so ``validate`` and
+``datasets`` answer without loading anything. Loaders return raw arrays; splits
+and scaling happen in ``dnn_lab.data.prepare``. Nothing here imports Keras, except the
+last-resort download of Fashion-MNIST/MNIST through ``keras.datasets``.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import os
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dnn_lab.errors import DataError
+
+if TYPE_CHECKING:  # numpy is imported by the loaders, so listing datasets stays instant
+    import numpy as np
+
+DATA_DIR_VARIABLE = "DNN_LAB_DATA"
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What is known of a dataset before (or without) loading it."""
+
+    name: str
+    description: str
+    task: str | None  # binary / multiclass / regression; None: inferred from the data
+    input_shape: tuple[int, ...] | None
+    n_classes: int | None
+    n_train: int | None
+    n_test: int | None  # its own test set, if it has one
+    default_scaling: str
+    pixel_max: float | None = None  # what "pixels" scaling divides by
+    class_names: tuple[str, ...] | None = None
+
+
+@dataclass
+class RawData:
+    """Arrays as loaded, before splitting and scaling."""
+
+    x: np.ndarray
+    y: np.ndarray
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+    class_names: list[str] | None = None
+    source: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    info: DatasetInfo
+    load: Callable[[str | None, str | None], RawData]
+
+
+# --------------------------------------------------------------------------- scikit-learn
+
+
+def _sklearn(loader_name: str, images: bool = False) -> Callable[[str | None, str | None], RawData]:
+    def load(path: str | None, target: str | None) -> RawData:
+        import numpy as np
+        from sklearn import datasets as sk
+
+        bunch = getattr(sk, loader_name)()
+        x = bunch.images if images else bunch.data
+        names = [str(n) for n in bunch.target_names] if hasattr(bunch, "target_names") else None
+        return RawData(
+            x=np.asarray(x, dtype=np.float32),
+            y=np.asarray(bunch.target),
+            class_names=names,
+            source=f"sklearn.datasets.{loader_name}",
+        )
+
+    return load
+
+
+# --------------------------------------------------------------------------- IDX (MNIST-style)
+
+IDX_FILES = {
+    "x": "train-images-idx3-ubyte.gz",
+    "y": "train-labels-idx1-ubyte.gz",
+    "x_test": "t10k-images-idx3-ubyte.gz",
+    "y_test": "t10k-labels-idx1-ubyte.gz",
+}
+_IDX_DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read one (optionally gzipped) IDX file, the format MNIST and Fashion-MNIST ship in."""
+    import numpy as np
+
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            header = handle.read(4)
+            if len(header) < 4 or header[0] != 0 or header[1] != 0:
+                raise DataError(f"{path}: not an IDX file (bad magic number)")
+            dtype_code, ndim = header[2], header[3]
+            if dtype_code not in _IDX_DTYPES or ndim == 0:
+                raise DataError(f"{path}: unsupported IDX type 0x{dtype_code:02x} / {ndim} dims")
+            shape = struct.unpack(f">{ndim}I", handle.read(4 * ndim))
+            dtype = np.dtype(_IDX_DTYPES[dtype_code])
+            payload = handle.read()
+    except (OSError, EOFError, struct.error) as exc:
+        raise DataError(f"{path}: cannot read IDX file: {exc}") from None
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(payload) != expected:
+        raise DataError(
+            f"{path}: IDX header promises {shape} ({expected} bytes) but holds {len(payload)} bytes"
+        )
+    return np.frombuffer(payload, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _keras_cache_dir() -> Path:
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "datasets"
+
+
+def _idx_candidates(name: str, path: str | None) -> list[Path]:
+    folder = {"fashion_mnist": "fashion-mnist", "mnist": "mnist"}[name]
+    places: list[Path] = []
+    if path:
+        places.append(Path(path))
+    if os.environ.get(DATA_DIR_VARIABLE):
+        base = Path(os.environ[DATA_DIR_VARIABLE])
+        places += [base / folder, base / name, base]
+    places.append(_keras_cache_dir() / folder)
+    return places
+
+
+def _find_files(name: str, path: str | None) -> tuple[Path, str] | None:
+    for place in _idx_candidates(name, path):
+        if all((place / f).is_file() for f in IDX_FILES.values()):
+            return place, "idx"
+        if name == "mnist" and (place / "mnist.npz").is_file():
+            return place, "npz"
+    # Keras keeps mnist as one npz at the top of its cache
+    if name == "mnist" and (_keras_cache_dir() / "mnist.npz").is_file():
+        return _keras_cache_dir(), "npz"
+    return None
+
+
+def _idx_dataset(name: str) -> Callable[[str | None, str | None], RawData]:
+    def load(path: str | None, target: str | None) -> RawData:
+        found = _find_files(name, path)
+        if found is None:
+            _download_with_keras(name, path)
+            found = _find_files(name, path)
+        if found is None:  # pragma: no cover - keras saved somewhere unexpected
+            raise DataError(_missing_files_message(name, path, "the download left no files"))
+        place, kind = found
+        if kind == "npz":
+            arrays = _read_npz(place / "mnist.npz")
+            return RawData(
+                arrays["x_train"],
+                arrays["y_train"],
+                arrays.get("x_test"),
+                arrays.get("y_test"),
+                source=str(place / "mnist.npz"),
+            )
+        parts = {key: read_idx(place / file) for key, file in IDX_FILES.items()}
+        for split in ("", "_test"):
+            if len(parts["x" + split]) != len(parts["y" + split]):
+                raise DataError(
+                    f"{place}: {len(parts['x' + split])} images but "
+                    f"{len(parts['y' + split])} labels"
+                )
+        return RawData(parts["x"], parts["y"], parts["x_test"], parts["y_test"], source=str(place))
+
+    return load
+
+
+def _download_with_keras(name: str, path: str | None) -> None:
+    """Let Keras fetch the files into its cache; without a network, explain what to do."""
+    import socket
+
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(30)  # a blocked network should fail, not hang
+    try:
+        from keras import datasets as keras_datasets
+
+        getattr(keras_datasets, name).load_data()
+    except Exception as exc:  # any failure of the download is the same to the user
+        raise DataError(
+            _missing_files_message(name, path, f"{type(exc).__name__}: {exc}")
+        ) from None
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def _missing_files_message(name: str, path: str | None, reason: str) -> str:
+    folder = _idx_candidates(name, None)[-1]
+    files = ", ".join(IDX_FILES.values())
+    where = [f"data.path ({path})"] if path else []
+    where += [f"${DATA_DIR_VARIABLE}/{folder.name}/", str(folder) + "/"]
+    extra = " (or Keras's mnist.npz)" if name == "mnist" else ""
+    return (
+        f"dataset {name!r} is not on this machine and could not be downloaded ({reason.strip()}). "
+        f"Put the four files {files}{extra} in one of: {', '.join(where)}"
+    )
+
+
+# --------------------------------------------------------------------------- user files
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+    except FileNotFoundError:
+        raise DataError(f"data file not found: {path}") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable .npz file ({exc})") from None
+
+
+def _load_npz(path: str | None, target: str | None) -> RawData:
+    if not path:
+        raise DataError("data.dataset is npz but data.path is not set; name the .npz file")
+    arrays = _read_npz(Path(path))
+    missing = [key for key in ("x_train", "y_train") if key not in arrays]
+    if missing:
+        raise DataError(
+            f"{path}: missing array(s) {', '.join(missing)}; an npz dataset holds x_train, "
+            f"y_train and optionally x_test, y_test (found: {', '.join(arrays) or 'nothing'})"
+        )
+    if ("x_test" in arrays) != ("y_test" in arrays):
+        raise DataError(f"{path}: x_test and y_test come together; found only one of them")
+    for key in arrays:
+        if arrays[key].dtype == object:
+            raise DataError(f"{path}: array {key} holds Python objects, not numbers")
+    return RawData(
+        x=arrays["x_train"],
+        y=arrays["y_train"],
+        x_test=arrays.get("x_test"),
+        y_test=arrays.get("y_test"),
+        source=str(path),
+    )
+
+
+def _load_csv(path: str | None, target: str | None) -> RawData:
+    if not path:
+        raise DataError("data.dataset is csv but data.path is not set; name the .csv file")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.reader(handle))
+    except FileNotFoundError:
+        raise DataError(f"data file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read as UTF-8 CSV ({exc})") from None
+    rows = [row for row in rows if any(cell.strip() for cell in row)]
+    if len(rows) < 2:
+        raise DataError(f"{path}: needs a header row and at least one data row")
+    header = [h.strip() for h in rows[0]]
+    if target is None:
+        raise DataError(
+            f"{path}: set data.target to the label column (columns: {', '.join(header)})"
+        )
+    if target not in header:
+        from dnn_lab.errors import close_match
+
+        hint = close_match(target, header)
+        raise DataError(
+            f"{path}: no column {target!r}"
+            + (f"; did you mean {hint!r}?" if hint else "")
+            + f" Columns: {', '.join(header)}"
+        )
+    t_index = header.index(target)
+    features, labels = [], []
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise DataError(
+                f"{path}: line {line} has {len(row)} fields, the header has {len(header)}"
+            )
+        values = []
+        for column, cell in enumerate(row):
+            if column == t_index:
+                continue
+            try:
+                values.append(float(cell))
+            except ValueError:
+                raise DataError(
+                    f"{path}: line {line}, column {header[column]!r}: {cell!r} is not a number "
+                    "(features must be numeric)"
+                ) from None
+        features.append(values)
+        labels.append(row[t_index].strip())
+    import numpy as np
+
+    y, class_names = _csv_labels(labels)
+    return RawData(
+        x=np.asarray(features, dtype=np.float32), y=y, class_names=class_names, source=str(path)
+    )
+
+
+def _csv_labels(labels: list[str]) -> tuple[np.ndarray, list[str] | None]:
+    """Numeric labels stay numbers; text labels become classes 0..K-1 in sorted order."""
+    import numpy as np
+
+    try:
+        return np.asarray([float(v) for v in labels]), None
+    except ValueError:
+        names = sorted(set(labels))
+        index = {name: i for i, name in enumerate(names)}
+        return np.asarray([index[v] for v in labels], dtype=np.int64), names
+
+
+# --------------------------------------------------------------------------- registry
+
+DATASETS: dict[str, Dataset] = {
+    "digits": Dataset(
+        DatasetInfo(
+            "digits",
+            "8x8 handwritten digits (scikit-learn, ships with the package)",
+            "multiclass",
+            (8, 8),
+            10,
+            1797,
+            None,
+            "pixels",
+            pixel_max=16.0,
+            class_names=tuple(str(i) for i in range(10)),
+        ),
+        _sklearn("load_digits", images=True),
+    ),
+    "iris": Dataset(
+        DatasetInfo(
+            "iris",
+            "iris flowers, 4 measurements (scikit-learn)",
+            "multiclass",
+            (4,),
+            3,
+            150,
+            None,
+            "standard",
+            class_names=("setosa", "versicolor", "virginica"),
+        ),
+        _sklearn("load_iris"),
+    ),
+    "wine": Dataset(
+        DatasetInfo(
+            "wine",
+            "wine cultivars, 13 chemical measurements (scikit-learn)",
+            "multiclass",
+            (13,),
+            3,
+            178,
+            None,
+            "standard",
+            class_names=("class_0", "class_1", "class_2"),
+        ),
+        _sklearn("load_wine"),
+    ),
+    "breast_cancer": Dataset(
+        DatasetInfo(
+            "breast_cancer",
+            "breast tumours, malignant or benign (scikit-learn)",
+            "binary",
+            (30,),
+            2,
+            569,
+            None,
+            "standard",
+            class_names=("malignant", "benign"),
+        ),
+        _sklearn("load_breast_cancer"),
+    ),
+    "diabetes": Dataset(
+        DatasetInfo(
+            "diabetes",
+            "diabetes progression after one year (scikit-learn)",
+            "regression",
+            (10,),
+            None,
+            442,
+            None,
+            "standard",
+        ),
+        _sklearn("load_diabetes"),
+    ),
+    "fashion_mnist": Dataset(
+        DatasetInfo(
+            "fashion_mnist",
+            "28x28 clothing images, 10 classes (Keras; files needed offline)",
+            "multiclass",
+            (28, 28),
+            10,
+            60000,
+            10000,
+            "pixels",
+            pixel_max=255.0,
+            class_names=(
+                "T-shirt/top",
+                "Trouser",
+                "Pullover",
+                "Dress",
+                "Coat",
+                "Sandal",
+                "Shirt",
+                "Sneaker",
+                "Bag",
+                "Ankle boot",
+            ),
+        ),
+        _idx_dataset("fashion_mnist"),
+    ),
+    "mnist": Dataset(
+        DatasetInfo(
+            "mnist",
+            "28x28 handwritten digits, 10 classes (Keras; files needed offline)",
+            "multiclass",
+            (28, 28),
+            10,
+            60000,
+            10000,
+            "pixels",
+            pixel_max=255.0,
+            class_names=tuple(str(i) for i in range(10)),
+        ),
+        _idx_dataset("mnist"),
+    ),
+    "csv": Dataset(
+        DatasetInfo(
+            "csv",
+            "your CSV file: data.path, data.target (numeric features)",
+            None,
+            None,
+            None,
+            None,
+            None,
+            "standard",
+        ),
+        _load_csv,
+    ),
+    "npz": Dataset(
+        DatasetInfo(
+            "npz",
+            "your .npz file: x_train, y_train, optional x_test, y_test",
+            None,
+            None,
+            None,
+            None,
+            None,
+            "standard",
+            pixel_max=255.0,
+        ),
+        _load_npz,
+    ),
+}
+
+
+def load_raw(name: str, path: str | None, target: str | None) -> RawData:
+    return DATASETS[name].load(path, target)
+
+
+def task_of(config, seed: int) -> tuple[str, int | None]:
+    """The task and class count: from the registry when it knows them, else from the data."""
+    info = DATASETS[config.dataset].info
+    if info.task is not None and config.task in ("auto", info.task):
+        return info.task, info.n_classes if info.task != "binary" else 2
+    from dnn_lab.data.prepare import prepare_data
+
+    prepared = prepare_data(config, seed)
+    return prepared.task, prepared.n_classes

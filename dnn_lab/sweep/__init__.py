@@ -1,0 +1,1 @@
+"""Sweeps: trial plans, sweep state, the runner and the searches. No Keras."""

@@ -1,0 +1,149 @@
+"""Guided search with Optuna: TPE proposes settings, the median pruner stops hopeless ones.
+
+Optuna is an optional extra (``dnn-lab[optuna]``); it is imported only here.
+Each proposed setting runs ``repeats`` times (seeds seed, seed+1...) and Optuna
+is told the mean; pruning watches single-seed settings epoch by epoch.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from dnn_lab.config.schema import SweepConfig
+from dnn_lab.errors import DnnLabError
+from dnn_lab.sweep.runner import FINISHED, PRUNED, SweepState, Trial, _inline
+
+
+class OptunaSearch:
+    def __init__(self, state: SweepState, sweep: SweepConfig):
+        try:
+            import optuna
+        except ImportError:
+            raise DnnLabError(
+                "--search optuna needs Optuna: pip install 'dnn-lab[optuna]'"
+            ) from None
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.optuna = optuna
+        self.sweep = sweep
+        self.space = {**{k: {"choice": v} for k, v in sweep.grid.items()}, **sweep.space}
+        pruner = (
+            optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+            if sweep.prune and sweep.repeats == 1
+            else optuna.pruners.NopPruner()
+        )
+        self.study = optuna.create_study(
+            direction="maximize" if state.direction == "max" else "minimize",
+            sampler=optuna.samplers.TPESampler(seed=state.seed),
+            pruner=pruner,
+        )
+        self.handles: dict[int, Any] = {}  # group -> optuna trial
+        self._replay(state)
+
+    # ----------------------------------------------------------------- the space
+
+    def _distribution(self, spec: dict[str, list[Any]]):
+        d = self.optuna.distributions
+        ((kind, args),) = spec.items()
+        if kind == "choice":
+            return d.CategoricalDistribution([_inline(v) for v in args])
+        if kind == "int":
+            return d.IntDistribution(args[0], args[1])
+        return d.FloatDistribution(args[0], args[1], log=kind == "loguniform")
+
+    def _decode(self, key: str, raw: Any) -> Any:
+        ((kind, args),) = self.space[key].items()
+        if kind == "choice":
+            return next(v for v in args if _inline(v) == raw)
+        return raw
+
+    def _encode(self, key: str, value: Any) -> Any:
+        return _inline(value) if "choice" in self.space[key] else value
+
+    # ----------------------------------------------------------------- resume
+
+    def _replay(self, state: SweepState) -> None:
+        """Teach a fresh study the settings an interrupted sweep already finished."""
+        groups: dict[int, list[Trial]] = {}
+        for trial in state.trials:
+            if trial.group is not None:
+                groups.setdefault(trial.group, []).append(trial)
+        distributions = {k: self._distribution(s) for k, s in self.space.items()}
+        for group, members in sorted(groups.items()):
+            params = {k: self._encode(k, v) for k, v in members[0].overrides.items()}
+            if all(t.status in FINISHED for t in members):
+                value = _mean([t.value for t in members if t.status != PRUNED])
+                done = self.optuna.trial.create_trial(
+                    params=params,
+                    distributions=distributions,
+                    value=value if value is not None else None,
+                    state=self.optuna.trial.TrialState.COMPLETE
+                    if value is not None
+                    else self.optuna.trial.TrialState.PRUNED,
+                )
+                self.study.add_trial(done)
+            else:  # run again with the same setting
+                self.study.enqueue_trial(params)
+                self.handles[group] = self.study.ask(distributions)
+
+    # ----------------------------------------------------------------- the runner's calls
+
+    def settings_asked(self, state: SweepState) -> int:
+        return len({t.group for t in state.trials if t.group is not None})
+
+    def wants_more(self, state: SweepState) -> bool:
+        return self.settings_asked(state) < (self.sweep.trials or 0)
+
+    def ask(self, state: SweepState) -> tuple[Trial, Any]:
+        handle = self.study.ask()
+        setting = {}
+        for key, spec in self.space.items():
+            ((kind, args),) = spec.items()
+            if kind == "choice":
+                raw = handle.suggest_categorical(key, [_inline(v) for v in args])
+            elif kind == "int":
+                raw = handle.suggest_int(key, args[0], args[1])
+            else:
+                raw = handle.suggest_float(key, args[0], args[1], log=kind == "loguniform")
+            setting[key] = self._decode(key, raw)
+        group = self.settings_asked(state)
+        self.handles[group] = handle
+        new = [
+            Trial(len(state.trials) + r, dict(setting), state.seed + r, group=group)
+            for r in range(self.sweep.repeats)
+        ]
+        state.trials.extend(new)
+        return new[0], handle
+
+    def handle(self, trial: Trial) -> Any:
+        return self.handles.get(trial.group)
+
+    def report(self, handle, value: float, epoch: int) -> bool:
+        """Record an epoch's value; True when the pruner says stop."""
+        if self.sweep.repeats != 1 or not math.isfinite(value):
+            return False
+        handle.report(value, epoch)
+        return handle.should_prune()
+
+    def tell(self, handle, trial: Trial, state: SweepState | None = None) -> None:
+        members = [t for t in (state.trials if state else [trial]) if t.group == trial.group]
+        if not all(t.status in FINISHED for t in members):
+            return
+        if handle.number in {
+            t.number for t in self.study.get_trials(deepcopy=False) if t.state.is_finished()
+        }:
+            return
+        states = self.optuna.trial.TrialState
+        if all(t.status == PRUNED for t in members):
+            self.study.tell(handle, state=states.PRUNED)
+            return
+        value = _mean([t.value for t in members if t.status != PRUNED])
+        if value is None:
+            self.study.tell(handle, state=states.FAIL)
+        else:
+            self.study.tell(handle, value)
+
+
+def _mean(values: list[float | None]) -> float | None:
+    finite = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else None

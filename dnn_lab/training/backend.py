@@ -1,0 +1,271 @@
+"""Keras backend, device and seeds: what must be settled before Keras is imported.
+
+Keras reads ``KERAS_BACKEND`` once, at import, so the backend is chosen here and
+every other module imports Keras only after ``configure`` has run.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import platform
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from dnn_lab.errors import DnnLabError
+
+_QUIET_TF = {"TF_CPP_MIN_LOG_LEVEL": "2"}  # TensorFlow's C++ start-up chatter helps nobody here
+
+
+def configure(backend: str, device: str) -> dict[str, Any]:
+    """Select the backend and device; return what was actually used, for ``run.json``."""
+    loaded = sys.modules.get("keras")
+    if loaded is not None:
+        current = loaded.config.backend()
+        if current != backend:
+            raise DnnLabError(
+                f"backend: Keras is already running on {current!r} in this process; "
+                f"cannot switch to {backend!r} (start a new process)"
+            )
+    os.environ["KERAS_BACKEND"] = backend
+    for key, value in _QUIET_TF.items():
+        os.environ.setdefault(key, value)
+    if backend == "jax" and device == "cpu":
+        os.environ["JAX_PLATFORMS"] = "cpu"
+    try:
+        import keras  # noqa: F401  (the import is what applies the backend)
+    except ImportError as exc:
+        extra = {"jax": "dnn-lab[jax]", "torch": "dnn-lab[torch]"}.get(backend, "tensorflow")
+        raise DnnLabError(
+            f"backend: {backend!r} is not installed ({exc.name}); install {extra}"
+        ) from None
+    return _select_device(backend, device)
+
+
+def _select_device(backend: str, device: str) -> dict[str, Any]:
+    gpus = _gpus(backend, hide=(device == "cpu"))
+    if device == "gpu" and not gpus:
+        raise DnnLabError(
+            "device: gpu was asked for but no GPU is visible to "
+            f"{backend} (install dnn-lab[gpu] and the NVIDIA driver, or use --device cpu)"
+        )
+    use_gpu = bool(gpus) and device != "cpu"
+    info: dict[str, Any] = {"requested": device, "backend": backend}
+    if use_gpu:
+        info.update(kind="gpu", name=gpus[0]["name"], count=len(gpus), gpus=gpus)
+    else:
+        info.update(
+            kind="cpu", name=platform.processor() or platform.machine(), count=os.cpu_count()
+        )
+    return info
+
+
+def _gpus(backend: str, hide: bool) -> list[dict[str, Any]]:
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        physical = tf.config.list_physical_devices("GPU")
+        if hide:
+            tf.config.set_visible_devices([], "GPU")
+            return []
+        memory = _nvidia_memory()
+        found = []
+        for index, gpu in enumerate(physical):
+            details = tf.config.experimental.get_device_details(gpu)
+            entry = {"name": details.get("device_name", gpu.name)}
+            if index < len(memory):
+                entry["memory_gb"] = memory[index]
+            found.append(entry)
+        return found
+    if backend == "jax":
+        import jax
+
+        if hide:
+            return []
+        found = []
+        for d in jax.devices():
+            if d.platform == "gpu":
+                stats = d.memory_stats() or {}
+                limit = stats.get("bytes_limit")
+                found.append(
+                    {
+                        "name": d.device_kind,
+                        **({"memory_gb": round(limit / 2**30, 1)} if limit else {}),
+                    }
+                )
+        return found
+    import torch
+
+    if hide or not torch.cuda.is_available():
+        return []
+    found = []
+    for index in range(torch.cuda.device_count()):
+        props = torch.cuda.get_device_properties(index)
+        found.append({"name": props.name, "memory_gb": round(props.total_memory / 2**30, 1)})
+    return found
+
+
+def execution_plan(
+    backend: str,
+    device: dict[str, Any],
+    train,
+    samples: int,
+    step_flops: float,
+    distributed: bool = False,
+) -> dict:
+    """How fit() runs: steps per call, where they loop, XLA, deterministic ops. Same math.
+
+    On a CPU, seeding alone makes a run repeat to the last digit (the test suite checks
+    it), so XLA stays on. On a GPU some kernels use atomics; there TensorFlow's op
+    determinism is switched on, and Keras then compiles without XLA. Steps loop inside
+    the compiled call (``dnn_lab.training.pipeline``) on one device; data-parallel training and
+    the torch backend leave the loop to Keras.
+    """
+    from dnn_lab.training.pipeline import auto_steps_per_call
+
+    deterministic = train.deterministic
+    if deterministic == "auto":
+        deterministic = backend == "tensorflow" and device["kind"] == "gpu"
+    deterministic = bool(deterministic) and backend == "tensorflow"
+    jit = train.jit_compile
+    if jit == "auto":
+        jit = backend in ("tensorflow", "jax") and not deterministic
+    steps = train.steps_per_execution
+    if backend == "torch":  # Keras's torch trainer runs one step per call
+        if steps not in ("auto", 1):
+            raise DnnLabError(
+                f"train.steps_per_execution: the torch backend takes 1 (or auto); received {steps}"
+            )
+        steps = 1
+    elif steps == "auto":
+        steps = auto_steps_per_call(max(1, samples // train.batch_size), step_flops)
+    steps = min(int(steps), max(1, math.ceil(samples / train.batch_size)))
+    return {
+        "steps_per_execution": steps,
+        "steps_in_graph": steps > 1 and not distributed,  # torch has 1 step per call
+        "jit_compile": bool(jit),
+        "op_determinism": deterministic,
+        "precision": train.precision,
+    }
+
+
+def _nvidia_memory() -> list[float]:
+    """Total memory of each GPU in GiB, from nvidia-smi when it is there."""
+    import shutil
+    import subprocess
+
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return []
+    try:
+        out = subprocess.run(
+            [smi, "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
+        return [round(float(line) / 1024, 1) for line in out.split() if line.strip()]
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return []
+
+
+def seed_everything(seed: int, backend: str, op_determinism: bool = False) -> None:
+    """Same seed, same split, weights and shuffling."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    if backend == "tensorflow" and op_determinism:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def set_precision(policy: str) -> None:
+    import keras
+
+    keras.mixed_precision.set_global_policy(policy)
+
+
+@contextmanager
+def distribution(backend: str, devices: str, device: dict[str, Any]) -> Iterator[dict]:
+    """Build and compile inside this to train one model data-parallel over every GPU."""
+    if devices != "all":
+        yield {"strategy": "single device"}
+        return
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        strategy = tf.distribute.MirroredStrategy()
+        with strategy.scope():
+            yield {"strategy": "MirroredStrategy", "replicas": strategy.num_replicas_in_sync}
+        return
+    if backend == "jax":
+        import jax
+        import keras
+
+        chosen = jax.devices()
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=chosen))
+        try:
+            yield {"strategy": "DataParallel", "replicas": len(chosen)}
+        finally:
+            keras.distribution.set_distribution(None)
+        return
+    raise DnnLabError("devices: all needs the tensorflow or jax backend")
+
+
+def versions(backend: str) -> dict[str, str]:
+    import keras
+    import numpy
+
+    found = {
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+        "backend": backend,
+    }
+    for module in ("tensorflow", "jax", "torch", "sklearn"):
+        if module in sys.modules:
+            found[module] = getattr(sys.modules[module], "__version__", "?")
+    found["platform"] = platform.platform()
+    return found
+
+
+@contextmanager
+def native_stderr_to(path: Path) -> Iterator[Path | None]:
+    """Send C++ log lines (file descriptor 2) to ``path``; Python's stderr stays where it was.
+
+    TensorFlow prints its start-up chatter before ``TF_CPP_MIN_LOG_LEVEL`` applies,
+    and it would bury the progress display. Where stderr is not descriptor 2
+    (a test runner capturing output), nothing is diverted.
+    """
+    try:
+        sys.stderr.flush()
+        diverted = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        diverted = False
+    if not diverted:
+        yield None
+        return
+    saved = os.dup(2)
+    log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log, 2)
+    os.close(log)
+    python_stderr = sys.stderr
+    sys.stderr = io.TextIOWrapper(
+        io.FileIO(os.dup(saved), "w"),
+        encoding=python_stderr.encoding,
+        errors="backslashreplace",
+        line_buffering=True,
+    )
+    try:
+        yield Path(path)
+    finally:
+        sys.stderr.flush()
+        sys.stderr.close()
+        sys.stderr = python_stderr
+        os.dup2(saved, 2)
+        os.close(saved)

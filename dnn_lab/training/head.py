@@ -1,0 +1,127 @@
+"""The output layer, loss and metrics that a task and its label format call for.
+
+sigmoid + binary cross-entropy for two classes, softmax + (sparse) categorical
+cross-entropy for several, a linear output + MSE for regression. A loss that
+does not fit the labels is a config error here, not a shape error inside Keras.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dnn_lab.config import catalog
+from dnn_lab.config.schema import Config, spec_name
+from dnn_lab.errors import ConfigError
+
+_DEFAULT_LOSS = {
+    "binary": "binary_crossentropy",
+    "multiclass": "sparse_categorical_crossentropy",
+    "multiclass_one_hot": "categorical_crossentropy",
+    "regression": "mean_squared_error",
+}
+_DEFAULT_ACTIVATION = {"binary": "sigmoid", "multiclass": "softmax", "regression": "linear"}
+_DEFAULT_METRICS = {"binary": ["accuracy"], "multiclass": ["accuracy"], "regression": ["mae"]}
+# Output activations that give what each loss expects (probabilities, or any real number).
+_FITTING_ACTIVATIONS = {
+    "binary": {"sigmoid", "hard_sigmoid", "sparse_sigmoid"},
+    "multiclass": {"softmax", "sparsemax"},
+    "regression": set(catalog.ACTIVATIONS),
+}
+
+
+@dataclass(frozen=True)
+class Head:
+    """What the last layer and ``compile`` need, and which metric decides the best epoch."""
+
+    units: int
+    activation: str | dict
+    loss: str
+    metrics: list[str]
+    monitor: str  # e.g. val_accuracy
+    mode: str  # max or min
+
+
+def label_format(task: str, one_hot: bool) -> str:
+    return "multiclass_one_hot" if task == "multiclass" and one_hot else task
+
+
+def resolve_head(config: Config, task: str, n_classes: int | None) -> Head:
+    fmt = label_format(task, config.data.one_hot)
+    loss = config.train.loss if config.train.loss != "auto" else _DEFAULT_LOSS[fmt]
+    if fmt not in catalog.LOSSES[loss]:
+        raise ConfigError(_mismatch(loss, task, fmt, n_classes))
+
+    activation = config.model.output_activation
+    if activation == "auto":
+        activation = _DEFAULT_ACTIVATION[task]
+    elif spec_name(activation) not in _FITTING_ACTIVATIONS[task]:
+        allowed = ", ".join(sorted(_FITTING_ACTIVATIONS[task]))
+        raise ConfigError(
+            f"model.output_activation: {spec_name(activation)!r} does not fit a {task} task "
+            f"with loss {loss!r}; use one of: {allowed} (or auto)"
+        )
+
+    metrics = config.train.metrics if config.train.metrics != "auto" else _DEFAULT_METRICS[task]
+    units = 1 if task in ("binary", "regression") else int(n_classes or 0)
+    if task == "regression":
+        monitor_metric, mode = "loss", "min"
+    else:
+        monitor_metric, mode = ("accuracy", "max") if "accuracy" in metrics else ("loss", "min")
+    prefix = "val_" if config.data.validation_split else ""
+    head = Head(units, activation, loss, list(metrics), prefix + monitor_metric, mode)
+    _check_monitors(config, head)
+    return head
+
+
+def logged_names(config: Config, head: Head) -> list[str]:
+    """The keys Keras writes to the history for this config, in history order."""
+    names = ["loss", *head.metrics]
+    if config.data.validation_split:
+        names += [f"val_{name}" for name in names]
+    return names
+
+
+def _check_monitors(config: Config, head: Head) -> None:
+    available = logged_names(config, head)
+    watched = []
+    if config.train.early_stopping is not None:
+        watched.append(("train.early_stopping.monitor", config.train.early_stopping.monitor))
+    if config.train.schedule is not None and config.train.schedule.kind == "plateau":
+        watched.append(("train.schedule.monitor", config.train.schedule.monitor))
+    for key, name in watched:
+        if name != "auto" and name not in available:
+            from dnn_lab.errors import close_match
+
+            hint = close_match(name, available)
+            raise ConfigError(
+                f"{key}: {name!r} is not recorded by this run"
+                + (f"; did you mean {hint!r}?" if hint else "")
+                + f" Recorded: {', '.join(available)}"
+                + ("" if config.data.validation_split else " (no validation split, so no val_*)")
+            )
+
+
+def _mismatch(loss: str, task: str, fmt: str, n_classes: int | None) -> str:
+    if loss == "categorical_crossentropy" and fmt == "multiclass":
+        return (
+            "train.loss: categorical_crossentropy needs one-hot labels but data.one_hot is false; "
+            "set data.one_hot: true, or use sparse_categorical_crossentropy for integer labels"
+        )
+    if loss == "sparse_categorical_crossentropy" and fmt == "multiclass_one_hot":
+        return (
+            "train.loss: sparse_categorical_crossentropy needs integer labels but data.one_hot is "
+            "true; use categorical_crossentropy, or set data.one_hot: false"
+        )
+    fits = sorted(name for name, formats in catalog.LOSSES.items() if fmt in formats)
+    classes = f" with {n_classes} classes" if n_classes else ""
+    return (
+        f"train.loss: {loss!r} does not fit a {task} task{classes}; "
+        f"losses that fit: {', '.join(fits)} (or auto)"
+    )
+
+
+def resolved(config: Config, head: Head) -> Config:
+    """The config as trained: 'auto' loss, metrics and output activation spelled out."""
+    train = config.train.model_copy(update={"loss": head.loss, "metrics": list(head.metrics)})
+    model = config.model.model_copy(update={"output_activation": head.activation})
+    return config.model_copy(update={"train": train, "model": model})

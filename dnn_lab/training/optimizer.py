@@ -1,0 +1,99 @@
+"""The optimizer and its learning-rate schedule, from the ``train`` section.
+
+Schedules are written in epochs (what users think in) and converted to the
+optimizer steps Keras counts. Import only after ``dnn_lab.training.backend.configure``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from dnn_lab.config.schema import ScheduleConfig, TrainConfig, spec_name, spec_params
+from dnn_lab.errors import ConfigError
+
+
+@keras.saving.register_keras_serializable(package="dnn_lab")
+class PowerDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Power scheduling: ``lr0 / (1 + step / decay_steps) ** power``."""
+
+    def __init__(self, initial_learning_rate: float, decay_steps: float, power: float = 1.0):
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.power = power
+
+    def __call__(self, step):
+        step = keras.ops.cast(step, "float32")
+        return self.initial_learning_rate / (1.0 + step / self.decay_steps) ** self.power
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "power": self.power,
+        }
+
+
+def base_learning_rate(train: TrainConfig) -> float:
+    params = spec_params(train.optimizer)
+    if "learning_rate" in params:
+        return float(params["learning_rate"])
+    probe = keras.optimizers.get(spec_name(train.optimizer))
+    return float(keras.ops.convert_to_numpy(probe.learning_rate))
+
+
+def learning_rate_schedule(schedule: ScheduleConfig, lr0: float, steps_per_epoch: int, epochs: int):
+    """A Keras schedule for step-based kinds; ``None`` for plateau, which is a callback."""
+    schedules = keras.optimizers.schedules
+    steps = lambda epochs_: max(1.0, float(epochs_) * steps_per_epoch)  # noqa: E731
+    kind = schedule.kind
+    if kind == "exponential":
+        return schedules.ExponentialDecay(
+            lr0, steps(schedule.decay_epochs), schedule.decay_rate, staircase=schedule.staircase
+        )
+    if kind == "inverse_time":
+        return schedules.InverseTimeDecay(
+            lr0, steps(schedule.decay_epochs), schedule.decay_rate, staircase=schedule.staircase
+        )
+    if kind == "power":
+        return PowerDecay(lr0, steps(schedule.decay_epochs), schedule.power or 1.0)
+    if kind == "piecewise":
+        # boundary epoch e means "from epoch e+1 on". Keras switches once the step count
+        # exceeds a boundary, and epoch e+1 starts at step e * steps_per_epoch.
+        boundaries = [int(b * steps_per_epoch) - 1 for b in schedule.boundaries]
+        return schedules.PiecewiseConstantDecay(boundaries, [float(v) for v in schedule.values])
+    if kind == "cosine":
+        warmup = int(schedule.warmup_epochs * steps_per_epoch)
+        total = int(steps(schedule.decay_epochs or epochs)) - warmup
+        if total < 1:
+            raise ConfigError("train.schedule.warmup_epochs leaves no epochs to decay over")
+        if warmup:
+            return schedules.CosineDecay(
+                0.0, total, alpha=schedule.alpha, warmup_target=lr0, warmup_steps=warmup
+            )
+        return schedules.CosineDecay(lr0, total, alpha=schedule.alpha)
+    return None
+
+
+def build_optimizer(train: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """The configured optimizer, with its schedule attached when there is one."""
+    params: dict[str, Any] = dict(spec_params(train.optimizer))
+    if train.schedule is not None and train.schedule.kind != "plateau":
+        lr0 = base_learning_rate(train)
+        params["learning_rate"] = learning_rate_schedule(
+            train.schedule, lr0, steps_per_epoch, train.epochs
+        )
+    try:
+        return keras.optimizers.get({"class_name": spec_name(train.optimizer), "config": params})
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"train.optimizer: Keras rejected {train.optimizer!r}: {exc}") from None
+
+
+def clipping(optimizer: keras.optimizers.Optimizer) -> dict[str, float]:
+    """The gradient clipping an optimizer applies, for the run record."""
+    return {
+        key: float(getattr(optimizer, key))
+        for key in ("clipnorm", "clipvalue", "global_clipnorm")
+        if getattr(optimizer, key, None) is not None
+    }

@@ -1,0 +1,408 @@
+"""One training run: data, model, fit, evaluate, and the run directory that records it.
+
+Everything a user can get wrong (config, data, Keras names) is checked before
+the run directory exists, so a bad input never leaves a run behind. Once it
+exists, every way out (success, Ctrl-C, SIGTERM, NaN loss, a crash) writes a
+final ``run.json`` that says which, with the history up to that point.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dnn_lab.config.schema import Config
+from dnn_lab.data.prepare import PreparedData, prepare_data
+from dnn_lab.errors import (
+    EXIT_BUG,
+    EXIT_DIVERGED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+)
+from dnn_lab.results import rundir as runs
+from dnn_lab.training.head import Head, resolve_head, resolved
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    status: str
+    exit_code: int
+    metrics: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
+    error: BaseException | None = None
+
+
+def train(
+    config: Config,
+    runs_dir: Path,
+    console=None,
+    command: list[str] | None = None,
+    config_path: Path | None = None,
+) -> TrainResult:
+    """Train ``config`` and write its run directory under ``runs_dir``."""
+    from rich.console import Console
+
+    console = console or Console()
+    data = prepare_data(config.data, config.seed)
+    head = resolve_head(config, data.task, data.n_classes)
+    config = resolved(config, head)
+
+    from dnn_lab.training import backend
+
+    with tempfile.TemporaryDirectory(prefix="dnn-lab-") as scratch:
+        native_log = Path(scratch) / runs.NATIVE_LOG_FILE
+        with backend.native_stderr_to(native_log):
+            result = _train(config, data, head, runs_dir, console, command, config_path)
+        if native_log.exists() and native_log.stat().st_size and result.run_dir.is_dir():
+            shutil.copyfile(native_log, result.run_dir / runs.NATIVE_LOG_FILE)
+    return result
+
+
+def _train(config, data, head, runs_dir, console, command, config_path) -> TrainResult:
+    from dnn_lab.training import backend
+
+    device = backend.configure(config.backend, config.device)
+    if config.train.diagnostics:
+        from dnn_lab.training.probe import check_backend
+
+        check_backend(config.backend)
+    from dnn_lab.training import pipeline
+
+    flops = pipeline.step_flops(_dense_params(config, data), config.train.batch_size)
+    execution = backend.execution_plan(
+        config.backend, device, config.train, len(data.x_train), flops, config.devices == "all"
+    )
+    plan = pipeline.StepPlan(
+        len(data.x_train),
+        config.train.batch_size,
+        execution["steps_per_execution"] if execution["steps_in_graph"] else 1,
+    )
+    execution["threads"] = pipeline.configure_threads(
+        config.backend, flops, execution["steps_in_graph"]
+    )
+    backend.seed_everything(config.seed, config.backend, execution["op_determinism"])
+    backend.set_precision(config.train.precision)
+    with backend.distribution(config.backend, config.devices, device) as distributed:
+        net, transfer = _compiled_model(config, data, head, execution, plan)
+    execution["distribution"] = distributed
+
+    run_dir = runs.create_run_dir(runs_dir, config.name)
+    started = datetime.now().astimezone()
+    record: dict[str, Any] = {
+        "status": runs.RUNNING,
+        "name": config.name,
+        "started": started.isoformat(timespec="seconds"),
+        "command": command or sys.argv,
+        "cwd": os.getcwd(),
+        "config_path": str(config_path) if config_path else None,
+        "seed": config.seed,
+        "backend": config.backend,
+        "device": device,
+        "versions": backend.versions(config.backend),
+        "git": _git_state(config_path),
+        "data": data.summary(),
+        "optimizer": _optimizer_record(net.optimizer),
+        "execution": execution,
+        "config": config.to_dict(),
+        **runs.host_identity(),
+    }
+    if transfer:
+        record["init_from"] = transfer
+    runs.write_json(run_dir / runs.RUN_FILE, record)  # first, so readers see "running"
+    runs.atomic_write_text(run_dir / runs.CONFIG_FILE, config.to_yaml())
+    return _fit_and_record(config, data, head, net, plan, run_dir, record, console)
+
+
+def _dense_params(config: Config, data: PreparedData) -> int:
+    """Parameters of the Dense layers, known before the model exists (threads are set first)."""
+    widths = [int(np.prod(data.input_shape))]
+    widths += [layer.units for layer in config.model.hidden_specs()]
+    widths.append(max(1, data.n_classes or 1) if data.task == "multiclass" else 1)
+    return sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
+
+
+def _compiled_model(config: Config, data: PreparedData, head: Head, execution: dict, plan):
+    from dnn_lab.training.model import build_model
+    from dnn_lab.training.optimizer import build_optimizer
+
+    net = build_model(config, data.input_shape, head)
+    transfer = None
+    if config.model.init_from is not None:
+        from dnn_lab.training.transfer import apply_init_from
+
+        transfer = apply_init_from(net, config.model.init_from)
+    optimizer = build_optimizer(config.train, plan.batches)  # schedules count in epochs
+    net.compile(
+        optimizer=optimizer,
+        loss=head.loss,
+        metrics=list(head.metrics),
+        steps_per_execution=1 if execution["steps_in_graph"] else execution["steps_per_execution"],
+        jit_compile=execution["jit_compile"],
+    )
+    if execution["steps_in_graph"]:
+        from dnn_lab.training.pipeline import run_steps_in_graph
+
+        run_steps_in_graph(net, config.backend, data.x_train[:2], data.y_train[:2])
+    return net, transfer
+
+
+def _callbacks(config, head, data, run_dir, plan, console, signals):
+    import keras
+
+    from dnn_lab.training import callbacks as cb
+
+    recorder = cb.HistoryRecorder(run_dir)
+    nan_guard = cb.NanGuard(plan.batches_done)
+    progress = cb.Progress(
+        console, config.train.epochs, plan.batches, console.is_terminal, plan.batches_done
+    )
+    extra: list = []
+    train_cfg = config.train
+    if train_cfg.schedule is not None and train_cfg.schedule.kind == "plateau":
+        s = train_cfg.schedule
+        plateau_monitor = s.monitor
+        if plateau_monitor == "auto":
+            plateau_monitor = "val_loss" if config.data.validation_split else "loss"
+        extra.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=plateau_monitor,
+                factor=s.factor,
+                patience=s.patience,
+                min_lr=s.min_lr,
+                verbose=0,
+            )
+        )
+    if train_cfg.early_stopping is not None:
+        es = train_cfg.early_stopping
+        monitor = head.monitor if es.monitor == "auto" else es.monitor
+        extra.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor,
+                patience=es.patience,
+                min_delta=es.min_delta,
+                restore_best_weights=es.restore_best_weights,
+                mode=head.mode if es.monitor == "auto" else "auto",
+                verbose=0,
+            )
+        )
+    if train_cfg.checkpoint:
+        extra.append(
+            keras.callbacks.ModelCheckpoint(
+                str(run_dir / runs.BEST_WEIGHTS_FILE),
+                monitor=head.monitor,
+                mode=head.mode,
+                save_best_only=True,
+                save_weights_only=True,
+                verbose=0,
+            )
+        )
+    if train_cfg.diagnostics:
+        from dnn_lab.training.probe import DiagnosticsRecorder
+
+        extra.append(
+            DiagnosticsRecorder(
+                run_dir, data.x_train, data.y_train, config.seed, head.loss, config.backend
+            )
+        )
+    if train_cfg.tensorboard:
+        extra.append(
+            keras.callbacks.TensorBoard(
+                log_dir=str(run_dir / runs.TENSORBOARD_DIR), histogram_freq=1, write_graph=True
+            )
+        )
+    # The recorder runs last so it sees the learning rate the schedulers just set.
+    ordered = [cb.StopOnSignal(signals), nan_guard, *extra, progress, recorder]
+    return ordered, recorder, nan_guard, progress
+
+
+def _fit_and_record(config, data, head, net, plan, run_dir, record, console):
+    from dnn_lab.results.terminal import print_run_header
+    from dnn_lab.training import evaluation
+    from dnn_lab.training.callbacks import StopSignals
+    from dnn_lab.training.model import parameter_table, summary_text
+
+    table = parameter_table(net)
+    runs.atomic_write_text(run_dir / runs.SUMMARY_FILE, summary_text(net))
+    runs.write_json(run_dir / runs.PARAMS_FILE, table)
+    record["params"] = table["totals"]
+    runs.write_json(run_dir / runs.RUN_FILE, record)
+    print_run_header(console, run_dir, record["data"], table["totals"], record["device"])
+    clock = time.perf_counter()
+    status, exit_code, message, error = runs.COMPLETED, EXIT_OK, "", None
+    recorder = progress = nan_guard = None
+    metrics: dict[str, Any] = {}
+    with StopSignals() as signals:
+        try:
+            callbacks, recorder, nan_guard, progress = _callbacks(
+                config, head, data, run_dir, plan, console, signals
+            )
+            from dnn_lab.training import pipeline
+
+            x, y, feed = pipeline.training_inputs(
+                config.backend, data.x_train, data.y_train, plan, config.seed
+            )
+            validation = pipeline.validation_inputs(
+                config.backend, data.x_val, data.y_val, evaluation.EVAL_BATCH_SIZE
+            )
+            net.fit(
+                x,
+                y,
+                epochs=config.train.epochs,
+                callbacks=callbacks,
+                verbose=0,
+                **feed,
+                **validation,
+            )
+            if nan_guard.where is not None:
+                status, exit_code = runs.DIVERGED, EXIT_DIVERGED
+                record["diverged"] = nan_guard.where
+                message = (
+                    f"loss became {nan_guard.where['loss']} at epoch {nan_guard.where['epoch']}, "
+                    f"batch {nan_guard.where['batch']}. Is the learning rate too high? "
+                    "Try a smaller train.optimizer.learning_rate or clipping (clipnorm: 1.0)."
+                )
+            elif signals.received is not None:
+                status, exit_code, message = _interrupted(signals.received, record)
+            else:
+                metrics = _finish(config, data, head, net, recorder, run_dir)
+        except KeyboardInterrupt:
+            status, exit_code, message = _interrupted(signals.received or signal.SIGINT, record)
+        except BaseException as exc:  # recorded as failed, then re-raised for the CLI
+            status, exit_code, error = runs.FAILED, EXIT_BUG, exc
+            message = f"{type(exc).__name__}: {exc}"
+            record["error"] = {
+                "type": type(exc).__name__,
+                "message": str(exc),
+                "traceback": traceback.format_exc(),
+            }
+        finally:
+            if progress is not None:
+                progress.close()
+    rows = recorder.rows if recorder is not None else []
+    if not metrics:
+        metrics = evaluation.summarize_history(rows, head)
+    metrics["wall_seconds"] = round(time.perf_counter() - clock, 3)
+    try:
+        runs.write_json(run_dir / runs.METRICS_FILE, metrics)
+        if rows and status != runs.FAILED:
+            _save_curves(run_dir, config.name, rows, record)
+    except OSError as exc:  # a full disk must not hide the status below
+        record.setdefault("warnings", []).append(f"could not write results: {exc}")
+    record.update(status=status, ended=datetime.now().astimezone().isoformat(timespec="seconds"))
+    if message:
+        record["message"] = message
+    runs.write_json(run_dir / runs.RUN_FILE, record)  # last: a run reads as done only when it is
+    return TrainResult(run_dir, status, exit_code, metrics, message, error)
+
+
+def _finish(config, data, head, net, recorder, run_dir) -> dict[str, Any]:
+    """Test set, MC dropout and the saved model, for a run that trained to the end."""
+    from dnn_lab.training import evaluation
+
+    metrics = evaluation.summarize_history(recorder.rows, head)
+    early = config.train.early_stopping
+    if early is not None:
+        stopped = len(recorder.rows) < config.train.epochs
+        metrics["early_stopped"] = stopped
+        metrics["kept_epoch"] = (
+            metrics.get("best_epoch") if early.restore_best_weights else len(recorder.rows)
+        )
+    if data.x_test is not None:
+        metrics["test"] = evaluation.evaluate(net, data.x_test, data.y_test)
+    if config.train.mc_dropout is not None:
+        x_eval, y_eval, split = (
+            (data.x_test, data.y_test, "test")
+            if data.x_test is not None
+            else (data.x_val, data.y_val, "validation")
+        )
+        if x_eval is not None:
+            mc = evaluation.mc_dropout(
+                net, x_eval, y_eval, config.train.mc_dropout.samples, data.task
+            )
+            mc["split"] = split
+            mc["plain"] = evaluation.evaluate(net, x_eval, y_eval)
+            metrics["mc_dropout"] = mc
+    _save_model(net, run_dir)
+    return metrics
+
+
+def _save_model(net, run_dir: Path) -> None:
+    final = run_dir / runs.MODEL_FILE
+    partial = run_dir / ".partial.model.keras"
+    try:
+        net.save(partial)
+        os.replace(partial, final)
+    except BaseException:
+        partial.unlink(missing_ok=True)  # half a model must not look like one
+        raise
+
+
+def _save_curves(run_dir: Path, name: str, rows, record) -> None:
+    try:
+        from dnn_lab.results.plots import plot_curves
+
+        plot_curves([(name, rows)], run_dir / runs.CURVES_FILE, title=name)
+    except Exception as exc:  # a plot is never worth losing a run over
+        record.setdefault("warnings", []).append(f"could not draw curves.png: {exc}")
+
+
+def _optimizer_record(optimizer) -> dict[str, Any]:
+    """What the optimizer really is, clipping and schedule included, as Keras describes it."""
+    from dnn_lab.training.optimizer import clipping
+
+    settings = optimizer.get_config()
+    return {"class": type(optimizer).__name__, "clipping": clipping(optimizer), "config": settings}
+
+
+def _interrupted(signum: int, record: dict[str, Any]) -> tuple[str, int, str]:
+    name = signal.Signals(signum).name
+    record["interrupted_by"] = name
+    code = EXIT_TERMINATED if signum == signal.SIGTERM else EXIT_INTERRUPTED
+    return runs.INTERRUPTED, code, f"stopped by {name}; the history so far is kept"
+
+
+def _git_state(config_path: Path | None) -> dict[str, Any] | None:
+    """The commit of the repository holding the config, so the run can be traced to it."""
+    if config_path is None:
+        return None
+    folder = Path(config_path).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(folder),
+                "status",
+                "--porcelain",
+                "--",
+                str(Path(config_path).resolve()),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "config_modified": bool(dirty)}
