@@ -7,7 +7,6 @@ every other module imports Keras only after ``configure`` has run.
 from __future__ import annotations
 
 import io
-import math
 import os
 import platform
 import sys
@@ -37,13 +36,34 @@ def configure(backend: str, device: str) -> dict[str, Any]:
     if backend == "jax" and device == "cpu":
         os.environ["JAX_PLATFORMS"] = "cpu"
     try:
-        import keras  # noqa: F401  (the import is what applies the backend)
+        import_keras()
     except ImportError as exc:
         extra = {"jax": "dnn-lab[jax]", "torch": "dnn-lab[torch]"}.get(backend, "tensorflow")
         raise DnnLabError(
             f"backend: {backend!r} is not installed ({exc.name}); install {extra}"
         ) from None
     return _select_device(backend, device)
+
+
+def import_keras():
+    """Import Keras without the scikit-learn it would import for its own wrappers.
+
+    ``import keras`` imports scikit-learn when it is installed (for
+    ``keras.wrappers.SKLearnClassifier``, which dnn-lab never uses), and scikit-learn
+    imports SciPy: about a second before the first epoch of every run. Keras treats a
+    missing scikit-learn as optional, so it is hidden while Keras imports; afterwards
+    ``import sklearn`` works as usual. Where scikit-learn is already loaded this costs
+    nothing and changes nothing.
+    """
+    hidden = "sklearn" not in sys.modules
+    if hidden:
+        sys.modules["sklearn"] = None  # type: ignore[assignment]  (import raises ImportError)
+    try:
+        import keras
+    finally:
+        if hidden and sys.modules.get("sklearn", False) is None:
+            del sys.modules["sklearn"]
+    return keras
 
 
 def _select_device(backend: str, device: str) -> dict[str, Any]:
@@ -107,50 +127,6 @@ def _gpus(backend: str, hide: bool) -> list[dict[str, Any]]:
         props = torch.cuda.get_device_properties(index)
         found.append({"name": props.name, "memory_gb": round(props.total_memory / 2**30, 1)})
     return found
-
-
-def execution_plan(
-    backend: str,
-    device: dict[str, Any],
-    train,
-    samples: int,
-    step_flops: float,
-    distributed: bool = False,
-) -> dict:
-    """How fit() runs: steps per call, where they loop, XLA, deterministic ops. Same math.
-
-    On a CPU, seeding alone makes a run repeat to the last digit (the test suite checks
-    it), so XLA stays on. On a GPU some kernels use atomics; there TensorFlow's op
-    determinism is switched on, and Keras then compiles without XLA. Steps loop inside
-    the compiled call (``dnn_lab.training.pipeline``) on one device; data-parallel training and
-    the torch backend leave the loop to Keras.
-    """
-    from dnn_lab.training.pipeline import auto_steps_per_call
-
-    deterministic = train.deterministic
-    if deterministic == "auto":
-        deterministic = backend == "tensorflow" and device["kind"] == "gpu"
-    deterministic = bool(deterministic) and backend == "tensorflow"
-    jit = train.jit_compile
-    if jit == "auto":
-        jit = backend in ("tensorflow", "jax") and not deterministic
-    steps = train.steps_per_execution
-    if backend == "torch":  # Keras's torch trainer runs one step per call
-        if steps not in ("auto", 1):
-            raise DnnLabError(
-                f"train.steps_per_execution: the torch backend takes 1 (or auto); received {steps}"
-            )
-        steps = 1
-    elif steps == "auto":
-        steps = auto_steps_per_call(max(1, samples // train.batch_size), step_flops)
-    steps = min(int(steps), max(1, math.ceil(samples / train.batch_size)))
-    return {
-        "steps_per_execution": steps,
-        "steps_in_graph": steps > 1 and not distributed,  # torch has 1 step per call
-        "jit_compile": bool(jit),
-        "op_determinism": deterministic,
-        "precision": train.precision,
-    }
 
 
 def _nvidia_memory() -> list[float]:

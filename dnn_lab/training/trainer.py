@@ -8,6 +8,8 @@ final ``run.json`` that says which, with the history up to that point.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import shutil
 import signal
@@ -33,10 +35,13 @@ from dnn_lab.errors import (
     EXIT_TERMINATED,
 )
 from dnn_lab.results import rundir as runs
+from dnn_lab.results.painter import CurvePainter
+from dnn_lab.training.execution import ExecutionPlan, plan_execution
 from dnn_lab.training.head import Head, resolve_head, resolved
+from dnn_lab.training.timing import Stopwatch
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TrainResult:
     run_dir: Path
     status: str
@@ -52,79 +57,284 @@ def train(
     console=None,
     command: list[str] | None = None,
     config_path: Path | None = None,
+    clock: Stopwatch | None = None,
 ) -> TrainResult:
-    """Train ``config`` and write its run directory under ``runs_dir``."""
+    """Train ``config`` and write its run directory under ``runs_dir``.
+
+    ``clock`` starts at the process's start by default; a warm worker passes one that
+    starts when the trial was handed to it.
+    """
     from rich.console import Console
 
+    clock = clock or Stopwatch()
     console = console or Console()
-    data = prepare_data(config.data, config.seed)
+    with clock.phase("data"):
+        data = prepare_data(config.data, config.seed)
     head = resolve_head(config, data.task, data.n_classes)
     config = resolved(config, head)
 
     from dnn_lab.training import backend
 
-    with tempfile.TemporaryDirectory(prefix="dnn-lab-") as scratch:
+    painter = CurvePainter()  # gets matplotlib ready on another core while Keras loads
+    with tempfile.TemporaryDirectory(prefix="dnn-lab-") as scratch, contextlib.closing(painter):
         native_log = Path(scratch) / runs.NATIVE_LOG_FILE
         with backend.native_stderr_to(native_log):
-            result = _train(config, data, head, runs_dir, console, command, config_path)
+            training = Training(
+                config=config,
+                data=data,
+                head=head,
+                console=console,
+                clock=clock,
+                command=command,
+                config_path=config_path,
+                painter=painter,
+            )
+            result = training.run(runs_dir)
         if native_log.exists() and native_log.stat().st_size and result.run_dir.is_dir():
             shutil.copyfile(native_log, result.run_dir / runs.NATIVE_LOG_FILE)
     return result
 
 
-def _train(config, data, head, runs_dir, console, command, config_path) -> TrainResult:
-    from dnn_lab.training import backend
+class Training:
+    """One run's state from start to finish; ``run`` reads like a plain training script."""
 
-    device = backend.configure(config.backend, config.device)
-    if config.train.diagnostics:
-        from dnn_lab.training.probe import check_backend
+    def __init__(self, *, config, data, head, console, clock, command, config_path, painter):
+        self.config: Config = config
+        self.data: PreparedData = data
+        self.head: Head = head
+        self.console = console
+        self.clock: Stopwatch = clock
+        self.command = command
+        self.config_path = config_path
+        self.painter: CurvePainter = painter
+        self.record: dict[str, Any] = {}
+        self.run_dir: Path | None = None
 
-        check_backend(config.backend)
-    from dnn_lab.training import pipeline
+    def run(self, runs_dir: Path) -> TrainResult:
+        from dnn_lab.training import backend
 
-    flops = pipeline.step_flops(_dense_params(config, data), config.train.batch_size)
-    execution = backend.execution_plan(
-        config.backend, device, config.train, len(data.x_train), flops, config.devices == "all"
-    )
-    plan = pipeline.StepPlan(
-        len(data.x_train),
-        config.train.batch_size,
-        execution["steps_per_execution"] if execution["steps_in_graph"] else 1,
-    )
-    execution["threads"] = pipeline.configure_threads(
-        config.backend, flops, execution["steps_in_graph"]
-    )
-    backend.seed_everything(config.seed, config.backend, execution["op_determinism"])
-    backend.set_precision(config.train.precision)
-    with backend.distribution(config.backend, config.devices, device) as distributed:
-        net, transfer = _compiled_model(config, data, head, execution, plan)
-    execution["distribution"] = distributed
+        config = self.config
+        with self.clock.phase("framework"):
+            device = backend.configure(config.backend, config.device)
+            if config.train.diagnostics:
+                from dnn_lab.training.probe import check_backend
 
-    run_dir = runs.create_run_dir(runs_dir, config.name)
-    started = datetime.now().astimezone()
-    record: dict[str, Any] = {
-        "status": runs.RUNNING,
-        "name": config.name,
-        "started": started.isoformat(timespec="seconds"),
-        "command": command or sys.argv,
-        "cwd": os.getcwd(),
-        "config_path": str(config_path) if config_path else None,
-        "seed": config.seed,
-        "backend": config.backend,
-        "device": device,
-        "versions": backend.versions(config.backend),
-        "git": _git_state(config_path),
-        "data": data.summary(),
-        "optimizer": _optimizer_record(net.optimizer),
-        "execution": execution,
-        "config": config.to_dict(),
-        **runs.host_identity(),
-    }
-    if transfer:
-        record["init_from"] = transfer
-    runs.write_json(run_dir / runs.RUN_FILE, record)  # first, so readers see "running"
-    runs.atomic_write_text(run_dir / runs.CONFIG_FILE, config.to_yaml())
-    return _fit_and_record(config, data, head, net, plan, run_dir, record, console)
+                check_backend(config.backend)
+            from dnn_lab.training import pipeline
+
+            flops = pipeline.step_flops(_dense_params(config, self.data), config.train.batch_size)
+            plan = plan_execution(
+                backend=config.backend,
+                device=device,
+                train=config.train,
+                samples=len(self.data.x_train),
+                step_flops=flops,
+                distributed=config.devices == "all",
+            )
+            steps = pipeline.StepPlan(
+                len(self.data.x_train),
+                config.train.batch_size,
+                plan.steps_per_execution if plan.steps_in_graph else 1,
+            )
+            threads = pipeline.configure_threads(config.backend, flops, plan.steps_in_graph)
+            backend.seed_everything(config.seed, config.backend, plan.op_determinism)
+            backend.set_precision(config.train.precision)
+        with (
+            self.clock.phase("build"),
+            backend.distribution(config.backend, config.devices, device) as distributed,
+        ):
+            net, transfer = self._compiled_model(plan, steps)
+        plan = dataclasses.replace(plan, threads=threads, distribution=distributed)
+
+        self.run_dir = runs.create_run_dir(runs_dir, config.name)
+        self.record = {
+            "status": runs.RUNNING,
+            "name": config.name,
+            "started": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "command": self.command or sys.argv,
+            "cwd": os.getcwd(),
+            "config_path": str(self.config_path) if self.config_path else None,
+            "seed": config.seed,
+            "backend": config.backend,
+            "device": device,
+            "versions": backend.versions(config.backend),
+            "git": _git_state(self.config_path),
+            "data": self.data.summary(),
+            "optimizer": _optimizer_record(net.optimizer),
+            "execution": plan.to_json(),
+            "config": config.to_dict(),
+            **runs.host_identity(),
+        }
+        if transfer:
+            self.record["init_from"] = transfer
+        runs.write_json(self.run_dir / runs.RUN_FILE, self.record)  # first: readers see "running"
+        runs.atomic_write_text(self.run_dir / runs.CONFIG_FILE, config.to_yaml())
+        return self._fit_and_record(net, steps)
+
+    def _compiled_model(self, plan: ExecutionPlan, steps):
+        from dnn_lab.training.model import build_model
+        from dnn_lab.training.optimizer import build_optimizer
+
+        config, data = self.config, self.data
+        net = build_model(config, data.input_shape, self.head)
+        transfer = None
+        if config.model.init_from is not None:
+            from dnn_lab.training.transfer import apply_init_from
+
+            transfer = apply_init_from(net, config.model.init_from)
+        optimizer = build_optimizer(config.train, steps.batches)  # schedules count in epochs
+        net.compile(
+            optimizer=optimizer,
+            loss=self.head.loss,
+            metrics=list(self.head.metrics),
+            steps_per_execution=plan.keras_steps_per_execution,
+            jit_compile=plan.jit_compile,
+        )
+        if plan.steps_in_graph:
+            from dnn_lab.training.pipeline import run_steps_in_graph
+
+            run_steps_in_graph(net, config.backend, data.x_train[:2], data.y_train[:2])
+        return net, transfer
+
+    def _fit_and_record(self, net, steps) -> TrainResult:
+        from dnn_lab.results.terminal import print_run_header
+        from dnn_lab.training import evaluation
+        from dnn_lab.training.callbacks import StopSignals
+        from dnn_lab.training.model import parameter_table, summary_text
+
+        config, data, head, record, run_dir = (
+            self.config,
+            self.data,
+            self.head,
+            self.record,
+            self.run_dir,
+        )
+        with self.clock.phase("writing"):
+            table = parameter_table(net)
+            runs.atomic_write_text(run_dir / runs.SUMMARY_FILE, summary_text(net))
+            runs.write_json(run_dir / runs.PARAMS_FILE, table)
+            record["params"] = table["totals"]
+            runs.write_json(run_dir / runs.RUN_FILE, record)
+        print_run_header(self.console, run_dir, record["data"], table["totals"], record["device"])
+        clock = time.perf_counter()
+        status, exit_code, message, error = runs.COMPLETED, EXIT_OK, "", None
+        recorder = progress = nan_guard = None
+        metrics: dict[str, Any] = {}
+        with StopSignals() as signals:
+            try:
+                callbacks, recorder, nan_guard, progress = _callbacks(
+                    config, head, data, run_dir, steps, self.console, signals
+                )
+                from dnn_lab.training import pipeline
+
+                x, y, feed = pipeline.training_inputs(
+                    config.backend, data.x_train, data.y_train, steps, config.seed
+                )
+                validation = pipeline.validation_inputs(
+                    config.backend, data.x_val, data.y_val, evaluation.EVAL_BATCH_SIZE
+                )
+                net.fit(
+                    x,
+                    y,
+                    epochs=config.train.epochs,
+                    callbacks=callbacks,
+                    verbose=0,
+                    **feed,
+                    **validation,
+                )
+                if nan_guard.where is not None:
+                    status, exit_code = runs.DIVERGED, EXIT_DIVERGED
+                    record["diverged"] = nan_guard.where
+                    where = nan_guard.where
+                    message = (
+                        f"loss became {where['loss']} at epoch {where['epoch']}, "
+                        f"batch {where['batch']}. Is the learning rate too high? "
+                        "Try a smaller train.optimizer.learning_rate or clipping (clipnorm: 1.0)."
+                    )
+                elif signals.received is not None:
+                    status, exit_code, message = _interrupted(signals.received, record)
+                else:
+                    self.clock.split_first_epoch([r["seconds"] for r in recorder.rows])
+                    metrics = self._finish(net, recorder)
+            except KeyboardInterrupt:
+                status, exit_code, message = _interrupted(signals.received or signal.SIGINT, record)
+            except BaseException as exc:  # recorded as failed, then re-raised for the CLI
+                status, exit_code, error = runs.FAILED, EXIT_BUG, exc
+                message = f"{type(exc).__name__}: {exc}"
+                record["error"] = {
+                    "type": type(exc).__name__,
+                    "message": str(exc),
+                    "traceback": traceback.format_exc(),
+                }
+            finally:
+                if progress is not None:
+                    progress.close()
+        rows = recorder.rows if recorder is not None else []
+        if not metrics:
+            metrics = evaluation.summarize_history(rows, head)
+        metrics["wall_seconds"] = round(time.perf_counter() - clock, 3)
+        try:
+            with self.clock.phase("writing"):
+                if rows and status != runs.FAILED:
+                    self._save_curves(rows)
+            metrics["timing"] = self.clock.to_json()
+            runs.write_json(run_dir / runs.METRICS_FILE, metrics)
+        except OSError as exc:  # a full disk must not hide the status below
+            record.setdefault("warnings", []).append(f"could not write results: {exc}")
+        record.update(
+            status=status, ended=datetime.now().astimezone().isoformat(timespec="seconds")
+        )
+        if message:
+            record["message"] = message
+        # last: a run reads as done only once everything else is on disk
+        runs.write_json(run_dir / runs.RUN_FILE, record)
+        return TrainResult(
+            run_dir=run_dir,
+            status=status,
+            exit_code=exit_code,
+            metrics=metrics,
+            message=message,
+            error=error,
+        )
+
+    def _save_curves(self, rows) -> None:
+        try:
+            self.painter.draw(rows, self.run_dir / runs.CURVES_FILE, self.config.name)
+        except Exception as exc:  # a plot is never worth losing a run over
+            self.record.setdefault("warnings", []).append(f"could not draw curves.png: {exc}")
+
+    def _finish(self, net, recorder) -> dict[str, Any]:
+        """Test set, MC dropout and the saved model, for a run that trained to the end."""
+        from dnn_lab.training import evaluation
+
+        config, data, head = self.config, self.data, self.head
+        metrics = evaluation.summarize_history(recorder.rows, head)
+        early = config.train.early_stopping
+        if early is not None:
+            stopped = len(recorder.rows) < config.train.epochs
+            metrics["early_stopped"] = stopped
+            metrics["kept_epoch"] = (
+                metrics.get("best_epoch") if early.restore_best_weights else len(recorder.rows)
+            )
+        with self.clock.phase("evaluation"):
+            if data.x_test is not None:
+                metrics["test"] = evaluation.evaluate(net, data.x_test, data.y_test)
+            if config.train.mc_dropout is not None:
+                x_eval, y_eval, split = (
+                    (data.x_test, data.y_test, "test")
+                    if data.x_test is not None
+                    else (data.x_val, data.y_val, "validation")
+                )
+                if x_eval is not None:
+                    mc = evaluation.mc_dropout(
+                        net, x_eval, y_eval, config.train.mc_dropout.samples, data.task
+                    )
+                    mc["split"] = split
+                    mc["plain"] = evaluation.evaluate(net, x_eval, y_eval)
+                    metrics["mc_dropout"] = mc
+        with self.clock.phase("writing"):
+            _save_model(net, self.run_dir)
+        return metrics
 
 
 def _dense_params(config: Config, data: PreparedData) -> int:
@@ -133,31 +343,6 @@ def _dense_params(config: Config, data: PreparedData) -> int:
     widths += [layer.units for layer in config.model.hidden_specs()]
     widths.append(max(1, data.n_classes or 1) if data.task == "multiclass" else 1)
     return sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
-
-
-def _compiled_model(config: Config, data: PreparedData, head: Head, execution: dict, plan):
-    from dnn_lab.training.model import build_model
-    from dnn_lab.training.optimizer import build_optimizer
-
-    net = build_model(config, data.input_shape, head)
-    transfer = None
-    if config.model.init_from is not None:
-        from dnn_lab.training.transfer import apply_init_from
-
-        transfer = apply_init_from(net, config.model.init_from)
-    optimizer = build_optimizer(config.train, plan.batches)  # schedules count in epochs
-    net.compile(
-        optimizer=optimizer,
-        loss=head.loss,
-        metrics=list(head.metrics),
-        steps_per_execution=1 if execution["steps_in_graph"] else execution["steps_per_execution"],
-        jit_compile=execution["jit_compile"],
-    )
-    if execution["steps_in_graph"]:
-        from dnn_lab.training.pipeline import run_steps_in_graph
-
-        run_steps_in_graph(net, config.backend, data.x_train[:2], data.y_train[:2])
-    return net, transfer
 
 
 def _callbacks(config, head, data, run_dir, plan, console, signals):
@@ -229,117 +414,6 @@ def _callbacks(config, head, data, run_dir, plan, console, signals):
     return ordered, recorder, nan_guard, progress
 
 
-def _fit_and_record(config, data, head, net, plan, run_dir, record, console):
-    from dnn_lab.results.terminal import print_run_header
-    from dnn_lab.training import evaluation
-    from dnn_lab.training.callbacks import StopSignals
-    from dnn_lab.training.model import parameter_table, summary_text
-
-    table = parameter_table(net)
-    runs.atomic_write_text(run_dir / runs.SUMMARY_FILE, summary_text(net))
-    runs.write_json(run_dir / runs.PARAMS_FILE, table)
-    record["params"] = table["totals"]
-    runs.write_json(run_dir / runs.RUN_FILE, record)
-    print_run_header(console, run_dir, record["data"], table["totals"], record["device"])
-    clock = time.perf_counter()
-    status, exit_code, message, error = runs.COMPLETED, EXIT_OK, "", None
-    recorder = progress = nan_guard = None
-    metrics: dict[str, Any] = {}
-    with StopSignals() as signals:
-        try:
-            callbacks, recorder, nan_guard, progress = _callbacks(
-                config, head, data, run_dir, plan, console, signals
-            )
-            from dnn_lab.training import pipeline
-
-            x, y, feed = pipeline.training_inputs(
-                config.backend, data.x_train, data.y_train, plan, config.seed
-            )
-            validation = pipeline.validation_inputs(
-                config.backend, data.x_val, data.y_val, evaluation.EVAL_BATCH_SIZE
-            )
-            net.fit(
-                x,
-                y,
-                epochs=config.train.epochs,
-                callbacks=callbacks,
-                verbose=0,
-                **feed,
-                **validation,
-            )
-            if nan_guard.where is not None:
-                status, exit_code = runs.DIVERGED, EXIT_DIVERGED
-                record["diverged"] = nan_guard.where
-                message = (
-                    f"loss became {nan_guard.where['loss']} at epoch {nan_guard.where['epoch']}, "
-                    f"batch {nan_guard.where['batch']}. Is the learning rate too high? "
-                    "Try a smaller train.optimizer.learning_rate or clipping (clipnorm: 1.0)."
-                )
-            elif signals.received is not None:
-                status, exit_code, message = _interrupted(signals.received, record)
-            else:
-                metrics = _finish(config, data, head, net, recorder, run_dir)
-        except KeyboardInterrupt:
-            status, exit_code, message = _interrupted(signals.received or signal.SIGINT, record)
-        except BaseException as exc:  # recorded as failed, then re-raised for the CLI
-            status, exit_code, error = runs.FAILED, EXIT_BUG, exc
-            message = f"{type(exc).__name__}: {exc}"
-            record["error"] = {
-                "type": type(exc).__name__,
-                "message": str(exc),
-                "traceback": traceback.format_exc(),
-            }
-        finally:
-            if progress is not None:
-                progress.close()
-    rows = recorder.rows if recorder is not None else []
-    if not metrics:
-        metrics = evaluation.summarize_history(rows, head)
-    metrics["wall_seconds"] = round(time.perf_counter() - clock, 3)
-    try:
-        runs.write_json(run_dir / runs.METRICS_FILE, metrics)
-        if rows and status != runs.FAILED:
-            _save_curves(run_dir, config.name, rows, record)
-    except OSError as exc:  # a full disk must not hide the status below
-        record.setdefault("warnings", []).append(f"could not write results: {exc}")
-    record.update(status=status, ended=datetime.now().astimezone().isoformat(timespec="seconds"))
-    if message:
-        record["message"] = message
-    runs.write_json(run_dir / runs.RUN_FILE, record)  # last: a run reads as done only when it is
-    return TrainResult(run_dir, status, exit_code, metrics, message, error)
-
-
-def _finish(config, data, head, net, recorder, run_dir) -> dict[str, Any]:
-    """Test set, MC dropout and the saved model, for a run that trained to the end."""
-    from dnn_lab.training import evaluation
-
-    metrics = evaluation.summarize_history(recorder.rows, head)
-    early = config.train.early_stopping
-    if early is not None:
-        stopped = len(recorder.rows) < config.train.epochs
-        metrics["early_stopped"] = stopped
-        metrics["kept_epoch"] = (
-            metrics.get("best_epoch") if early.restore_best_weights else len(recorder.rows)
-        )
-    if data.x_test is not None:
-        metrics["test"] = evaluation.evaluate(net, data.x_test, data.y_test)
-    if config.train.mc_dropout is not None:
-        x_eval, y_eval, split = (
-            (data.x_test, data.y_test, "test")
-            if data.x_test is not None
-            else (data.x_val, data.y_val, "validation")
-        )
-        if x_eval is not None:
-            mc = evaluation.mc_dropout(
-                net, x_eval, y_eval, config.train.mc_dropout.samples, data.task
-            )
-            mc["split"] = split
-            mc["plain"] = evaluation.evaluate(net, x_eval, y_eval)
-            metrics["mc_dropout"] = mc
-    _save_model(net, run_dir)
-    return metrics
-
-
 def _save_model(net, run_dir: Path) -> None:
     final = run_dir / runs.MODEL_FILE
     partial = run_dir / ".partial.model.keras"
@@ -349,15 +423,6 @@ def _save_model(net, run_dir: Path) -> None:
     except BaseException:
         partial.unlink(missing_ok=True)  # half a model must not look like one
         raise
-
-
-def _save_curves(run_dir: Path, name: str, rows, record) -> None:
-    try:
-        from dnn_lab.results.plots import plot_curves
-
-        plot_curves([(name, rows)], run_dir / runs.CURVES_FILE, title=name)
-    except Exception as exc:  # a plot is never worth losing a run over
-        record.setdefault("warnings", []).append(f"could not draw curves.png: {exc}")
 
 
 def _optimizer_record(optimizer) -> dict[str, Any]:

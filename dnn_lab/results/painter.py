@@ -1,0 +1,106 @@
+"""Draw a run's curves.png in a helper process that gets matplotlib ready early.
+
+Importing matplotlib takes over a second, and a short run would pay it after its
+last epoch, with the user waiting. The helper starts with the run and imports
+matplotlib on another core while the run imports its framework; at the end it
+draws the curves it is sent and exits. The run still waits for the file before it
+calls itself completed. Where matplotlib is already loaded (a warm sweep worker) or
+there is one core only, the curves are drawn in-process as before.
+
+Run as ``python -m dnn_lab.results.painter``: one JSON request on stdin, ``ok`` or an
+error on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+# A helper that is not done by then has failed; the run draws the curves itself.
+DRAW_TIMEOUT_SECONDS = 60.0
+
+
+class CurvePainter:
+    """``draw(rows, path, title)`` writes curves.png; ``close()`` ends the helper."""
+
+    def __init__(self, background: bool | None = None):
+        if background is None:
+            background = "matplotlib.pyplot" not in sys.modules and (os.cpu_count() or 1) > 1
+        self._process: subprocess.Popen | None = None
+        if background:
+            try:
+                self._process = subprocess.Popen(
+                    [sys.executable, "-m", "dnn_lab.results.painter"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    text=True,
+                    preexec_fn=_die_with_parent,
+                )
+            except OSError:
+                self._process = None
+
+    def draw(self, rows: list[dict[str, Any]], path: Path, title: str) -> None:
+        """Write ``path`` whole or not at all: drawn under a temporary name, then renamed."""
+        path = Path(path)
+        partial = path.with_name(f".partial.{path.name}")
+        process, self._process = self._process, None
+        drawn = False
+        if process is not None:
+            request = json.dumps({"rows": rows, "path": str(partial), "title": title})
+            try:
+                answer, _ = process.communicate(request + "\n", timeout=DRAW_TIMEOUT_SECONDS)
+                drawn = process.returncode == 0 and answer.strip() == "ok" and partial.is_file()
+            except (OSError, subprocess.SubprocessError, ValueError):
+                process.kill()
+                process.wait()
+        try:
+            if not drawn:
+                from dnn_lab.results.plots import plot_curves
+
+                plot_curves([(title, rows)], partial, title=title)
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            process.kill()
+            process.wait()
+
+
+def _die_with_parent() -> None:
+    """Linux: end this helper when the run's process dies, however it dies."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _serve() -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401  (the import is the point: it is what takes long)
+
+    from dnn_lab.results.plots import plot_curves
+
+    line = sys.stdin.readline()
+    if not line:
+        return 0
+    request = json.loads(line)
+    plot_curves([(request["title"], request["rows"])], Path(request["path"]), request["title"])
+    print("ok", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_serve())
