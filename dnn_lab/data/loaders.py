@@ -66,6 +66,17 @@ class Dataset:
 def _sklearn(loader_name: str, images: bool = False) -> Callable[[str | None, str | None], RawData]:
     def load(path: str | None, target: str | None) -> RawData:
         import numpy as np
+
+        if loader_name == "load_digits":  # the default dataset: read without scikit-learn
+            from dnn_lab.data.embedded import load_digits
+
+            images_of_digits, labels = load_digits()
+            return RawData(
+                x=np.asarray(images_of_digits, dtype=np.float32),
+                y=np.asarray(labels),
+                class_names=[str(n) for n in range(10)],
+                source=f"sklearn.datasets.{loader_name}",
+            )
         from sklearn import datasets as sk
 
         bunch = getattr(sk, loader_name)()

@@ -248,7 +248,7 @@ def _check_labels(
 
 
 def _split(x, y, fraction, seed, stratify, key):
-    from sklearn.model_selection import train_test_split
+    from dnn_lab.data.split import split_indices
 
     n_out = int(np.ceil(fraction * len(x)))
     if n_out < 1 or len(x) - n_out < 1:
@@ -262,10 +262,8 @@ def _split(x, y, fraction, seed, stratify, key):
         counts = counts[counts > 0]
         # stratifying needs two samples of every class and room for each class in both parts
         stratify = counts.min() >= 2 and n_out >= len(counts) and len(x) - n_out >= len(counts)
-    x_a, x_b, y_a, y_b = train_test_split(
-        x, y, test_size=fraction, random_state=seed, stratify=labels if stratify else None
-    )
-    return x_a, x_b, y_a, y_b, bool(stratify)
+    train, held_out = split_indices(len(x), fraction, seed, labels if stratify else None)
+    return x[train], x[held_out], y[train], y[held_out], bool(stratify)
 
 
 def _scale(kind, x, x_val, x_test, pixel_max):
