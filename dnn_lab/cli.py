@@ -7,7 +7,7 @@ its traceback too.
 """
 
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -492,14 +492,39 @@ def main() -> None:
     try:
         app(args=argv, prog_name="dnn-lab")
     except KeyboardInterrupt:
-        raise SystemExit(130) from None
-    except SystemExit:
-        raise
+        _exit(130)
+    except SystemExit as done:
+        _exit(done.code)
     except BaseException:
         import traceback
 
         traceback.print_exc()
-        raise SystemExit(EXIT_BUG) from None
+        _exit(EXIT_BUG)
+    _exit(0)
+
+
+def _exit(code) -> None:
+    """End the process; after a training, without the framework's seconds of teardown.
+
+    Once a run directory is complete (every file renamed into place, ``run.json``
+    last), nothing is left to save, yet TensorFlow's and JAX's exit handlers and the
+    interpreter's teardown of their modules keep the user waiting one to two seconds.
+    So after a command that loaded Keras, the streams are flushed and the process ends
+    at once; every other command exits the ordinary way.
+    """
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = EXIT_BUG
+    if "keras" not in sys.modules:
+        raise SystemExit(code)
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
 
 
 __all__ = ["app", "main", "EXIT_USER_ERROR"]
