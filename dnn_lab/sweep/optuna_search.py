@@ -36,7 +36,7 @@ class OptunaSearch:
             else optuna.pruners.NopPruner()
         )
         self.study = optuna.create_study(
-            direction="maximize" if state.direction == "max" else "minimize",
+            direction=state.direction.optuna,
             sampler=optuna.samplers.TPESampler(seed=state.seed),
             pruner=pruner,
         )

@@ -17,6 +17,7 @@ from typing import Any
 from dnn_lab.config.schema import Config, SweepConfig, apply_overrides, parse_yaml, validate_config
 from dnn_lab.errors import ConfigError
 from dnn_lab.results import rundir as runs
+from dnn_lab.results.direction import Direction
 from dnn_lab.sweep.state import BASE_FILE, SweepState, Trial
 
 # --------------------------------------------------------------------------- parsing axes
@@ -228,7 +229,7 @@ def create_sweep(config: Config, sweep: SweepConfig, runs_dir: Path) -> SweepSta
         planned=planned,
         seed=config.seed,
         monitor=head.monitor,
-        direction=head.mode,
+        direction=Direction(head.mode),
         prune=sweep.prune,
         trials=trials,
     )

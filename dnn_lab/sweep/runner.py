@@ -35,6 +35,7 @@ from dnn_lab.sweep.state import (
     PRUNED,
     SweepState,
     Trial,
+    trial_value,
 )
 
 POLL_SECONDS = 0.2  # how often the runner looks at its trials
@@ -239,16 +240,7 @@ class SweepRunner:
             trial.status = PRUNED if pruned else _status_for(code, run)
             if run is not None:
                 trial.epochs = run.epochs_run
-                best = (run.metrics.get("best") or {}).get(self.state.monitor)
-                if best is None and run.history:
-                    values = [
-                        r.get(self.state.monitor)
-                        for r in run.history
-                        if isinstance(r.get(self.state.monitor), (int, float))
-                    ]
-                    if values:
-                        best = max(values) if self.state.direction == "max" else min(values)
-                trial.value = best
+                trial.value = trial_value(run, self.state.monitor, self.state.direction)
                 trial.message = run.info.get("message")
             if trial.status == runs.FAILED and not trial.message:
                 trial.message = _last_lines(trial.log_path(self.state.folder))

@@ -17,6 +17,7 @@ import yaml
 
 from dnn_lab.errors import DnnLabError
 from dnn_lab.results import rundir as runs
+from dnn_lab.results.direction import Direction, best_row
 
 BASE_FILE = "base.yaml"  # the config every trial starts from
 LOGS_DIR = "logs"  # one trial-NNN.log per trial: what its process printed
@@ -60,6 +61,19 @@ class Trial:
         return Path(folder) / LOGS_DIR / f"trial-{self.index:03d}.log"
 
 
+def trial_value(run: runs.Run, monitor: str, direction: Direction) -> float | None:
+    """A finished trial's score: the monitored metric at its best epoch.
+
+    ``metrics.json`` has it when training ended normally; an interrupted or crashed run
+    only has its history, whose best row gives the same number.
+    """
+    best = (run.metrics.get("best") or {}).get(monitor)
+    if best is not None:
+        return best
+    row = best_row(run.history or [], monitor, direction)
+    return None if row is None else row[monitor]
+
+
 @dataclass(kw_only=True)
 class SweepState:
     """Everything in ``sweep.json``; saved after every change of a trial."""
@@ -73,7 +87,7 @@ class SweepState:
     planned: int  # settings x repeats
     seed: int
     monitor: str | None = None
-    direction: str | None = None  # max or min
+    direction: Direction | None = None  # on disk: "max" or "min"
     status: str = runs.RUNNING
     created: str = field(
         default_factory=lambda: datetime.now().astimezone().isoformat(timespec="seconds")
@@ -83,6 +97,7 @@ class SweepState:
 
     def to_json(self) -> dict[str, Any]:
         payload = {k: v for k, v in asdict(self).items() if k not in ("folder", "trials")}
+        payload["direction"] = None if self.direction is None else self.direction.value
         payload["base_config"] = BASE_FILE
         payload["trials"] = [asdict(t) for t in self.trials]
         return payload
@@ -92,7 +107,13 @@ class SweepState:
         payload = dict(payload)
         trials = [Trial(**t) for t in payload.pop("trials", [])]
         payload.pop("base_config", None)
-        return cls(folder=Path(folder), trials=trials, **payload)
+        direction = payload.pop("direction", None)
+        return cls(
+            folder=Path(folder),
+            trials=trials,
+            direction=None if direction is None else Direction(direction),
+            **payload,
+        )
 
     def save(self) -> None:
         runs.write_json(self.folder / runs.SWEEP_FILE, self.to_json())
@@ -124,5 +145,5 @@ class SweepState:
         scored = [t for t in self.trials if t.value is not None and math.isfinite(t.value)]
         if not scored:
             return None
-        pick = max if self.direction == "max" else min
-        return pick(scored, key=lambda t: t.value)
+        direction = self.direction or Direction.MIN
+        return min(scored, key=lambda t: direction.sort_key(t.value))

@@ -6,6 +6,8 @@ import ast
 from pathlib import Path
 
 import dnn_lab.sweep
+from dnn_lab.results import rundir as runs
+from dnn_lab.results.direction import Direction
 from dnn_lab.sweep.search import FixedPlan
 from dnn_lab.sweep.state import PENDING, SweepState, Trial
 
@@ -63,6 +65,26 @@ def test_no_sweep_module_imports_keras_or_tensorflow_at_the_top():
                 ), f"{path.name} imports {names}"
 
 
+def test_sweep_json_keeps_direction_as_a_plain_word(tmp_path):
+    state = SweepState(
+        folder=tmp_path,
+        name="s",
+        search="grid",
+        grid={"model.units": [8, 16]},
+        space={},
+        repeats=1,
+        planned=2,
+        seed=1,
+        monitor="val_loss",
+        direction=Direction.MIN,
+        trials=[Trial(index=0, overrides={"model.units": 8}, seed=1, value=0.5)],
+    )
+    state.save()
+    assert '"direction": "min"' in (tmp_path / runs.SWEEP_FILE).read_text()
+    again = SweepState.load(tmp_path)
+    assert again.direction is Direction.MIN and again.trials == state.trials
+
+
 def test_a_fixed_plan_hands_out_pending_trials_in_order(tmp_path):
     trials = [Trial(index=i, overrides={}, seed=i) for i in range(3)]
     state = SweepState(
@@ -86,3 +108,14 @@ def test_a_fixed_plan_hands_out_pending_trials_in_order(tmp_path):
     assert plan.ask(state) is None and not plan.wants_more(state)
     assert not plan.report(trials[0], 0.5, 1)
     assert trials[2].status != PENDING
+
+
+def test_a_trials_value_without_metrics_is_its_historys_best_in_the_sweeps_direction(tmp_path):
+    from dnn_lab.sweep.state import trial_value
+
+    run = runs.Run(path=tmp_path)
+    run._history = [{"epoch": 1, "val_loss": 0.9}, {"epoch": 2, "val_loss": 0.4}, {"epoch": 3}]
+    assert trial_value(run, "val_loss", Direction.MIN) == 0.4
+    assert trial_value(run, "val_loss", Direction.MAX) == 0.9
+    run.metrics = {"best": {"val_loss": 0.3}}  # a finished run says it itself
+    assert trial_value(run, "val_loss", Direction.MIN) == 0.3

@@ -18,6 +18,7 @@ from dnn_lab.config.schema import SweepConfig, validate_config
 from dnn_lab.errors import ConfigError
 from dnn_lab.results import rundir as runs
 from dnn_lab.results import study
+from dnn_lab.results.direction import Direction
 from dnn_lab.sweep.plan import (
     grid_trials,
     merged_sweep,
@@ -148,7 +149,7 @@ def test_optuna_with_a_fixed_seed_proposes_the_same_settings_twice(tmp_path):
             planned=4,
             seed=5,
             monitor="val_accuracy",
-            direction="max",
+            direction=Direction.MAX,
         )
         search = OptunaSearch(state, plan)
         proposed = []
