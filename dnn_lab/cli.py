@@ -358,20 +358,20 @@ def sweep(
 ) -> None:
     """Train one config over a grid, random or guided search, repeated over seeds."""
     with _user_errors():
-        from dnn_lab.results.terminal import SweepView, print_trial_plan
-        from dnn_lab.sweep import runner as sweeping
+        from dnn_lab.sweep import plan as planning
+        from dnn_lab.sweep.runner import run_sweep
+        from dnn_lab.sweep.state import SweepState
+        from dnn_lab.sweep.view import SweepView, print_trial_plan
 
         console = _stdout()
         if resume is not None:
-            state = sweeping.SweepState.load(resume)
-            code = sweeping.run_sweep(
-                state, sweeping.sweep_config_of(state), workers, SweepView(console)
-            )
+            state = SweepState.load(resume)
+            code = run_sweep(state, planning.sweep_config_of(state), workers, SweepView(console))
             raise typer.Exit(code)
         if config is None:
             raise DnnLabError("give a CONFIG to sweep, or --resume SWEEP_DIR")
         cfg = _load(config, overrides, name)
-        plan = sweeping.merged_sweep(
+        plan = planning.merged_sweep(
             cfg,
             grid or (),
             random or (),
@@ -386,10 +386,10 @@ def sweep(
                 "or a sweep: section in the config"
             )
         if dry_run:
-            print_trial_plan(console, sweeping.plan_only(cfg, plan), plan)
+            print_trial_plan(console, planning.plan_only(cfg, plan), plan)
             return
-        state = sweeping.create_sweep(cfg, plan, runs_dir)
-        code = sweeping.run_sweep(state, plan, workers, SweepView(console))
+        state = planning.create_sweep(cfg, plan, runs_dir)
+        code = run_sweep(state, plan, workers, SweepView(console))
     raise typer.Exit(code)
 
 
@@ -405,7 +405,7 @@ def report(
         from dnn_lab.results import compare as comparing
         from dnn_lab.results import study as studying
         from dnn_lab.results.rundir import SWEEP_FILE, is_sweep_dir
-        from dnn_lab.sweep.runner import BASE_FILE
+        from dnn_lab.sweep.state import BASE_FILE
 
         if not is_sweep_dir(folder):
             raise DnnLabError(f"{folder} is not a sweep folder (no {SWEEP_FILE})")

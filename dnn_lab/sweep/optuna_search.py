@@ -12,10 +12,13 @@ from typing import Any
 
 from dnn_lab.config.schema import SweepConfig
 from dnn_lab.errors import DnnLabError
-from dnn_lab.sweep.runner import FINISHED, PRUNED, SweepState, Trial, _inline
+from dnn_lab.sweep.plan import search_space
+from dnn_lab.sweep.state import FINISHED, PRUNED, SweepState, Trial, inline
 
 
 class OptunaSearch:
+    """A :class:`~dnn_lab.sweep.search.Search` whose settings come from Optuna's TPE."""
+
     def __init__(self, state: SweepState, sweep: SweepConfig):
         try:
             import optuna
@@ -26,14 +29,14 @@ class OptunaSearch:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.optuna = optuna
         self.sweep = sweep
-        self.space = {**{k: {"choice": v} for k, v in sweep.grid.items()}, **sweep.space}
+        self.space = search_space(sweep)
         pruner = (
             optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
             if sweep.prune and sweep.repeats == 1
             else optuna.pruners.NopPruner()
         )
         self.study = optuna.create_study(
-            direction="maximize" if state.direction == "max" else "minimize",
+            direction=state.direction.optuna,
             sampler=optuna.samplers.TPESampler(seed=state.seed),
             pruner=pruner,
         )
@@ -46,7 +49,7 @@ class OptunaSearch:
         d = self.optuna.distributions
         ((kind, args),) = spec.items()
         if kind == "choice":
-            return d.CategoricalDistribution([_inline(v) for v in args])
+            return d.CategoricalDistribution([inline(v) for v in args])
         if kind == "int":
             return d.IntDistribution(args[0], args[1])
         return d.FloatDistribution(args[0], args[1], log=kind == "loguniform")
@@ -54,11 +57,11 @@ class OptunaSearch:
     def _decode(self, key: str, raw: Any) -> Any:
         ((kind, args),) = self.space[key].items()
         if kind == "choice":
-            return next(v for v in args if _inline(v) == raw)
+            return next(v for v in args if inline(v) == raw)
         return raw
 
     def _encode(self, key: str, value: Any) -> Any:
-        return _inline(value) if "choice" in self.space[key] else value
+        return inline(value) if "choice" in self.space[key] else value
 
     # ----------------------------------------------------------------- resume
 
@@ -92,15 +95,21 @@ class OptunaSearch:
         return len({t.group for t in state.trials if t.group is not None})
 
     def wants_more(self, state: SweepState) -> bool:
-        return self.settings_asked(state) < (self.sweep.trials or 0)
+        return state.pending() is not None or self.settings_asked(state) < (self.sweep.trials or 0)
 
-    def ask(self, state: SweepState) -> tuple[Trial, Any]:
+    def ask(self, state: SweepState) -> Trial | None:
+        """A pending trial (a repeat of an asked setting) first, else a new setting."""
+        pending = state.pending()
+        if pending is not None:
+            return pending
+        if self.settings_asked(state) >= (self.sweep.trials or 0):
+            return None
         handle = self.study.ask()
         setting = {}
         for key, spec in self.space.items():
             ((kind, args),) = spec.items()
             if kind == "choice":
-                raw = handle.suggest_categorical(key, [_inline(v) for v in args])
+                raw = handle.suggest_categorical(key, [inline(v) for v in args])
             elif kind == "int":
                 raw = handle.suggest_int(key, args[0], args[1])
             else:
@@ -109,24 +118,30 @@ class OptunaSearch:
         group = self.settings_asked(state)
         self.handles[group] = handle
         new = [
-            Trial(len(state.trials) + r, dict(setting), state.seed + r, group=group)
+            Trial(
+                index=len(state.trials) + r,
+                overrides=dict(setting),
+                seed=state.seed + r,
+                group=group,
+            )
             for r in range(self.sweep.repeats)
         ]
         state.trials.extend(new)
-        return new[0], handle
+        return new[0]
 
-    def handle(self, trial: Trial) -> Any:
-        return self.handles.get(trial.group)
-
-    def report(self, handle, value: float, epoch: int) -> bool:
+    def report(self, trial: Trial, value: float, epoch: int) -> bool:
         """Record an epoch's value; True when the pruner says stop."""
-        if self.sweep.repeats != 1 or not math.isfinite(value):
+        handle = self.handles.get(trial.group)
+        if handle is None or self.sweep.repeats != 1 or not math.isfinite(value):
             return False
         handle.report(value, epoch)
         return handle.should_prune()
 
-    def tell(self, handle, trial: Trial, state: SweepState | None = None) -> None:
-        members = [t for t in (state.trials if state else [trial]) if t.group == trial.group]
+    def tell(self, trial: Trial, state: SweepState) -> None:
+        handle = self.handles.get(trial.group)
+        if handle is None:
+            return
+        members = [t for t in state.trials if t.group == trial.group]
         if not all(t.status in FINISHED for t in members):
             return
         if handle.number in {

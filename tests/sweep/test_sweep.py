@@ -18,8 +18,8 @@ from dnn_lab.config.schema import SweepConfig, validate_config
 from dnn_lab.errors import ConfigError
 from dnn_lab.results import rundir as runs
 from dnn_lab.results import study
-from dnn_lab.sweep.runner import (
-    SweepState,
+from dnn_lab.results.direction import Direction
+from dnn_lab.sweep.plan import (
     grid_trials,
     merged_sweep,
     parse_distribution,
@@ -27,6 +27,7 @@ from dnn_lab.sweep.runner import (
     random_trials,
     split_values,
 )
+from dnn_lab.sweep.state import SweepState
 from tests.conftest import TINY, fake_run, merge, write_yaml
 
 QUICK = merge(TINY, {"model": {"units": 8}, "train": {"epochs": 1, "batch_size": 128}})
@@ -138,9 +139,25 @@ def test_optuna_with_a_fixed_seed_proposes_the_same_settings_twice(tmp_path):
     )
 
     def proposals():
-        state = SweepState(tmp_path, "s", "optuna", {}, plan.space, 1, 4, 5, "val_accuracy", "max")
+        state = SweepState(
+            folder=tmp_path,
+            name="s",
+            search="optuna",
+            grid={},
+            space=plan.space,
+            repeats=1,
+            planned=4,
+            seed=5,
+            monitor="val_accuracy",
+            direction=Direction.MAX,
+        )
         search = OptunaSearch(state, plan)
-        return [search.ask(state)[0].overrides for _ in range(3)]
+        proposed = []
+        for _ in range(3):
+            trial = search.ask(state)
+            trial.status = "running"
+            proposed.append(trial.overrides)
+        return proposed
 
     assert proposals() == proposals()
 

@@ -1,0 +1,237 @@
+"""Trial plans: the axes from the command line and the config, grid and random plans.
+
+Everything here is decided before the first trial runs: axes are parsed, merged with
+the config's ``sweep:`` section, expanded into trials, and every trial's config is
+validated, so that a bad axis value fails at once and nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from dnn_lab.config.schema import Config, SweepConfig, apply_overrides, parse_yaml, validate_config
+from dnn_lab.errors import ConfigError
+from dnn_lab.results import rundir as runs
+from dnn_lab.results.direction import Direction
+from dnn_lab.sweep.state import BASE_FILE, SweepState, Trial
+
+# --------------------------------------------------------------------------- parsing axes
+
+
+def split_values(text: str) -> list[str]:
+    """Split ``a,b,[1,2]`` on the commas outside brackets and quotes."""
+    parts, depth, quote, current = [], 0, None, []
+    for char in text:
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char in "[{(":
+            depth += 1
+        elif char in "]})":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current))
+    return [part.strip() for part in parts]
+
+
+def parse_grid_axis(text: str) -> tuple[str, list[Any]]:
+    """``train.optimizer=sgd,adam`` -> ("train.optimizer", ["sgd", "adam"])."""
+    key, sep, values = text.partition("=")
+    if not sep or not key.strip() or not values.strip():
+        raise ConfigError(f"--grid {text!r}: expected KEY=VALUE,VALUE,...")
+    return key.strip(), [parse_yaml(part, f"--grid {key}") for part in split_values(values)]
+
+
+def parse_distribution(text: str) -> tuple[str, dict[str, list[Any]]]:
+    """``train.optimizer.learning_rate=loguniform(1e-4,1e-1)`` -> key, {loguniform: [..]}."""
+    key, sep, spec = text.partition("=")
+    spec = spec.strip()
+    kind, paren, rest = spec.partition("(")
+    if not sep or not paren or not rest.endswith(")"):
+        raise ConfigError(
+            f"--random {text!r}: expected KEY=KIND(ARGS), e.g. model.units=int(16,256) or "
+            "train.optimizer.learning_rate=loguniform(1e-4,1e-1)"
+        )
+    args = [parse_yaml(part, f"--random {key}") for part in split_values(rest[:-1])]
+    return key.strip(), {kind.strip(): args}
+
+
+def merged_sweep(
+    config: Config,
+    grid: Iterable[str] = (),
+    random: Iterable[str] = (),
+    search: str | None = None,
+    trials: int | None = None,
+    repeats: int | None = None,
+    workers: int | None = None,
+) -> SweepConfig:
+    """The config's ``sweep:`` section with the command line's axes added on top."""
+    data = config.sweep.model_dump() if config.sweep is not None else {}
+    data.setdefault("grid", {})
+    data.setdefault("space", {})
+    data["grid"].update(dict(parse_grid_axis(text) for text in grid))
+    data["space"].update(dict(parse_distribution(text) for text in random))
+    if data["space"] and search is None and data.get("search", "grid") == "grid":
+        search = "random"
+    for key, value in (
+        ("search", search),
+        ("trials", trials),
+        ("repeats", repeats),
+        ("workers", workers),
+    ):
+        if value is not None:
+            data[key] = value
+    try:
+        return SweepConfig.model_validate(data)
+    except Exception as exc:  # pydantic ValidationError, reported like any config error
+        from pydantic import ValidationError
+
+        from dnn_lab.config.schema import format_validation_error
+
+        if isinstance(exc, ValidationError):
+            raise ConfigError(format_validation_error(exc, "sweep")) from None
+        raise
+
+
+def sweep_config_of(state: SweepState) -> SweepConfig:
+    """The sweep settings a sweep folder was made with, read back from its state."""
+    settings = state.planned // max(1, state.repeats)
+    return SweepConfig.model_validate(
+        {
+            "grid": state.grid,
+            "space": state.space,
+            "search": state.search,
+            "trials": settings if state.search != "grid" else None,
+            "repeats": state.repeats,
+            "prune": state.prune,
+        }
+    )
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def grid_trials(sweep: SweepConfig, base_seed: int) -> list[Trial]:
+    """Every combination of the axes, each repeated with seeds base, base+1, ..."""
+    keys = list(sweep.grid)
+    combos = list(itertools.product(*(sweep.grid[k] for k in keys))) or [()]
+    trials = []
+    for combo in combos:
+        for repeat in range(sweep.repeats):
+            trials.append(
+                Trial(
+                    index=len(trials),
+                    overrides=dict(zip(keys, combo, strict=True)),
+                    seed=base_seed + repeat,
+                )
+            )
+    return trials
+
+
+def random_trials(sweep: SweepConfig, base_seed: int) -> list[Trial]:
+    """``trials`` settings drawn from the space (grid axes count as choices), seeded."""
+    import numpy as np
+
+    rng = np.random.default_rng(base_seed)
+    trials = []
+    for _ in range(sweep.trials or 1):
+        setting = {key: draw(rng, spec) for key, spec in search_space(sweep).items()}
+        for repeat in range(sweep.repeats):
+            trials.append(
+                Trial(index=len(trials), overrides=dict(setting), seed=base_seed + repeat)
+            )
+    return trials
+
+
+def search_space(sweep: SweepConfig) -> dict[str, dict[str, list[Any]]]:
+    """Every axis as a distribution: grid axes become choices."""
+    return {**{k: {"choice": v} for k, v in sweep.grid.items()}, **sweep.space}
+
+
+def draw(rng, spec: dict[str, list[Any]]) -> Any:
+    ((kind, args),) = spec.items()
+    if kind == "choice":
+        return args[int(rng.integers(len(args)))]
+    if kind == "int":
+        return int(rng.integers(args[0], args[1] + 1))
+    if kind == "loguniform":
+        return float(math.exp(rng.uniform(math.log(args[0]), math.log(args[1]))))
+    return float(rng.uniform(args[0], args[1]))
+
+
+def planned_trials(sweep: SweepConfig, base_seed: int) -> list[Trial]:
+    """The trials a grid or random search runs; a guided search plans none ahead."""
+    if sweep.search == "grid":
+        return grid_trials(sweep, base_seed)
+    if sweep.search == "random":
+        return random_trials(sweep, base_seed)
+    return []
+
+
+def check_trials(base: dict[str, Any], trials: list[Trial], sweep: SweepConfig) -> None:
+    """Validate every trial's config before any of them runs: a bad axis fails at once."""
+    samples = list(trials)
+    if sweep.search == "optuna":  # settings come later; check the ends of every range
+        for bound in (0, -1):
+            setting = {
+                k: (spec.get("choice") or next(iter(spec.values())))[bound]
+                for k, spec in search_space(sweep).items()
+            }
+            samples.append(Trial(index=-1, overrides=setting, seed=0))
+    seen: set[str] = set()
+    for trial in samples:
+        if trial.setting() in seen:
+            continue
+        seen.add(trial.setting())
+        try:
+            validate_config(apply_overrides(json.loads(json.dumps(base)), trial.set_args()))
+        except ConfigError as exc:
+            raise ConfigError(f"sweep setting {trial.setting()}: {exc}") from None
+
+
+def plan_only(config: Config, sweep: SweepConfig) -> list[Trial]:
+    """The trials a sweep would run, for ``--dry-run``; validates them all."""
+    base = config.model_copy(update={"sweep": None})
+    trials = planned_trials(sweep, config.seed)
+    check_trials(base.to_dict(), trials, sweep)
+    return trials
+
+
+def create_sweep(config: Config, sweep: SweepConfig, runs_dir: Path) -> SweepState:
+    """Make the sweep folder, its base config and its trial plan."""
+    from dnn_lab.data.loaders import task_of
+    from dnn_lab.training.head import resolve_head
+
+    base = config.model_copy(update={"sweep": None})
+    trials = plan_only(config, sweep)
+    task, n_classes = task_of(base.data, base.seed)
+    head = resolve_head(base, task, n_classes)
+    folder = runs.create_run_dir(runs_dir, f"{config.name}-sweep")
+    runs.atomic_write_text(folder / BASE_FILE, base.to_yaml())
+    planned = len(trials) if trials else (sweep.trials or 0) * sweep.repeats
+    state = SweepState(
+        folder=folder,
+        name=config.name,
+        search=sweep.search,
+        grid=sweep.grid,
+        space=sweep.space,
+        repeats=sweep.repeats,
+        planned=planned,
+        seed=config.seed,
+        monitor=head.monitor,
+        direction=Direction(head.mode),
+        prune=sweep.prune,
+        trials=trials,
+    )
+    state.save()
+    return state

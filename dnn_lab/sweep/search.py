@@ -1,0 +1,44 @@
+"""What the runner asks a search: the next trial, and what to make of its results.
+
+The runner knows how to run trials; a search decides which ones. ``FixedPlan`` hands out
+the trials a grid or random search planned ahead; ``OptunaSearch``
+(:mod:`dnn_lab.sweep.optuna_search`) proposes settings from the results so far.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from dnn_lab.sweep.state import SweepState, Trial
+
+
+class Search(Protocol):
+    """The runner's questions to a search, asked from one thread, in this order per trial."""
+
+    def ask(self, state: SweepState) -> Trial | None:
+        """The next trial to start (already in ``state.trials``), or None for now."""
+
+    def report(self, trial: Trial, value: float, epoch: int) -> bool:
+        """A running trial's monitored value at an epoch; True when it should stop (pruned)."""
+
+    def tell(self, trial: Trial, state: SweepState) -> None:
+        """A trial has ended: its status and value are set in ``state``."""
+
+    def wants_more(self, state: SweepState) -> bool:
+        """Whether ``ask`` may still give a trial (now or once running trials end)."""
+
+
+class FixedPlan:
+    """Grid and random search: the trials planned when the sweep was made, in order."""
+
+    def ask(self, state: SweepState) -> Trial | None:
+        return state.pending()
+
+    def report(self, trial: Trial, value: float, epoch: int) -> bool:
+        return False
+
+    def tell(self, trial: Trial, state: SweepState) -> None:
+        pass
+
+    def wants_more(self, state: SweepState) -> bool:
+        return state.pending() is not None

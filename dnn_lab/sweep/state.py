@@ -1,0 +1,149 @@
+"""The sweep file: trials, their statuses, and ``sweep.json`` written and read back.
+
+A leaf of the sweep package: plans, searches, the runner and the view all read and
+write a sweep through these records, and this module imports none of them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dnn_lab.errors import DnnLabError
+from dnn_lab.results import rundir as runs
+from dnn_lab.results.direction import Direction, best_row
+
+BASE_FILE = "base.yaml"  # the config every trial starts from
+LOGS_DIR = "logs"  # one trial-NNN.log per trial: what its process printed
+
+PENDING = "pending"
+PRUNED = "pruned"
+# Statuses a resumed sweep keeps; every other trial runs again.
+FINISHED = frozenset({runs.COMPLETED, runs.FAILED, runs.DIVERGED, PRUNED})
+
+
+def inline(value: Any) -> str:
+    """A value as one line of YAML (flow style), which ``--set`` reads back exactly."""
+    if isinstance(value, str):
+        return value
+    text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+    return text[:-4].strip() if text.endswith("\n...") or text.endswith(" ...") else text
+
+
+@dataclass(kw_only=True)
+class Trial:
+    """One setting and one seed; ``overrides`` are dotted keys as ``--set`` takes them."""
+
+    index: int
+    overrides: dict[str, Any]
+    seed: int
+    status: str = PENDING
+    run_dir: str | None = None  # the one run directory that counts for this trial
+    value: float | None = None  # the monitored metric at its best epoch
+    epochs: int | None = None
+    message: str | None = None
+    group: int | None = None  # guided search: the setting this trial repeats
+
+    def setting(self) -> str:
+        return " ".join(f"{k}={inline(v)}" for k, v in self.overrides.items()) or "(base)"
+
+    def set_args(self) -> list[str]:
+        args = [f"{k}={inline(v)}" for k, v in self.overrides.items()]
+        return [*args, f"seed={self.seed}"]
+
+    def log_path(self, folder: Path) -> Path:
+        return Path(folder) / LOGS_DIR / f"trial-{self.index:03d}.log"
+
+
+def trial_value(run: runs.Run, monitor: str, direction: Direction) -> float | None:
+    """A finished trial's score: the monitored metric at its best epoch.
+
+    ``metrics.json`` has it when training ended normally; an interrupted or crashed run
+    only has its history, whose best row gives the same number.
+    """
+    best = (run.metrics.get("best") or {}).get(monitor)
+    if best is not None:
+        return best
+    row = best_row(run.history or [], monitor, direction)
+    return None if row is None else row[monitor]
+
+
+@dataclass(kw_only=True)
+class SweepState:
+    """Everything in ``sweep.json``; saved after every change of a trial."""
+
+    folder: Path
+    name: str
+    search: str
+    grid: dict[str, list[Any]]
+    space: dict[str, dict[str, list[Any]]]
+    repeats: int
+    planned: int  # settings x repeats
+    seed: int
+    monitor: str | None = None
+    direction: Direction | None = None  # on disk: "max" or "min"
+    status: str = runs.RUNNING
+    created: str = field(
+        default_factory=lambda: datetime.now().astimezone().isoformat(timespec="seconds")
+    )
+    prune: bool = True
+    trials: list[Trial] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        payload = {k: v for k, v in asdict(self).items() if k not in ("folder", "trials")}
+        payload["direction"] = None if self.direction is None else self.direction.value
+        payload["base_config"] = BASE_FILE
+        payload["trials"] = [asdict(t) for t in self.trials]
+        return payload
+
+    @classmethod
+    def from_json(cls, folder: Path, payload: dict[str, Any]) -> SweepState:
+        payload = dict(payload)
+        trials = [Trial(**t) for t in payload.pop("trials", [])]
+        payload.pop("base_config", None)
+        direction = payload.pop("direction", None)
+        return cls(
+            folder=Path(folder),
+            trials=trials,
+            direction=None if direction is None else Direction(direction),
+            **payload,
+        )
+
+    def save(self) -> None:
+        runs.write_json(self.folder / runs.SWEEP_FILE, self.to_json())
+
+    @classmethod
+    def load(cls, folder: Path) -> SweepState:
+        path = Path(folder) / runs.SWEEP_FILE
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise DnnLabError(f"{folder} is not a sweep folder (no {runs.SWEEP_FILE})") from None
+        except (OSError, json.JSONDecodeError) as exc:
+            raise DnnLabError(f"{path} is unreadable: {exc}") from None
+        try:
+            return cls.from_json(folder, payload)
+        except (TypeError, ValueError) as exc:
+            raise DnnLabError(f"{path} is not a sweep file this version reads: {exc}") from None
+
+    def counts(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for trial in self.trials:
+            found[trial.status] = found.get(trial.status, 0) + 1
+        return found
+
+    def pending(self) -> Trial | None:
+        return next((t for t in self.trials if t.status == PENDING), None)
+
+    def best(self) -> Trial | None:
+        scored = [t for t in self.trials if t.value is not None and math.isfinite(t.value)]
+        if not scored:
+            return None
+        direction = self.direction or Direction.MIN
+        return min(scored, key=lambda t: direction.sort_key(t.value))

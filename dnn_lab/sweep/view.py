@@ -1,0 +1,147 @@
+"""A sweep on the terminal: the trial plan, a live table while it runs, the summary."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from dnn_lab.results import rundir as runs
+from dnn_lab.results.terminal import fmt
+from dnn_lab.sweep.plan import search_space
+from dnn_lab.sweep.state import FINISHED
+
+FAILED_STATUSES = (runs.FAILED, runs.DIVERGED)
+
+
+class SweepView:
+    """A live table of a sweep on a terminal; one line per finished trial elsewhere."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.live = None
+        self.reported: set[int] = set()
+        self._last = 0.0
+
+    def start(self, state, runner) -> None:
+        total = state.planned or len(state.trials)
+        self.console.print(
+            f"[bold]sweep[/] {state.folder}: {total} trials, {runner.workers} at a time",
+            highlight=False,
+            soft_wrap=True,
+        )
+        if self.console.is_terminal:
+            from rich.live import Live
+
+            self.live = Live(
+                self._render(state, runner),
+                console=self.console,
+                refresh_per_second=4,
+                transient=True,
+            )
+            self.live.start()
+
+    def update(self, state, runner) -> None:
+        import time
+
+        for trial in state.trials:
+            if trial.status in FINISHED | {runs.INTERRUPTED} and trial.index not in self.reported:
+                self.reported.add(trial.index)
+                done = sum(1 for t in state.trials if t.status in FINISHED)
+                total = state.planned or len(state.trials)
+                value = "-" if trial.value is None else fmt(trial.value)
+                line = (
+                    f"[{done}/{total}] {trial.status} #{trial.index:03d} {trial.setting()} "
+                    f"seed={trial.seed}: {state.monitor} {value}"
+                )
+                (self.live.console if self.live else self.console).print(
+                    line, highlight=False, soft_wrap=True, markup=False
+                )
+        now = time.monotonic()
+        if self.live is not None and now - self._last > 0.2:
+            self._last = now
+            self.live.update(self._render(state, runner))
+
+    def _render(self, state, runner):
+        from rich import box
+        from rich.console import Group
+        from rich.text import Text
+
+        total = state.planned or len(state.trials)
+        done = sum(1 for t in state.trials if t.status in FINISHED)
+        best = state.best()
+        head = Text(
+            f"{done}/{total} done, {len(runner.running)} running, "
+            f"{sum(1 for t in state.trials if t.status in FAILED_STATUSES)} failed"
+            + (
+                f"; best {state.monitor} {fmt(best.value)} (#{best.index:03d} {best.setting()})"
+                if best
+                else ""
+            )
+        )
+        table = Table(box=box.SIMPLE, header_style="bold")
+        for column in ("trial", "setting", "seed", "epochs"):
+            table.add_column(column)
+        for item in runner.running:
+            trial = item.trial
+            table.add_row(
+                f"#{trial.index:03d}", trial.setting(), str(trial.seed), str(trial.epochs or 0)
+            )
+        return Group(head, table)
+
+    def stop(self, state) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+        counts = state.counts()
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        self.console.print(f"[bold]{state.status}[/]: {summary}", highlight=False)
+        failures = [t for t in state.trials if t.status in FAILED_STATUSES]
+        for trial in failures:
+            self.console.print(
+                f"  {trial.status} #{trial.index:03d} {trial.setting()} "
+                f"seed={trial.seed}: {trial.message or ''}",
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
+        best = state.best()
+        if best is not None:
+            self.console.print(
+                f"best {state.monitor} {fmt(best.value)}: #{best.index:03d} "
+                f"{best.setting()} seed={best.seed}",
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
+        self.console.print(
+            f"next: dnn-lab compare {state.folder}   dnn-lab report {state.folder}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def print_trial_plan(console: Console, trials, sweep) -> None:
+    from rich import box
+
+    if sweep.search == "optuna":
+        console.print(
+            f"{sweep.trials} settings x {sweep.repeats} seeds = "
+            f"{(sweep.trials or 0) * sweep.repeats} runs, chosen by Optuna's TPE "
+            "sampler as results come in, from:",
+            highlight=False,
+        )
+        for key, spec in search_space(sweep).items():
+            console.print(f"  {key} ~ {spec}", highlight=False, markup=False)
+        return
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold")
+    table.add_column("trial", justify="right")
+    table.add_column("setting")
+    table.add_column("seed", justify="right")
+    for trial in trials:
+        table.add_row(f"{trial.index:03d}", trial.setting(), str(trial.seed))
+    console.print(table)
+    settings = len({trial.setting() for trial in trials})
+    console.print(
+        f"{len(trials)} runs: {settings} settings x {sweep.repeats} seeds ({sweep.search} search)",
+        highlight=False,
+    )
