@@ -1,42 +1,39 @@
-"""Running a sweep: each trial a normal run in its own process, ``workers`` at a time.
+"""Running a sweep: each trial a normal run, ``workers`` at a time.
 
 A sweep folder ``runs/<date>-<name>-sweep/`` holds ``base.yaml`` (the config every
 trial starts from), ``sweep.json`` (axes, search state and every trial's status,
-rewritten atomically as trials move) and one run directory per trial. A trial
-runs as ``dnn-lab train base.yaml --set ...`` in a subprocess, so the memory of
-one never leaks into the next, and a crash of one never stops the others.
+rewritten atomically as trials move) and one run directory per trial. A trial runs
+as ``dnn-lab train base.yaml --set ...`` would, in a warm worker process that has
+Keras loaded already (:mod:`dnn_lab.sweep.workers`); a crash costs only its own
+trial and its worker.
 
 ``SweepRunner`` decides when trials start and end; the search decides which
-(:mod:`dnn_lab.sweep.search`); ``_TrialProcess`` is the one place that knows how a
-trial's process is started, watched and stopped.
+(:mod:`dnn_lab.sweep.search`); the worker pool knows how a trial's process is
+started, watched and stopped.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
 
 from dnn_lab.config.schema import SweepConfig
 from dnn_lab.errors import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
 from dnn_lab.results import rundir as runs
 from dnn_lab.sweep.search import FixedPlan, Search
 from dnn_lab.sweep.state import (
-    BASE_FILE,
     FINISHED,
     PENDING,
     PRUNED,
     SweepState,
-    Trial,
     trial_value,
 )
+from dnn_lab.sweep.workers import WorkerPool, WorkerTrial, auto_workers, threads_for
 
 POLL_SECONDS = 0.2  # how often the runner looks at its trials
 
@@ -63,79 +60,6 @@ def _has_gpus() -> bool:
     )
 
 
-# --------------------------------------------------------------------------- one trial's process
-
-
-class _TrialProcess:
-    """One trial as ``python -m dnn_lab train`` in a subprocess, logging to ``logs/``.
-
-    Everything the runner does to a trial's process goes through here: start it, find
-    the run directory it made, ask whether it ended, stop it politely or at once.
-    """
-
-    def __init__(self, trial: Trial, state: SweepState, slot: int, gpu_slots: int):
-        self.trial = trial
-        self.slot = slot
-        self.folder = state.folder
-        self.reported = 0  # history rows already shown to the search
-        command = [
-            sys.executable,
-            "-m",
-            "dnn_lab",
-            "train",
-            str(state.folder / BASE_FILE),
-            "--runs-dir",
-            str(state.folder),
-            "--name",
-            f"{state.name}-{trial.index:03d}",
-        ]
-        for arg in trial.set_args():
-            command += ["--set", arg]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        if gpu_slots:
-            env["CUDA_VISIBLE_DEVICES"] = str(slot % gpu_slots)
-        log_path = trial.log_path(state.folder)
-        log_path.parent.mkdir(exist_ok=True)
-        self.log: IO[str] = open(log_path, "w", encoding="utf-8")  # noqa: SIM115
-        # its own process group: Ctrl-C reaches the sweep, which then stops each trial cleanly
-        self.process = subprocess.Popen(
-            command, stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-        trial.status, trial.run_dir, trial.value, trial.message = runs.RUNNING, None, None, None
-
-    def poll(self) -> int | None:
-        """The exit code once the process has ended (its log then closed), else None."""
-        code = self.process.poll()
-        if code is not None and not self.log.closed:
-            self.log.close()
-        return code
-
-    def stop(self) -> None:
-        """Stop after the current batch: the trial records itself as interrupted."""
-        self.process.send_signal(signal.SIGTERM)
-
-    def kill(self) -> None:
-        self.process.kill()
-
-    def run_dir(self) -> Path | None:
-        """The run directory this process made (found by its pid and name), once it exists."""
-        if self.trial.run_dir:
-            return Path(self.trial.run_dir)
-        for path in self.folder.iterdir():
-            if not path.is_dir():
-                continue
-            try:
-                info = json.loads((path / runs.RUN_FILE).read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if info.get("pid") == self.process.pid and info.get("name", "").endswith(
-                f"-{self.trial.index:03d}"
-            ):
-                self.trial.run_dir = str(path)
-                return path
-        return None
-
-
 # --------------------------------------------------------------------------- the runner
 
 
@@ -148,14 +72,17 @@ class SweepRunner:
         workers: int,
         on_change: Callable[[], None] = lambda: None,
         search: Search | None = None,
+        threads: int | None = None,
     ):
         self.state = state
         self.workers = max(1, workers)
         self.on_change = on_change
         self.search: Search = search if search is not None else FixedPlan()
-        self.running: list[_TrialProcess] = []
+        self.running: list[WorkerTrial] = []
         self.stop_signal: int | None = None
-        self.gpu_slots = default_workers() if _has_gpus() else 0
+        gpu_slots = default_workers() if _has_gpus() else 0
+        self.threads = threads if threads is not None else threads_for(self.workers)
+        self.pool = WorkerPool(state, self.workers, self.threads, gpu_slots)
 
     def run(self) -> int:
         """Run until every trial has ended or a signal stops the sweep; the exit code."""
@@ -179,6 +106,7 @@ class SweepRunner:
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+            self.pool.close(kill=self.stop_signal is not None and bool(self.running))
         if self.stop_signal is not None:
             for trial in self.state.trials:
                 if trial.status in (PENDING, runs.RUNNING):
@@ -201,7 +129,7 @@ class SweepRunner:
                 return
             used = {r.slot for r in self.running}
             slot = next(i for i in range(self.workers) if i not in used)
-            self.running.append(_TrialProcess(trial, self.state, slot, self.gpu_slots))
+            self.running.append(self.pool.start(trial, slot))
             self.state.save()
             self.on_change()
 
@@ -244,6 +172,7 @@ class SweepRunner:
                 trial.message = run.info.get("message")
             if trial.status == runs.FAILED and not trial.message:
                 trial.message = _last_lines(trial.log_path(self.state.folder))
+            self.pool.finished(item, healthy=trial.status not in (runs.FAILED, runs.CRASHED))
             self.search.tell(trial, self.state)
             self.state.save()
             self.on_change()
@@ -292,9 +221,12 @@ def make_search(state: SweepState, sweep: SweepConfig) -> Search:
 
 def run_sweep(state: SweepState, sweep: SweepConfig, workers: int | None, view) -> int:
     """Run (or continue) a sweep with a live view; returns the exit code."""
-    runner = SweepRunner(
-        state, workers or sweep.workers or default_workers(), search=make_search(state, sweep)
-    )
+    count = workers or sweep.workers
+    threads = None
+    if count is None:
+        remaining = sum(1 for t in state.trials if t.status not in FINISHED) or state.planned
+        count, threads = auto_workers(remaining, default_workers() if _has_gpus() else 0)
+    runner = SweepRunner(state, count, search=make_search(state, sweep), threads=threads)
     runner.on_change = lambda: view.update(state, runner)
     view.start(state, runner)
     try:

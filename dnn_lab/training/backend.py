@@ -42,7 +42,28 @@ def configure(backend: str, device: str) -> dict[str, Any]:
         raise DnnLabError(
             f"backend: {backend!r} is not installed ({exc.name}); install {extra}"
         ) from None
+    _limit_threads(backend)
     return _select_device(backend, device)
+
+
+def thread_limit() -> int | None:
+    """Threads per process a sweep gave this worker, if any (see ``dnn_lab.sweep.workers``)."""
+    value = os.environ.get("DNN_LAB_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+def _limit_threads(backend: str) -> None:
+    """Keep a sweep's workers from fighting over the cores: workers x threads = cores."""
+    limit = thread_limit()
+    if limit is None or backend != "tensorflow":
+        return  # JAX reads its limit from XLA_FLAGS, set when the worker started
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(limit)
+        tf.config.threading.set_inter_op_parallelism_threads(limit)
+    except RuntimeError:  # already set, to this same value, by this worker's first trial
+        pass
 
 
 def import_keras():

@@ -104,6 +104,15 @@ def configure_threads(backend: str, flops: float, steps_in_graph: bool) -> dict[
     """
     if backend != "tensorflow":
         return {}
+    from dnn_lab.training.backend import thread_limit
+
+    limit = thread_limit()
+    if limit is not None:  # a sweep worker's share of the cores, set when Keras was loaded
+        return {
+            "step_mflops": round(flops / 1e6, 1),
+            "intra_op_threads": limit,
+            "inter_op_threads": limit,
+        }
     if flops >= SMALL_STEP_FLOPS or steps_in_graph:
         return {"step_mflops": round(flops / 1e6, 1)}
     import tensorflow as tf

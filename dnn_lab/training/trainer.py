@@ -58,6 +58,7 @@ def train(
     command: list[str] | None = None,
     config_path: Path | None = None,
     clock: Stopwatch | None = None,
+    painter: CurvePainter | None = None,
 ) -> TrainResult:
     """Train ``config`` and write its run directory under ``runs_dir``.
 
@@ -75,7 +76,7 @@ def train(
 
     from dnn_lab.training import backend
 
-    painter = CurvePainter()  # gets matplotlib ready on another core while Keras loads
+    painter = painter or CurvePainter()  # matplotlib gets ready on another core meanwhile
     with tempfile.TemporaryDirectory(prefix="dnn-lab-") as scratch, contextlib.closing(painter):
         native_log = Path(scratch) / runs.NATIVE_LOG_FILE
         with backend.native_stderr_to(native_log):

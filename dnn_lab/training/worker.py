@@ -1,0 +1,161 @@
+"""A warm trial worker: imports Keras once, then trains trial after trial.
+
+A sweep of short trials spent most of each trial starting Python and importing the
+framework. A worker pays that once. Each trial still starts from a fresh Keras state
+(``clear_session``, the trial's own seed), writes its own run directory and its own
+log, and so gives the history the same trial gives alone in a new process (the test
+suite compares them digit for digit).
+
+Protocol (``python -m dnn_lab.training.worker``): one JSON request per line on stdin,
+``{"config": base.yaml, "overrides": [...], "runs_dir": ..., "name": ..., "log": ...}``;
+one JSON answer per line on the original stdout, ``{"exit_code": N, "status": ...,
+"run_dir": ...}``. End of input ends the worker. While a trial trains, SIGTERM stops it
+after the current batch (it records itself ``interrupted``) and the worker goes on;
+between trials SIGTERM ends the worker. The worker dies with its driver.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+# Settings that hold for a whole process; a trial that needs others needs another worker.
+THREADS_VARIABLE = "DNN_LAB_THREADS"
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel ends this worker when its driver dies, however it dies."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() == 1:  # the driver died before the line above ran
+        os._exit(1)
+
+
+@contextlib.contextmanager
+def _output_to(path: Path):
+    """Point file descriptors 1 and 2 (Python's and native code's output) at ``path``."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = os.dup(1), os.dup(2)
+    log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    try:
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+
+
+def run_trial(request: dict[str, Any], received: float) -> dict[str, Any]:
+    """Train one trial as ``dnn-lab train`` would; the answer for the driver."""
+    from rich.console import Console
+
+    from dnn_lab.config.schema import load_config
+    from dnn_lab.errors import EXIT_BUG, EXIT_TERMINATED, DnnLabError
+    from dnn_lab.results.painter import CurvePainter
+    from dnn_lab.results.terminal import print_training_result
+    from dnn_lab.training.timing import Stopwatch
+    from dnn_lab.training.trainer import train
+
+    with _output_to(Path(request["log"])):
+        console = Console(highlight=False, width=120)
+        try:
+            _fresh_keras_state()
+            config = load_config(
+                Path(request["config"]), request["overrides"], name=request["name"]
+            )
+            result = train(
+                config,
+                Path(request["runs_dir"]),
+                console=console,
+                command=request.get("command"),
+                config_path=Path(request["config"]),
+                clock=Stopwatch(origin=received),
+                painter=CurvePainter(background=False),  # matplotlib stays loaded here
+            )
+        except KeyboardInterrupt:
+            console.print("stopped by SIGTERM before training began", markup=False)
+            return {"exit_code": EXIT_TERMINATED, "status": None, "run_dir": None}
+        except DnnLabError as exc:
+            console.print(f"error: {exc}", markup=False, soft_wrap=True)
+            return {"exit_code": exc.exit_code, "status": None, "run_dir": None}
+        except BaseException:  # a bug: reported like `dnn-lab train` reports it
+            import traceback
+
+            traceback.print_exc()
+            return {"exit_code": EXIT_BUG, "status": None, "run_dir": None}
+        print_training_result(console, result)
+        if result.error is not None:
+            import traceback
+
+            traceback.print_exception(result.error)
+        return {
+            "exit_code": result.exit_code,
+            "status": result.status,
+            "run_dir": str(result.run_dir),
+        }
+
+
+def _fresh_keras_state() -> None:
+    """What a new process would have: no layers, names or graphs left from the last trial."""
+    if "keras" in sys.modules:
+        import keras
+
+        # The collector runs on its own; forcing a full pass here cost a third of a second.
+        keras.backend.clear_session(free_memory=False)
+
+
+def serve(requests=None, answers_fd: int | None = None) -> int:
+    """Answer requests until the input ends; the exit code of the worker."""
+    requests = requests if requests is not None else sys.stdin
+    answers = os.dup(1) if answers_fd is None else answers_fd
+    stopping = {"idle": True}
+
+    def on_term(signum, frame):
+        if stopping["idle"]:
+            os._exit(128 + signum)
+        # A trial that is not yet fitting (the trainer's own handler takes over once it
+        # is) stops here, and says so.
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to act on
+    for line in requests:
+        if not line.strip():
+            continue
+        received = time.perf_counter()
+        stopping["idle"] = False
+        answer = run_trial(json.loads(line), received)
+        stopping["idle"] = True
+        os.write(answers, (json.dumps(answer) + "\n").encode("utf-8"))
+    return 0
+
+
+def main() -> int:
+    _die_with_parent()
+    answers = os.dup(1)  # the driver's pipe; everything else printed goes to the log (fd 2)
+    os.dup2(2, 1)
+    return serve(answers_fd=answers)
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    os._exit(code)  # no framework teardown: nothing is left to save
