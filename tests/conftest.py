@@ -5,12 +5,15 @@ from __future__ import annotations
 import copy
 import io
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# compiled programs are cached per test session, never in the user's own cache folder
+os.environ.setdefault("DNN_LAB_CACHE_DIR", tempfile.mkdtemp(prefix="dnn-lab-cache-"))
 
 TINY = {
     "name": "tiny",

@@ -35,6 +35,12 @@ def configure(backend: str, device: str) -> dict[str, Any]:
         os.environ.setdefault(key, value)
     if backend == "jax" and device == "cpu":
         os.environ["JAX_PLATFORMS"] = "cpu"
+    cache = compilation_cache_dir()
+    if backend == "tensorflow" and cache is not None and "tensorflow" not in sys.modules:
+        flags = os.environ.get("TF_XLA_FLAGS", "")
+        if "tf_xla_persistent_cache_directory" not in flags:
+            cache_flag = f"--tf_xla_persistent_cache_directory={cache / 'xla'}"
+            os.environ["TF_XLA_FLAGS"] = f"{flags} {cache_flag}".strip()
     try:
         import_keras()
     except ImportError as exc:
@@ -43,7 +49,55 @@ def configure(backend: str, device: str) -> dict[str, Any]:
             f"backend: {backend!r} is not installed ({exc.name}); install {extra}"
         ) from None
     _limit_threads(backend)
+    if backend != "tensorflow":
+        _leave_tensorflow_unloaded()
+    if backend == "jax" and cache is not None:
+        _use_jax_cache(cache / "jax")
     return _select_device(backend, device)
+
+
+def _leave_tensorflow_unloaded() -> None:
+    """On JAX or torch, keep Keras from importing TensorFlow (about 4 s) for optional checks.
+
+    Keras asks "is TensorFlow available?" when it seeds and when it saves a model, and
+    the question itself imports TensorFlow wherever it is installed. A JAX or torch run
+    of dnn-lab never builds a TensorFlow object, so the answer is "no" unless something
+    has loaded TensorFlow already.
+    """
+    try:
+        from keras.src.utils import module_utils
+    except ImportError:
+        return
+    lazy = getattr(module_utils, "tensorflow", None)
+    if lazy is not None and "tensorflow" not in sys.modules and lazy.module is None:
+        lazy._available = False
+
+
+def compilation_cache_dir() -> Path | None:
+    """Where compiled programs are kept between processes (``DNN_LAB_CACHE_DIR``, ``none``
+    to switch it off); by default the user's cache folder.
+
+    A program compiled once (a JAX step, an XLA cluster) is read back by the next run or
+    sweep trial of the same shapes instead of being compiled again: the same program, so
+    the same numbers, seconds sooner.
+    """
+    setting = os.environ.get("DNN_LAB_CACHE_DIR")
+    if setting is not None:
+        return None if setting.strip().lower() in ("", "none", "off") else Path(setting)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "dnn-lab"
+
+
+def _use_jax_cache(folder: Path) -> None:
+    import jax
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", str(folder))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    except (OSError, AttributeError, ValueError):  # a read-only home: compile as before
+        pass
 
 
 def thread_limit() -> int | None:
@@ -174,11 +228,45 @@ def seed_everything(seed: int, backend: str, op_determinism: bool = False) -> No
     """Same seed, same split, weights and shuffling."""
     import keras
 
-    keras.utils.set_random_seed(seed)
+    if backend == "tensorflow" or "tensorflow" in sys.modules:
+        keras.utils.set_random_seed(seed)
+    else:
+        _seed_without_tensorflow(seed, backend)
     if backend == "tensorflow" and op_determinism:
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+
+
+def _seed_without_tensorflow(seed: int, backend: str) -> None:
+    """``keras.utils.set_random_seed`` without its ``import tensorflow`` (4 s on JAX).
+
+    Keras seeds TensorFlow too whenever TensorFlow is installed, for ``tf.data``
+    pipelines that a JAX or torch run of dnn-lab never builds. These are the other
+    steps of that function, in its order; if Keras has moved them, its own is used.
+    """
+    import random
+
+    import numpy as np
+
+    try:
+        from keras.src.backend.common import global_state
+        from keras.src.random import seed_generator
+        from keras.src.utils import rng_utils
+
+        global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, seed)
+        global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+    except (ImportError, AttributeError):
+        import keras
+
+        keras.utils.set_random_seed(seed)
+        return
+    random.seed(seed)
+    np.random.seed(seed)
+    if backend == "torch":
+        import torch
+
+        torch.manual_seed(seed)
 
 
 def set_precision(policy: str) -> None:

@@ -78,3 +78,25 @@ def test_a_run_records_its_decision_and_where_its_time_went(tmp_path):
     assert all(timing[name] >= 0 for name in phases)
     assert timing["total"] >= sum(timing[name] for name in phases)
     assert timing["epochs"] > 0 and timing["writing"] > 0
+
+
+def test_a_jax_run_never_loads_tensorflow_and_saves_a_loadable_model(tmp_path):
+    pytest.importorskip("jax")
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, json\n"
+        "from pathlib import Path\n"
+        "from tests.conftest import train_config\n"
+        "extra = {'backend': 'jax', 'train': {'epochs': 1}}\n"
+        f"r = train_config(extra, Path({str(tmp_path)!r}))\n"
+        "import keras\n"
+        "keras.saving.load_model(r.run_dir / 'model.keras')\n"
+        "print(json.dumps([r.status, 'tensorflow' in sys.modules]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["completed", False]
