@@ -11,7 +11,8 @@ from rich.table import Table
 
 from dnn_lab.errors import RunDirError
 from dnn_lab.results import rundir as runs
-from dnn_lab.results.compare import cell, show_value
+from dnn_lab.results.collect import show_value
+from dnn_lab.results.tables import cell
 
 
 def load(path: Path) -> runs.Run:

@@ -13,7 +13,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from dnn_lab.cli import app
-from dnn_lab.results import compare, show
+from dnn_lab.results import collect, compare, show, tables
 from dnn_lab.results import rundir as runs
 from tests.conftest import fake_run
 
@@ -64,7 +64,7 @@ def three_runs(tmp_path):
 
 def rendered(comparison, width=130) -> str:
     console = Console(file=io.StringIO(), width=width, color_system=None)
-    compare.render_table(comparison, console)
+    tables.render_table(comparison, console)
     return console.file.getvalue()
 
 
@@ -92,7 +92,7 @@ def test_table_renders_exactly(three_runs):
 
 def test_markdown_renders_exactly(three_runs):
     result = compare.compare([three_runs], where=["status=completed"])
-    lines = compare.render_markdown(result).splitlines()
+    lines = tables.render_markdown(result).splitlines()
     assert lines[2:] == [
         "| run | status | activation | params | epochs | best val_accuracy | best epoch "
         "| final val_loss | final val_accuracy | s/epoch |",
@@ -137,8 +137,8 @@ def test_where_filters(three_runs):
 
 def test_json_and_csv_give_back_the_numbers_in_the_run_files(three_runs):
     result = compare.compare([three_runs])
-    exported = json.loads(compare.render_json(result))
-    rows = list(csv.DictReader(io.StringIO(compare.render_csv(result))))
+    exported = json.loads(tables.render_json(result))
+    rows = list(csv.DictReader(io.StringIO(tables.render_csv(result))))
     for entry, line in zip(exported["runs"], rows, strict=True):
         metrics = (
             json.loads((three_runs.parent / entry["path"] / runs.METRICS_FILE).read_text())
@@ -209,7 +209,7 @@ def test_twenty_runs_plot(tmp_path):
 
 
 def test_runs_lists_newest_first_and_filters_by_status(three_runs):
-    rows = compare.list_runs(three_runs)
+    rows = collect.list_runs(three_runs)
     assert [r["run"] for r in rows] == ["sigmoid", "tanh", "relu"]
     sweep = three_runs / "20260102-000000-study-sweep"
     fake_run(
@@ -219,8 +219,8 @@ def test_runs_lists_newest_first_and_filters_by_status(three_runs):
         started="2026-01-02T00:00:01+00:00",
     )
     (sweep / runs.SWEEP_FILE).write_text("{}")
-    assert compare.list_runs(three_runs)[0]["run"] == "study-000"  # trials of sweeps too
-    assert [r["run"] for r in compare.list_runs(three_runs, "interrupted")] == ["sigmoid"]
+    assert collect.list_runs(three_runs)[0]["run"] == "study-000"  # trials of sweeps too
+    assert [r["run"] for r in collect.list_runs(three_runs, "interrupted")] == ["sigmoid"]
 
 
 def test_show_prints_formula_history_and_environment(trained):

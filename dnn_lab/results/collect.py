@@ -1,0 +1,113 @@
+"""Finding runs and reading their configs as flat dotted keys.
+
+``compare``, ``runs`` and the seed statistics all start here: paths become runs (a folder
+of runs expands to them), and nested configs become ``train.epochs``-style keys. No Keras.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from dnn_lab.results import rundir as runs
+
+
+def collect(paths: Iterable[Path]) -> tuple[list[runs.Run], list[Path]]:
+    """Runs named directly, or the runs inside a folder (a sweep, a runs directory)."""
+    found: list[runs.Run] = []
+    skipped: list[Path] = []
+    seen: set[str] = set()
+    for path in map(Path, paths):
+        run = runs.try_read_run(path)
+        if run is not None:
+            batch = [run]
+        elif path.is_dir():
+            with os.scandir(path) as entries:
+                names = sorted(entry.name for entry in entries if entry.is_dir())
+            batch = [r for r in (runs.try_read_run(path / name) for name in names) if r]
+            if not batch:
+                skipped.append(path)
+        else:
+            skipped.append(path)
+            batch = []
+        for run in batch:
+            key = os.path.realpath(run.path)
+            if key not in seen:
+                seen.add(key)
+                found.append(run)
+    return found, skipped
+
+
+def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"epochs": 5}}`` -> ``{"train.epochs": 5}``; lists stay whole values."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value and not is_named_spec(value):
+            flat.update(flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def is_named_spec(value: dict[str, Any]) -> bool:
+    # {name: sgd, momentum: 0.9} reads best as one value, like the YAML it came from
+    return isinstance(value.get("name"), str) and all(
+        not isinstance(v, (dict, list)) for v in value.values()
+    )
+
+
+def show_value(value: Any) -> str:
+    if isinstance(value, dict) and is_named_spec(value):
+        params = ", ".join(f"{k}={v}" for k, v in value.items() if k != "name")
+        return f"{value['name']}({params})"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return "[" + ",".join(show_value(v) for v in value) + "]"
+    return str(value)
+
+
+MISSING = object()
+
+
+def config_get(config: dict[str, Any], dotted: str) -> Any:
+    """The value at a dotted key, as ``flatten`` would name it; MISSING when absent."""
+    node: Any = config
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return MISSING
+        node = node[part]
+    return node
+
+
+def list_runs(folder: Path, status: str | None = None) -> list[dict[str, Any]]:
+    """The runs in a runs directory (and in its sweep folders), newest first, one row each."""
+    with os.scandir(folder) as entries:
+        sweeps = sorted(Path(e.path) for e in entries if e.is_dir() and runs.is_sweep_dir(e.path))
+    found, _ = collect([folder, *sweeps])
+    rows = []
+    for run in found:
+        if status is not None and run.status != status:
+            continue
+        monitor = run.metrics.get("monitor")
+        best = (run.metrics.get("best") or {}).get(monitor) if monitor else None
+        rows.append(
+            {
+                "run": run.name,
+                "status": run.status,
+                "started": run.started or "",
+                "dataset": (run.info.get("data") or {}).get("dataset")
+                or (run.config.get("data") or {}).get("dataset"),
+                "metric": monitor,
+                "best": best,
+                "epochs": run.epochs_run,
+                "path": str(run.path),
+            }
+        )
+    rows.sort(key=lambda r: (r["started"], r["path"]), reverse=True)
+    return rows
