@@ -17,28 +17,24 @@ from typing import Any
 from dnn_lab.errors import DnnLabError
 from dnn_lab.results import rundir as runs
 from dnn_lab.results.collect import MISSING, collect, config_get, flatten, is_named_spec, show_value
-
-# Metrics where a higher value is better; every other metric (loss, mae...) is lower-better.
-_HIGHER_IS_BETTER = ("accuracy", "auc", "precision", "recall", "r2", "f1")
-
-
-def higher_is_better(metric: str) -> bool:
-    return any(word in metric for word in _HIGHER_IS_BETTER)
-
+from dnn_lab.results.direction import Direction
 
 # --------------------------------------------------------------------------- rows
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Comparison:
-    """Rows ready to render; ``columns`` lists (key, title) in display order."""
+    """Rows ready to render; ``columns`` lists (key, title) in display order.
+
+    ``direction`` is the order of the rows by ``sort_key``: MAX puts the largest value first.
+    """
 
     rows: list[dict[str, Any]]
     columns: list[tuple[str, str]]
     common: dict[str, Any]
     differing: list[str]
     sort_key: str
-    descending: bool
+    direction: Direction
     skipped: list[Path] = field(default_factory=list)
     metric_columns: list[str] = field(default_factory=list)
 
@@ -136,10 +132,11 @@ def compare(
     monitors = [row["monitor"] for row in rows if row.get("monitor")]
     monitor = max(set(monitors), key=monitors.count) if monitors else None
     sort_key = _column_for(sort, rows) if sort else (f"best_{monitor}" if monitor else "run")
-    descending = higher_is_better(sort_key) if sort else bool(monitor and higher_is_better(monitor))
+    # a metric sorts best first; run names and config keys (MIN by name) ascending
+    direction = Direction.of(sort_key if sort else monitor or "run")
     if reverse:
-        descending = not descending
-    rows = _sorted(rows, sort_key, descending)
+        direction = direction.reversed
+    rows = _sorted(rows, sort_key, direction)
     if top is not None:
         rows = rows[:top]
     metric_columns = _metric_columns(rows, monitor)
@@ -159,7 +156,16 @@ def compare(
     shown += [("seconds_per_epoch", "s/epoch")]
     if sort_key not in [key for key, _ in shown]:
         shown.insert(2, (sort_key, _title(sort_key)))
-    return Comparison(rows, shown, common, differing, sort_key, descending, skipped, metric_columns)
+    return Comparison(
+        rows=rows,
+        columns=shown,
+        common=common,
+        differing=differing,
+        sort_key=sort_key,
+        direction=direction,
+        skipped=skipped,
+        metric_columns=metric_columns,
+    )
 
 
 def short_titles(keys: list[str]) -> dict[str, str]:
@@ -228,7 +234,7 @@ def _column_for(name: str, rows: list[dict[str, Any]]) -> str:
     )
 
 
-def _sorted(rows: list[dict[str, Any]], key: str, descending: bool) -> list[dict[str, Any]]:
+def _sorted(rows: list[dict[str, Any]], key: str, direction: Direction) -> list[dict[str, Any]]:
     """Sort by one column; runs without a value (or with NaN) go last either way."""
 
     def missing(value: Any) -> bool:
@@ -238,7 +244,8 @@ def _sorted(rows: list[dict[str, Any]], key: str, descending: bool) -> list[dict
     absent = [row for row in rows if missing(row.get(key))]
     numeric = all(isinstance(row[key], (int, float)) for row in present)
     present.sort(
-        key=(lambda r: r[key]) if numeric else (lambda r: show_value(r[key])), reverse=descending
+        key=(lambda r: r[key]) if numeric else (lambda r: show_value(r[key])),
+        reverse=direction is Direction.MAX,
     )
     return present + absent
 

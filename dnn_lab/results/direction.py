@@ -51,6 +51,11 @@ class Direction(str, enum.Enum):
             return None
         return max(finite) if self is Direction.MAX else min(finite)
 
+    @property
+    def reversed(self) -> Direction:
+        """The other way round (``--reverse``)."""
+        return Direction.MIN if self is Direction.MAX else Direction.MAX
+
     def sort_key(self, value: float) -> float:
         """A key that sorts best first with ``sorted`` (ascending)."""
         return -value if self is Direction.MAX else value

@@ -15,7 +15,8 @@ from typing import Any
 
 from dnn_lab.results import rundir as runs
 from dnn_lab.results.collect import flatten, show_value
-from dnn_lab.results.compare import higher_is_better, short_titles
+from dnn_lab.results.compare import short_titles
+from dnn_lab.results.direction import Direction, best_row, is_finite_number
 
 # Two-sided 95% critical values of Student's t for 1..30 degrees of freedom.
 _T95 = (
@@ -100,27 +101,22 @@ class Setting:
         return " ".join(f"{k}={show_value(v)}" for k, v in self.values.items()) or "(all runs)"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Study:
     metric: str
-    descending: bool
+    direction: Direction  # of the metric; settings are ordered best first
     settings: list[Setting]
     keys: list[str]
     verdict: str
 
-    def best(self) -> Setting | None:
-        return self.settings[0] if self.settings and self.settings[0].n else None
 
-
-def _best_score(run: runs.Run, metric: str, descending: bool) -> float | None:
+def _best_score(run: runs.Run, metric: str, direction: Direction) -> float | None:
+    """The run's recorded best value of ``metric``, else the best epoch of its history."""
     best = (run.metrics.get("best") or {}).get(metric)
-    if isinstance(best, (int, float)) and math.isfinite(best):
+    if is_finite_number(best):
         return float(best)
-    values = [r.get(metric) for r in run.history]
-    values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-    if not values:
-        return None
-    return max(values) if descending else min(values)
+    row = best_row(run.history, metric, direction)
+    return None if row is None else float(row[metric])
 
 
 def group_runs(found: list[runs.Run], by: str | None = None, metric: str | None = None) -> Study:
@@ -152,23 +148,26 @@ def group_runs(found: list[runs.Run], by: str | None = None, metric: str | None 
         )
     monitors = [run.metrics.get("monitor") for run in found if run.metrics.get("monitor")]
     metric = metric or (max(set(monitors), key=monitors.count) if monitors else "val_loss")
-    descending = higher_is_better(metric)
+    direction = Direction.of(metric)
     groups: dict[str, Setting] = {}
     for run, values in zip(found, flat, strict=True):
         chosen = {k: values.get(k) for k in keys}
         key = json.dumps(chosen, sort_keys=True, default=str)
         setting = groups.setdefault(key, Setting(chosen))
         setting.runs.append(run)
-        score = _best_score(run, metric, descending) if run.status == runs.COMPLETED else None
+        score = _best_score(run, metric, direction) if run.status == runs.COMPLETED else None
         if score is None:
             setting.others[run.status] = setting.others.get(run.status, 0) + 1
         else:
             setting.scores.append(score)
-    ordered = sorted(groups.values(), key=lambda s: (s.n == 0, -s.mean if descending else s.mean))
-    return Study(metric, descending, ordered, keys, verdict(ordered, descending))
+    ordered = sorted(groups.values(), key=lambda s: (s.n == 0, direction.sort_key(s.mean)))
+    return Study(
+        metric=metric, direction=direction, settings=ordered, keys=keys, verdict=verdict(ordered)
+    )
 
 
-def verdict(settings: list[Setting], descending: bool) -> str:
+def verdict(settings: list[Setting]) -> str:
+    """Is the best setting (first) ahead of the runner-up by more than the seeds' noise?"""
     scored = [s for s in settings if s.n]
     if len(scored) < 2:
         return "only one setting has results; nothing to rank"
@@ -227,9 +226,9 @@ def render_table(study: Study, console) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    direction = "higher" if study.descending else "lower"
+    better = "higher" if study.direction.higher_is_better else "lower"
     console.print(
-        f"[bold]{study.metric}[/] at each run's best epoch, over seeds ({direction} is better)",
+        f"[bold]{study.metric}[/] at each run's best epoch, over seeds ({better} is better)",
         highlight=False,
     )
     table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
@@ -291,7 +290,7 @@ def render_markdown(study: Study) -> str:
 def render_json(study: Study) -> str:
     payload = {
         "metric": study.metric,
-        "higher_is_better": study.descending,
+        "higher_is_better": study.direction.higher_is_better,
         "verdict": study.verdict,
         "settings": rows(study),
     }

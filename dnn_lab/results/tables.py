@@ -12,7 +12,8 @@ from typing import Any
 
 from dnn_lab.results import rundir as runs
 from dnn_lab.results.collect import show_value
-from dnn_lab.results.compare import Comparison, higher_is_better
+from dnn_lab.results.compare import Comparison
+from dnn_lab.results.direction import Direction
 
 _SPARK = "▁▂▃▄▅▆▇█"
 
@@ -22,13 +23,9 @@ def _best_values(comparison: Comparison) -> dict[str, Any]:
     for key in comparison.metric_columns:
         if key == "best_epoch":
             continue
-        values = [
-            row[key]
-            for row in comparison.rows
-            if isinstance(row.get(key), (int, float)) and math.isfinite(row[key])
-        ]
-        if values:
-            best[key] = max(values) if higher_is_better(key) else min(values)
+        value = Direction.of(key).best(row.get(key) for row in comparison.rows)
+        if value is not None:
+            best[key] = value
     return best
 
 
@@ -99,7 +96,7 @@ def render_table(
         )
         arrow = ""
         if key == comparison.sort_key:
-            arrow = " ↓" if comparison.descending else " ↑"
+            arrow = " ↓" if comparison.direction is Direction.MAX else " ↑"
         is_config = key.startswith("config.")
         table.add_column(
             title.replace(" ", "\n", 1) + arrow,
@@ -177,7 +174,7 @@ def render_json(comparison: Comparison) -> str:
     """One JSON object; each run on a line of its own (greppable, and quick to write)."""
     header = {
         "sort": comparison.sort_key,
-        "descending": comparison.descending,
+        "descending": comparison.direction is Direction.MAX,
         "common": comparison.common,
         "differing": [k[len("config.") :] for k in comparison.differing],
     }

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from dnn_lab.cli import app
 from dnn_lab.results import collect, compare, show, tables
 from dnn_lab.results import rundir as runs
+from dnn_lab.results.direction import Direction
 from tests.conftest import fake_run
 
 
@@ -116,7 +117,7 @@ def test_sorting_both_ways(three_runs):
     worst_first = compare.compare([three_runs], reverse=True)
     assert [r["run"] for r in worst_first.rows] == ["relu", "tanh", "sigmoid"]
     by_loss = compare.compare([three_runs], sort="val_loss")
-    assert by_loss.sort_key == "final_val_loss" and not by_loss.descending
+    assert by_loss.sort_key == "final_val_loss" and by_loss.direction is Direction.MIN
     assert [r["run"] for r in by_loss.rows] == ["tanh", "relu", "sigmoid"]
     by_name = compare.compare([three_runs], sort="model.activation")
     assert [r["run"] for r in by_name.rows] == ["relu", "sigmoid", "tanh"]
