@@ -9,12 +9,11 @@ import csv
 import io
 import math
 from pathlib import Path
-from typing import Any
 
 from dnn_lab.results import rundir as runs
 
-EXPLODING_NORM = 1e3  # keep in step with dnn_lab.training.probe
-VANISHING_RATIO = 100.0
+EXPLODING_NORM = 1e3  # a gradient norm above this is flagged as exploding
+VANISHING_RATIO = 100.0  # ... and one this many times below the output layer's as vanishing
 SHARE_LIMIT = 0.5
 
 # epoch -> layer -> metric -> value, layers in the order they were written
@@ -203,10 +202,3 @@ def plot(items: list[tuple[str, Table]], path: Path, histories: list | None = No
     fig.savefig(path)
     plt.close(fig)
     return Path(path)
-
-
-def summary(table: Table) -> dict[str, Any]:
-    """Flags of the last epoch, for reports."""
-    if not table:
-        return {}
-    return {name: notes for name, notes in flags(table[max(table)]).items() if notes}
