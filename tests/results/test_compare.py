@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 
 import pytest
 from rich.console import Console
@@ -17,6 +15,7 @@ from dnn_lab.results import collect, compare, show, tables
 from dnn_lab.results import rundir as runs
 from dnn_lab.results.direction import Direction
 from tests.conftest import fake_run
+from tests.test_cli import modules_after
 
 
 def history(*val_accuracies: float, seconds: float = 0.25) -> list[dict]:
@@ -249,14 +248,14 @@ def test_cli_compare_formats(three_runs, tmp_path):
     assert result.exit_code == 2 and "not a run directory" in result.output
 
 
-def test_compare_and_runs_never_import_tensorflow(three_runs):
-    code = (
-        "import sys\n"
-        f"sys.argv = ['dnn-lab', 'compare', {str(three_runs)!r}]\n"
-        "from dnn_lab.cli import main\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
-        "print('HEAVY=' + ','.join(heavy))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert "HEAVY=\n" in done.stdout or done.stdout.rstrip().endswith("HEAVY=")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["compare", "{runs}"],
+        ["compare", "{runs}", "--format", "json"],
+        ["runs", "{runs}"],
+        ["show", "{runs}/20260101-100000-relu"],
+    ],
+)
+def test_compare_show_and_runs_import_neither_keras_nor_matplotlib(three_runs, args):
+    assert modules_after([a.format(runs=three_runs) for a in args]) == ""
