@@ -243,16 +243,16 @@ def compare(
             paths, sort=sort, reverse=reverse, top=top, where=where or (), columns=_split(columns)
         )
         if output_format is Format.table:
-            tables.render_table(
-                result, _stdout(wide_when_piped=True), limit=None if top else tables.TABLE_ROWS
-            )
+            limit = None if top else tables.TABLE_ROWS
+            table = comparing.to_table(result, curves=limit or len(result.rows))
+            tables.render_table(table, _stdout(wide_when_piped=True), limit=limit)
         else:
             render = {
                 Format.markdown: tables.render_markdown,
                 Format.csv: tables.render_csv,
                 Format.json: tables.render_json,
             }[output_format]
-            typer.echo(render(result), nl=False)
+            typer.echo(render(comparing.to_table(result)), nl=False)
             if result.skipped:
                 _stderr().print(
                     "warning: not run directories, skipped: " + ", ".join(map(str, result.skipped)),
@@ -278,19 +278,21 @@ def _plot_diagnostics(paths: list[Path], target: Path) -> None:
 
 def _compare_grouped(paths: list[Path], by: str | None, output_format, plot) -> None:
     from dnn_lab.results import study as studying
+    from dnn_lab.results import tables
     from dnn_lab.results.collect import collect
 
     found, skipped = collect(paths)
     result = studying.group_runs(found, by=by)
+    table = studying.to_table(result)
     if output_format is Format.table:
-        studying.render_table(result, _stdout(wide_when_piped=True))
+        tables.render_table(table, _stdout(wide_when_piped=True), limit=None)
     else:
         render = {
-            Format.markdown: studying.render_markdown,
-            Format.csv: studying.render_csv,
-            Format.json: studying.render_json,
+            Format.markdown: tables.render_markdown,
+            Format.csv: tables.render_csv,
+            Format.json: tables.render_json,
         }[output_format]
-        typer.echo(render(result), nl=False)
+        typer.echo(render(table), nl=False)
     if skipped:
         _stderr().print(
             "warning: not run directories, skipped: " + ", ".join(map(str, skipped)), soft_wrap=True
@@ -404,6 +406,7 @@ def report(
         import json as json_lib
 
         from dnn_lab.results import study as studying
+        from dnn_lab.results import tables
         from dnn_lab.results.collect import collect
         from dnn_lab.results.report import write_report
         from dnn_lab.results.rundir import SWEEP_FILE, is_sweep_dir
@@ -420,7 +423,7 @@ def report(
             else None
         )
         written = write_report(folder, result, base, info)
-        studying.render_table(result, _stdout(wide_when_piped=True))
+        tables.render_table(studying.to_table(result), _stdout(wide_when_piped=True), limit=None)
         for path in written:
             _stderr().print(f"wrote {path}", soft_wrap=True)
 

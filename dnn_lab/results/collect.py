@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dnn_lab.results import rundir as runs
+from dnn_lab.results.formatting import is_named_spec
 
 
 def collect(paths: Iterable[Path]) -> tuple[list[runs.Run], list[Path]]:
@@ -50,26 +51,6 @@ def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[dotted] = value
     return flat
-
-
-def is_named_spec(value: dict[str, Any]) -> bool:
-    # {name: sgd, momentum: 0.9} reads best as one value, like the YAML it came from
-    return isinstance(value.get("name"), str) and all(
-        not isinstance(v, (dict, list)) for v in value.values()
-    )
-
-
-def show_value(value: Any) -> str:
-    if isinstance(value, dict) and is_named_spec(value):
-        params = ", ".join(f"{k}={v}" for k, v in value.items() if k != "name")
-        return f"{value['name']}({params})"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if value is None:
-        return "-"
-    if isinstance(value, list):
-        return "[" + ",".join(show_value(v) for v in value) + "]"
-    return str(value)
 
 
 MISSING = object()

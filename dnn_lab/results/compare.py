@@ -16,8 +16,10 @@ from typing import Any
 
 from dnn_lab.errors import DnnLabError
 from dnn_lab.results import rundir as runs
-from dnn_lab.results.collect import MISSING, collect, config_get, flatten, is_named_spec, show_value
+from dnn_lab.results.collect import MISSING, collect, config_get, flatten
 from dnn_lab.results.direction import Direction
+from dnn_lab.results.formatting import Style, is_named_spec, show_value
+from dnn_lab.results.tables import Column, Table, sparkline
 
 # --------------------------------------------------------------------------- rows
 
@@ -283,6 +285,62 @@ def _matches(row: dict[str, Any], condition: str) -> bool:
         return bool(test(value, wanted))
     except TypeError:
         return False
+
+
+def to_table(comparison: Comparison, curves: int = 0) -> Table:
+    """The comparison as a table; the first ``curves`` rows get a sparkline of the monitor."""
+    columns = [
+        Column(
+            key=key,
+            title=title,
+            style=_style(key),
+            best=Direction.of(key)
+            if key in comparison.metric_columns and key != "best_epoch"
+            else None,
+            mark=(" ↓" if comparison.direction is Direction.MAX else " ↑")
+            if key == comparison.sort_key
+            else "",
+            plain=runs.COMPLETED if key == "status" else None,
+        )
+        for key, title in comparison.columns
+    ]
+    rows = comparison.rows
+    if curves:
+        columns.append(Column(key="curve", title="curve", terminal_only=True, exported=False))
+        rows = [{**row, "curve": _curve(row)} for row in rows[:curves]] + rows[curves:]
+    columns.append(Column(key="path", title="path", drawn=False))
+    return Table(
+        columns=columns,
+        rows=rows,
+        header={
+            "sort": comparison.sort_key,
+            "descending": comparison.direction is Direction.MAX,
+            "common": comparison.common,
+            "differing": [k[len("config.") :] for k in comparison.differing],
+        },
+        common=comparison.common,
+        skipped=comparison.skipped,
+        empty="no runs to compare",
+    )
+
+
+def _style(key: str) -> Style | None:
+    if key in ("params", "trainable"):
+        return "count"
+    if key == "seconds_per_epoch":
+        return "short"
+    if key in ("epochs", "best_epoch", "mc_dropout_accuracy") or key.startswith(
+        ("best_", "final_", "test_")
+    ):
+        return "metric"
+    return None
+
+
+def _curve(row: dict[str, Any]) -> str:
+    """The validation metric per epoch, as a sparkline."""
+    history = runs.read_history(Path(row["path"]) / runs.HISTORY_FILE)
+    metric = row.get("monitor") or "val_loss"
+    return sparkline([h.get(metric) for h in history])
 
 
 def plot(comparison: Comparison, path: Path) -> Path:

@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 from dnn_lab.results import rundir as runs
+from dnn_lab.results.formatting import Style, number
 
 EXPLODING_NORM = 1e3  # a gradient norm above this is flagged as exploding
 VANISHING_RATIO = 100.0  # ... and one this many times below the output layer's as vanishing
@@ -101,13 +102,13 @@ def render(table: Table, console) -> None:
         notes = sorted(set(start.get(name, [])) | set(end.get(name, [])))
         grid.add_row(
             name,
-            _pair(a.get("grad_norm"), b.get("grad_norm"), "{:.2e}"),
-            _pair(a.get("weight_std"), b.get("weight_std"), "{:.3f}"),
-            _pair(a.get("update_ratio"), b.get("update_ratio"), "{:.2e}"),
-            f"{_num(b.get('activation_mean'), '{:.3f}')} / "
-            f"{_num(b.get('activation_std'), '{:.3f}')}",
-            _pair(a.get("dead_share"), b.get("dead_share"), "{:.0%}"),
-            _pair(a.get("saturated_share"), b.get("saturated_share"), "{:.0%}"),
+            _pair(a.get("grad_norm"), b.get("grad_norm"), "scientific"),
+            _pair(a.get("weight_std"), b.get("weight_std"), "short"),
+            _pair(a.get("update_ratio"), b.get("update_ratio"), "scientific"),
+            f"{number(b.get('activation_mean'), 'short')} / "
+            f"{number(b.get('activation_std'), 'short')}",
+            _pair(a.get("dead_share"), b.get("dead_share"), "share"),
+            _pair(a.get("saturated_share"), b.get("saturated_share"), "share"),
             Text(", ".join(notes), style="bold red" if notes else ""),
         )
     console.print(grid)
@@ -119,14 +120,10 @@ def render(table: Table, console) -> None:
     )
 
 
-def _num(value: float | None, pattern: str) -> str:
-    return "-" if value is None else pattern.format(value)
-
-
-def _pair(first: float | None, last: float | None, pattern: str) -> str:
+def _pair(first: float | None, last: float | None, style: Style) -> str:
     if first is None and last is None:
         return "-"
-    return f"{_num(first, pattern)} -> {_num(last, pattern)}"
+    return f"{number(first, style)} -> {number(last, style)}"
 
 
 def series(table: Table, metric: str) -> dict[str, tuple[list[int], list[float]]]:

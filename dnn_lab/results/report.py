@@ -8,7 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from dnn_lab.results import rundir as runs
-from dnn_lab.results.study import Study, _num, render_markdown
+from dnn_lab.results.formatting import number
+from dnn_lab.results.study import Study, to_table
+from dnn_lab.results.tables import render_markdown
 
 
 def write_report(
@@ -25,8 +27,8 @@ def write_report(
         metric=study.metric,
     )
     ranking = [
-        f"{i}. {s.label()}: {_num(s.mean)}"
-        + (f" +/- {_num(s.std)}" if s.n > 1 else "")
+        f"{i}. {s.label()}: {number(s.mean)}"
+        + (f" +/- {number(s.std)}" if s.n > 1 else "")
         + f" (n={s.n})"
         for i, s in enumerate((s for s in study.settings if s.n), 1)
     ]
@@ -43,7 +45,7 @@ def write_report(
         "",
         f"## {study.metric} at the best epoch, over seeds",
         "",
-        render_markdown(study),
+        render_markdown(to_table(study)),
         "## Ranking",
         "",
         *ranking,

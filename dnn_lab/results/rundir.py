@@ -127,13 +127,17 @@ def history_to_csv(rows: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: _format_number(row.get(k)) for k in columns})
+        writer.writerow({k: csv_value(row.get(k)) for k in columns})
     return buffer.getvalue()
 
 
-def _format_number(value: Any) -> Any:
+def csv_value(value: Any) -> Any:
+    """One CSV cell: floats exact (shortest round-trip form), lists and mappings as JSON,
+    None empty."""
     if isinstance(value, float):
-        return repr(value)  # shortest exact round-trip form
+        return repr(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(json_safe(value))
     return "" if value is None else value
 
 

@@ -11,8 +11,7 @@ from rich.table import Table
 
 from dnn_lab.errors import RunDirError
 from dnn_lab.results import rundir as runs
-from dnn_lab.results.collect import show_value
-from dnn_lab.results.tables import cell
+from dnn_lab.results.formatting import number, show_value
 
 
 def load(path: Path) -> runs.Run:
@@ -83,8 +82,8 @@ def _parameters(run: runs.Run, console: Console) -> None:
             name,
             layer["class"],
             shape,
-            f"{layer['trainable']:,}",
-            f"{layer['non_trainable']:,}",
+            number(layer["trainable"], "count"),
+            number(layer["non_trainable"], "count"),
             layer.get("formula", ""),
         )
     totals = run.params.get("totals", {})
@@ -92,9 +91,9 @@ def _parameters(run: runs.Run, console: Console) -> None:
         "total",
         "",
         "",
-        f"{totals.get('trainable', 0):,}",
-        f"{totals.get('non_trainable', 0):,}",
-        f"{totals.get('total', 0):,} in all",
+        number(totals.get("trainable", 0), "count"),
+        number(totals.get("non_trainable", 0), "count"),
+        f"{number(totals.get('total', 0), 'count')} in all",
         style="bold",
     )
     console.print(table)
@@ -117,11 +116,7 @@ def _history(run: runs.Run, console: Console) -> None:
 
 
 def _history_cell(key: str, value: Any) -> str:
-    if key == "lr" and isinstance(value, float):
-        return f"{value:.3g}"
-    if key == "seconds" and isinstance(value, float):
-        return f"{value:.3f}"
-    return cell(key, value)
+    return number(value, "short" if key == "seconds" else "metric")
 
 
 def _metrics(run: runs.Run, console: Console) -> None:
@@ -145,14 +140,14 @@ def _metrics(run: runs.Run, console: Console) -> None:
     if "accuracy" in mc:
         lines.append(
             f"MC dropout ({mc['samples']} samples, {mc.get('split')}): accuracy "
-            f"{cell('x', mc['accuracy'])}, single pass {cell('x', mc['single_draw_accuracy_mean'])}"
-            f" +/- {cell('x', mc['single_draw_accuracy_std'])}, plain "
-            f"{cell('x', (mc.get('plain') or {}).get('accuracy'))}"
+            f"{number(mc['accuracy'])}, single pass {number(mc['single_draw_accuracy_mean'])}"
+            f" +/- {number(mc['single_draw_accuracy_std'])}, plain "
+            f"{number((mc.get('plain') or {}).get('accuracy'))}"
         )
     if "seconds_per_epoch" in metrics:
         lines.append(
-            f"time: {metrics.get('wall_seconds', 0):.1f}s, "
-            f"{metrics['seconds_per_epoch']:.3f}s per epoch"
+            f"time: {number(metrics.get('wall_seconds', 0), 'short')}s, "
+            f"{number(metrics['seconds_per_epoch'], 'short')}s per epoch"
         )
     console.print("[bold]metrics[/]")
     for line in lines:
@@ -161,7 +156,7 @@ def _metrics(run: runs.Run, console: Console) -> None:
 
 def _pairs(values: dict[str, Any]) -> str:
     keys = runs.history_columns(list(values))
-    return ", ".join(f"{k} {cell(k, values[k])}" for k in keys)
+    return ", ".join(f"{k} {number(values[k])}" for k in keys)
 
 
 def _environment(run: runs.Run, console: Console) -> None:

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dnn_lab.results import rundir as runs
-from dnn_lab.results.collect import flatten, show_value
+from dnn_lab.results.collect import flatten
 from dnn_lab.results.compare import short_titles
 from dnn_lab.results.direction import Direction, best_row, is_finite_number
+from dnn_lab.results.formatting import number, show_value
+from dnn_lab.results.tables import Column, Table
 
 # Two-sided 95% critical values of Student's t for 1..30 degrees of freedom.
 _T95 = (
@@ -192,112 +194,59 @@ def verdict(settings: list[Setting]) -> str:
     )
 
 
-# --------------------------------------------------------------------------- rendering
+# --------------------------------------------------------------------------- the table
 
 
-def rows(study: Study) -> list[dict[str, Any]]:
+def to_table(study: Study) -> Table:
+    """One row per setting, best first: the values that tell it apart and its statistics."""
     titles = short_titles([f"config.{k}" for k in study.keys])
-    out = []
+    rows = []
     for rank, setting in enumerate(study.settings, start=1):
         row: dict[str, Any] = {"rank": rank if setting.n else None}
         for key in study.keys:
             row[titles[f"config.{key}"]] = show_value(setting.values.get(key))
+        low, high = setting.interval
         row.update(
             {
                 "n": setting.n,
-                "mean": setting.mean,
-                "std": setting.std,
-                "ci95_low": setting.interval[0],
-                "ci95_high": setting.interval[1],
-                "other": ", ".join(f"{c} {s}" for s, c in setting.others.items()),
+                "mean": _defined(setting.mean),
+                "std": _defined(setting.std),
+                "interval": f"{number(low)} .. {number(high)}" if setting.n >= 2 else None,
+                "ci95_low": _defined(low),
+                "ci95_high": _defined(high),
+                "other": ", ".join(f"{c} {s}" for s, c in setting.others.items()) or None,
                 "runs": [str(run.path.name) for run in setting.runs],
             }
         )
-        out.append(row)
-    return out
-
-
-def _num(value: float) -> str:
-    return "-" if value is None or not math.isfinite(value) else f"{value:.4f}"
-
-
-def render_table(study: Study, console) -> None:
-    from rich import box
-    from rich.markup import escape
-    from rich.table import Table
-
+        rows.append(row)
     better = "higher" if study.direction.higher_is_better else "lower"
-    console.print(
-        f"[bold]{study.metric}[/] at each run's best epoch, over seeds ({better} is better)",
-        highlight=False,
+    counted = any(row["other"] for row in rows)
+    return Table(
+        columns=[
+            Column(key="rank", title="rank", style="metric"),
+            *(Column(key=titles[f"config.{k}"], title=titles[f"config.{k}"]) for k in study.keys),
+            Column(key="n", title="n", style="metric"),
+            Column(key="mean", title="mean", style="metric"),
+            Column(key="std", title="std", style="metric"),
+            Column(key="interval", title="95% interval", exported=False),
+            Column(key="ci95_low", title="ci95_low", style="metric", drawn=False),
+            Column(key="ci95_high", title="ci95_high", style="metric", drawn=False),
+            Column(key="other", title="other", drawn=counted),
+            Column(key="runs", title="runs", drawn=False),
+        ],
+        rows=rows,
+        header={
+            "metric": study.metric,
+            "higher_is_better": study.direction.higher_is_better,
+            "verdict": study.verdict,
+        },
+        rows_name="settings",
+        caption=f"[bold]{study.metric}[/] at each run's best epoch, over seeds "
+        f"({better} is better)",
+        footer=study.verdict,
     )
-    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
-    data = rows(study)
-    keys = list(data[0]) if data else []
-    for key in keys:
-        if key == "runs":
-            continue
-        table.add_column(
-            {"ci95_low": "95% CI", "ci95_high": ""}.get(key, key),
-            justify="right" if key in ("rank", "n", "mean", "std", "ci95_low") else "left",
-            no_wrap=True,
-        )
-    for row in data:
-        cells = []
-        for key in keys:
-            if key == "runs":
-                continue
-            value = row[key]
-            if key == "ci95_low":
-                cells.append(f"{_num(value)} ..")
-            elif key in ("mean", "std", "ci95_high"):
-                cells.append(_num(value))
-            else:
-                cells.append(escape("-" if value is None else str(value)))
-        table.add_row(*cells)
-    console.print(table)
-    console.print(study.verdict, highlight=False, soft_wrap=True)
 
 
-def render_markdown(study: Study) -> str:
-    data = rows(study)
-    if not data:
-        return "no runs\n"
-    keys = [k for k in data[0] if k not in ("runs", "ci95_high")]
-    titles = {"ci95_low": "95% interval"}
-    lines = [
-        "| " + " | ".join(titles.get(k, k) for k in keys) + " |",
-        "| "
-        + " | ".join("---:" if k in ("rank", "n", "mean", "std") else "---" for k in keys)
-        + " |",
-    ]
-    for row in data:
-        cells = []
-        for key in keys:
-            value = row[key]
-            if key == "ci95_low":
-                cells.append(
-                    f"{_num(row['ci95_low'])} .. {_num(row['ci95_high'])}" if row["n"] >= 2 else "-"
-                )
-            elif key in ("mean", "std"):
-                cells.append(_num(value))
-            else:
-                cells.append("-" if value in (None, "") else str(value).replace("|", "\\|"))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def render_json(study: Study) -> str:
-    payload = {
-        "metric": study.metric,
-        "higher_is_better": study.direction.higher_is_better,
-        "verdict": study.verdict,
-        "settings": rows(study),
-    }
-    return json.dumps(runs.json_safe(payload), indent=2) + "\n"
-
-
-def render_csv(study: Study) -> str:
-    from dnn_lab.results.tables import rows_to_csv
-
-    return rows_to_csv(rows(study))
+def _defined(value: float) -> float | None:
+    """A statistic that fewer seeds leave undefined (NaN) is shown and exported as none."""
+    return value if math.isfinite(value) else None

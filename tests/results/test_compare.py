@@ -64,7 +64,7 @@ def three_runs(tmp_path):
 
 def rendered(comparison, width=130) -> str:
     console = Console(file=io.StringIO(), width=width, color_system=None)
-    tables.render_table(comparison, console)
+    tables.render_table(compare.to_table(comparison, curves=tables.TABLE_ROWS), console)
     return console.file.getvalue()
 
 
@@ -92,7 +92,7 @@ def test_table_renders_exactly(three_runs):
 
 def test_markdown_renders_exactly(three_runs):
     result = compare.compare([three_runs], where=["status=completed"])
-    lines = tables.render_markdown(result).splitlines()
+    lines = tables.render_markdown(compare.to_table(result)).splitlines()
     assert lines[2:] == [
         "| run | status | activation | params | epochs | best val_accuracy | best epoch "
         "| final val_loss | final val_accuracy | s/epoch |",
@@ -137,8 +137,8 @@ def test_where_filters(three_runs):
 
 def test_json_and_csv_give_back_the_numbers_in_the_run_files(three_runs):
     result = compare.compare([three_runs])
-    exported = json.loads(tables.render_json(result))
-    rows = list(csv.DictReader(io.StringIO(tables.render_csv(result))))
+    exported = json.loads(tables.render_json(compare.to_table(result)))
+    rows = list(csv.DictReader(io.StringIO(tables.render_csv(compare.to_table(result)))))
     for entry, line in zip(exported["runs"], rows, strict=True):
         metrics = (
             json.loads((three_runs.parent / entry["path"] / runs.METRICS_FILE).read_text())
