@@ -75,20 +75,24 @@ def list_runs(folder: Path, status: str | None = None) -> list[dict[str, Any]]:
     for run in found:
         if status is not None and run.status != status:
             continue
-        monitor = run.metrics.get("monitor")
-        best = (run.metrics.get("best") or {}).get(monitor) if monitor else None
+        monitor = run.scores.monitor
         rows.append(
             {
                 "run": run.name,
                 "status": run.status,
                 "started": run.started or "",
-                "dataset": (run.info.get("data") or {}).get("dataset")
-                or (run.config.get("data") or {}).get("dataset"),
+                "dataset": run.record.dataset or _dataset_of(run.config),
                 "metric": monitor,
-                "best": best,
+                "best": run.scores.best_value(monitor),
                 "epochs": run.epochs_run,
                 "path": str(run.path),
             }
         )
     rows.sort(key=lambda r: (r["started"], r["path"]), reverse=True)
     return rows
+
+
+def _dataset_of(config: dict[str, Any]) -> str | None:
+    data = config.get("data")
+    name = data.get("dataset") if isinstance(data, dict) else None
+    return name if isinstance(name, str) else None

@@ -17,8 +17,9 @@ from typing import Any
 from dnn_lab.errors import DnnLabError
 from dnn_lab.results import rundir as runs
 from dnn_lab.results.collect import MISSING, collect, config_get, flatten
-from dnn_lab.results.direction import Direction
+from dnn_lab.results.direction import Direction, is_finite_number
 from dnn_lab.results.formatting import Style, is_named_spec, show_value
+from dnn_lab.results.records import MetricsRecord
 from dnn_lab.results.tables import Column, Table, sparkline
 
 # --------------------------------------------------------------------------- rows
@@ -43,12 +44,16 @@ class Comparison:
 
 def run_row(run: runs.Run) -> dict[str, Any]:
     """Everything a comparison can show of one run, as flat keys."""
-    metrics = run.metrics
-    history = run.history if run.status in (runs.RUNNING, runs.CRASHED) or not metrics else None
-    if history is not None and not metrics.get("final") and history:
+    scores = run.scores
+    live = run.status in (runs.RUNNING, runs.CRASHED) or scores == MetricsRecord()
+    history = run.history if live else []
+    final, epochs = scores.final, scores.epochs_run
+    if not final and history:  # a run still going (or gone): its last epoch so far
         final = {k: v for k, v in history[-1].items() if k not in ("epoch", "lr", "seconds")}
-        metrics = {**metrics, "final": final, "epochs_run": len(history)}
-    monitor = metrics.get("monitor") or _guess_monitor(metrics.get("final", {}))
+        epochs = len(history)
+    elif epochs is None and live:
+        epochs = len(history)
+    monitor = scores.monitor or _guess_monitor(final or {})
     row: dict[str, Any] = {
         "run": run.name,
         "path": str(run.path),
@@ -56,21 +61,21 @@ def run_row(run: runs.Run) -> dict[str, Any]:
         "started": run.started,
         "params": run.totals.get("total"),
         "trainable": run.totals.get("trainable"),
-        "epochs": metrics.get("epochs_run", len(run.history) if history is not None else None),
+        "epochs": epochs,
         "monitor": monitor,
-        "best_epoch": metrics.get("best_epoch"),
-        "seconds_per_epoch": metrics.get("seconds_per_epoch"),
+        "best_epoch": scores.best_epoch,
+        "seconds_per_epoch": scores.seconds_per_epoch,
     }
-    for key, value in (metrics.get("best") or {}).items():
+    for key, value in (scores.best or {}).items():
         if key.startswith("val_") or key == monitor:
             row[f"best_{key}"] = value
-    for key, value in (metrics.get("final") or {}).items():
+    for key, value in (final or {}).items():
         row[f"final_{key}"] = value
-    for key, value in (metrics.get("test") or {}).items():
+    for key, value in (scores.test or {}).items():
         row[f"test_{key}"] = value
-    mc = metrics.get("mc_dropout") or {}
-    if "accuracy" in mc:
-        row["mc_dropout_accuracy"] = mc["accuracy"]
+    accuracy = (scores.mc_dropout or {}).get("accuracy")
+    if is_finite_number(accuracy):
+        row["mc_dropout_accuracy"] = accuracy
     if run.problems:
         row["problems"] = "; ".join(run.problems)
     row["_config"] = run.config

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from dnn_lab.errors import RunDirError
+from dnn_lab.results.records import MetricsRecord, RunRecord
 
 CONFIG_FILE = "config.yaml"
 SUMMARY_FILE = "summary.txt"
@@ -193,9 +194,10 @@ class Run:
     """
 
     path: Path
-    info: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)
+    record: RunRecord = field(default_factory=RunRecord)  # run.json
+    scores: MetricsRecord = field(default_factory=MetricsRecord)  # metrics.json
     problems: list[str] = field(default_factory=list)
+    damaged: bool = False  # run.json or metrics.json is unreadable or of the wrong shape
     _config: dict[str, Any] | None = None
     _params: dict[str, Any] | None = None
     _history: list[dict[str, Any]] | None = None
@@ -204,9 +206,8 @@ class Run:
     def config(self) -> dict[str, Any]:
         if self._config is None:
             # run.json repeats the resolved config as JSON: no YAML parser on the hot path
-            stored = self.info.get("config")
-            if isinstance(stored, dict):
-                self._config = stored
+            if self.record.config is not None:
+                self._config = self.record.config
             else:
                 self._config = _read_yaml(self.path / CONFIG_FILE, self.problems) or {}
         return self._config
@@ -225,31 +226,46 @@ class Run:
 
     @property
     def name(self) -> str:
-        return str(self.info.get("name") or self.config.get("name") or self.path.name)
+        name = self.record.name or self.config.get("name")
+        return name if isinstance(name, str) and name else self.path.name
 
     @property
     def status(self) -> str:
-        written = self.info.get("status")
+        written = self.record.status
+        if self.damaged or (written is None and self.problems):
+            return DAMAGED
         if written is None:
-            return DAMAGED if self.problems else RUNNING
-        if written == RUNNING and _process_is_gone(self.info):
+            return RUNNING  # run.json not written yet
+        if written == RUNNING and _process_is_gone(self.record.host, self.record.pid):
             return CRASHED
-        return str(written)
+        return written
 
     @property
     def started(self) -> str | None:
-        return self.info.get("started")
+        return self.record.started
 
     @property
     def epochs_run(self) -> int:
-        if self.status != RUNNING and isinstance(self.metrics.get("epochs_run"), int):
-            return self.metrics["epochs_run"]
+        if self.status != RUNNING and self.scores.epochs_run is not None:
+            return self.scores.epochs_run
         return len(self.history)
 
     @property
     def totals(self) -> dict[str, Any]:
-        stored = self.info.get("params")
-        return stored if isinstance(stored, dict) else self.params.get("totals", {})
+        if self.record.params is not None:
+            return self.record.totals
+        totals = self.params.get("totals")
+        return totals if isinstance(totals, dict) else {}
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """run.json as a dict, for code not yet on ``record`` (sweep/)."""
+        return self.record.to_json()
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """metrics.json as a dict, for code not yet on ``scores`` (sweep/)."""
+        return self.scores.to_json()
 
 
 def is_run_dir(path: Path) -> bool:
@@ -268,7 +284,7 @@ def is_sweep_dir(path: Path) -> bool:
 def try_read_run(path: Path) -> Run | None:
     """``read_run`` for a path that may not be a run directory at all (then None)."""
     run = read_run(path)
-    if not run.info and not is_run_dir(path):  # only checked when run.json gave nothing
+    if run.record == RunRecord() and not is_run_dir(path):  # checked when run.json gave nothing
         return None
     return run
 
@@ -277,8 +293,14 @@ def read_run(path: Path) -> Run:
     """Read a run directory without ever raising on its contents."""
     path = Path(path)
     run = Run(path=path)
-    run.info = _read_json(path / RUN_FILE, run.problems) or {}
-    run.metrics = _read_json(path / METRICS_FILE, run.problems, required=False) or {}
+    info = _read_json(path / RUN_FILE, run.problems)
+    if info is not None:
+        run.record = RunRecord.from_json(info)
+    metrics = _read_json(path / METRICS_FILE, run.problems, required=False)
+    if metrics is not None:
+        run.scores = MetricsRecord.from_json(metrics)
+    run.problems += [*run.record.problems, *run.scores.problems]
+    run.damaged = bool(run.problems)  # what the status rests on is missing or broken
     return run
 
 
@@ -340,13 +362,16 @@ def _read_yaml(path: Path, problems: list[str]) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def _process_is_gone(info: dict[str, Any]) -> bool:
-    if info.get("host") != socket.gethostname() or not isinstance(info.get("pid"), int):
+def _process_is_gone(host: str | None, pid: int | None) -> bool:
+    """Only decidable on the machine that ran it; a pid no process can have is gone."""
+    if host != socket.gethostname() or pid is None:
         return False
+    if pid <= 0:
+        return True  # 0 and negative pids name process groups, never a run
     try:
-        os.kill(info["pid"], 0)
-    except ProcessLookupError:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
         return True
-    except PermissionError:
+    except (PermissionError, OSError):
         return False
     return False

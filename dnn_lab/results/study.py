@@ -16,7 +16,7 @@ from typing import Any
 from dnn_lab.results import rundir as runs
 from dnn_lab.results.collect import flatten
 from dnn_lab.results.compare import short_titles
-from dnn_lab.results.direction import Direction, best_row, is_finite_number
+from dnn_lab.results.direction import Direction, best_row
 from dnn_lab.results.formatting import number, show_value
 from dnn_lab.results.tables import Column, Table
 
@@ -114,9 +114,9 @@ class Study:
 
 def _best_score(run: runs.Run, metric: str, direction: Direction) -> float | None:
     """The run's recorded best value of ``metric``, else the best epoch of its history."""
-    best = (run.metrics.get("best") or {}).get(metric)
-    if is_finite_number(best):
-        return float(best)
+    best = run.scores.best_value(metric)
+    if best is not None:
+        return best
     row = best_row(run.history, metric, direction)
     return None if row is None else float(row[metric])
 
@@ -148,7 +148,7 @@ def group_runs(found: list[runs.Run], by: str | None = None, metric: str | None 
                 )
             }
         )
-    monitors = [run.metrics.get("monitor") for run in found if run.metrics.get("monitor")]
+    monitors = [run.scores.monitor for run in found if run.scores.monitor]
     metric = metric or (max(set(monitors), key=monitors.count) if monitors else "val_loss")
     direction = Direction.of(metric)
     groups: dict[str, Setting] = {}
