@@ -25,9 +25,7 @@ def collect(paths: Iterable[Path]) -> tuple[list[runs.Run], list[Path]]:
         if run is not None:
             batch = [run]
         elif path.is_dir():
-            with os.scandir(path) as entries:
-                names = sorted(entry.name for entry in entries if entry.is_dir())
-            batch = [r for r in (runs.try_read_run(path / name) for name in names) if r]
+            batch = [r for r in (runs.try_read_run(path / n) for n in _folders(path)) if r]
             if not batch:
                 skipped.append(path)
         else:
@@ -39,6 +37,22 @@ def collect(paths: Iterable[Path]) -> tuple[list[runs.Run], list[Path]]:
                 seen.add(key)
                 found.append(run)
     return found, skipped
+
+
+def _folders(path: Path) -> list[str]:
+    """The names of the folders in ``path``; symlink loops and unreadable entries left out."""
+    names = []
+    try:
+        with os.scandir(path) as entries:
+            for entry in entries:
+                try:
+                    if entry.is_dir():
+                        names.append(entry.name)
+                except OSError:
+                    continue
+    except OSError:
+        return []
+    return sorted(names)
 
 
 def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -68,8 +82,7 @@ def config_get(config: dict[str, Any], dotted: str) -> Any:
 
 def list_runs(folder: Path, status: str | None = None) -> list[dict[str, Any]]:
     """The runs in a runs directory (and in its sweep folders), newest first, one row each."""
-    with os.scandir(folder) as entries:
-        sweeps = sorted(Path(e.path) for e in entries if e.is_dir() and runs.is_sweep_dir(e.path))
+    sweeps = [folder / name for name in _folders(folder) if runs.is_sweep_dir(folder / name)]
     found, _ = collect([folder, *sweeps])
     rows = []
     for run in found:

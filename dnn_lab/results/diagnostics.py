@@ -25,15 +25,20 @@ def read(run_dir: Path) -> Table:
     path = Path(run_dir) / runs.DIAGNOSTICS_FILE
     try:
         text = path.read_text(encoding="utf-8")
-    except (FileNotFoundError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError):
         return {}
     table: Table = {}
-    for row in csv.DictReader(io.StringIO(text)):
-        try:
-            epoch, value = int(row["epoch"]), float(row["value"])
-        except (KeyError, TypeError, ValueError):
-            continue  # a damaged line; keep what can be read
-        table.setdefault(epoch, {}).setdefault(row["layer"], {})[row["metric"]] = value
+    try:
+        for row in csv.DictReader(io.StringIO(text)):
+            layer, metric = row.get("layer"), row.get("metric")
+            try:
+                epoch, value = int(row["epoch"]), float(row["value"])
+            except (KeyError, TypeError, ValueError, OverflowError):
+                continue  # a damaged line; keep what can be read
+            if isinstance(layer, str) and isinstance(metric, str):
+                table.setdefault(epoch, {}).setdefault(layer, {})[metric] = value
+    except csv.Error:  # a field over the csv limit, a NUL: keep the lines before it
+        pass
     return table
 
 
@@ -101,7 +106,7 @@ def render(table: Table, console) -> None:
         a, b = table[first].get(name, {}), table[last].get(name, {})
         notes = sorted(set(start.get(name, [])) | set(end.get(name, [])))
         grid.add_row(
-            name,
+            Text(name),  # Text: brackets in a damaged file are not markup
             _pair(a.get("grad_norm"), b.get("grad_norm"), "scientific"),
             _pair(a.get("weight_std"), b.get("weight_std"), "short"),
             _pair(a.get("update_ratio"), b.get("update_ratio"), "scientific"),
@@ -144,6 +149,9 @@ def plot(items: list[tuple[str, Table]], path: Path, histories: list | None = No
     With ``histories``, a first row shows each run's loss, training dashed and validation
     solid, so the diagnosis sits under the symptom.
     """
+    from dnn_lab.results.plots import check_target, save_figure
+
+    check_target(path)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -196,6 +204,4 @@ def plot(items: list[tuple[str, Table]], path: Path, histories: list | None = No
             axes[row][col].xaxis.get_major_locator().set_params(integer=True)
         axes[0][col].legend(fontsize=7, loc="best")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)

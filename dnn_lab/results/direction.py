@@ -62,7 +62,13 @@ class Direction(str, enum.Enum):
 
 
 def is_finite_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A number a float can hold: not a bool, NaN, infinite, or an int beyond float range."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int with hundreds of digits, from a damaged file
+        return False
 
 
 def best_row(

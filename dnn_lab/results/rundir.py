@@ -270,15 +270,20 @@ class Run:
 
 def is_run_dir(path: Path) -> bool:
     path = Path(path)
-    return path.is_dir() and (
-        (path / RUN_FILE).exists()
-        or (path / CONFIG_FILE).exists()
-        or (path / HISTORY_FILE).exists()
-    )
+    try:
+        return path.is_dir() and any((path / name).exists() for name in _RUN_MARKERS)
+    except OSError:  # unreadable: not a run this user can see
+        return False
+
+
+_RUN_MARKERS = (RUN_FILE, CONFIG_FILE, HISTORY_FILE)
 
 
 def is_sweep_dir(path: Path) -> bool:
-    return (Path(path) / SWEEP_FILE).is_file()
+    try:
+        return (Path(path) / SWEEP_FILE).is_file()
+    except OSError:
+        return False
 
 
 def try_read_run(path: Path) -> Run | None:
@@ -314,17 +319,17 @@ def read_history(path: Path, problems: list[str] | None = None) -> list[dict[str
         problems.append(f"{Path(path).name}: {exc}")
         return []
     rows = []
-    for line_number, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
-        try:
-            rows.append({k: _parse_cell(v) for k, v in row.items() if k is not None})
-        except ValueError:
-            problems.append(f"{Path(path).name}: unreadable line {line_number}")
-            break
+    reader = csv.DictReader(io.StringIO(text))
+    try:
+        for row in reader:
+            rows.append({k: _parse_cell(v) for k, v in row.items() if isinstance(k, str)})
+    except (ValueError, csv.Error):  # a bad number, a field over the csv limit, a NUL
+        problems.append(f"{Path(path).name}: unreadable line {reader.line_num}")
     return rows
 
 
-def _parse_cell(value: str | None) -> float | int | None:
-    if value is None or value == "":
+def _parse_cell(value: str | list | None) -> float | int | None:
+    if not isinstance(value, str) or value == "":  # None: a short line; list: a long one
         return None
     number = float(value)
     return int(number) if number.is_integer() and "." not in value and "e" not in value else number
@@ -338,13 +343,36 @@ def _read_json(path: Path, problems: list[str], required: bool = True) -> dict |
         if required:
             problems.append(f"{Path(path).name} is missing")
         return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON, bad UTF-8, a 5,000-digit int
         problems.append(f"{Path(path).name} is unreadable: {exc}")
+        return None
+    except RecursionError:
+        problems.append(f"{Path(path).name} is unreadable: nested too deeply")
         return None
     if not isinstance(data, dict):
         problems.append(f"{Path(path).name} does not hold an object")
         return None
+    if _depth(data) > MAX_DEPTH:
+        problems.append(f"{Path(path).name} is nested deeper than {MAX_DEPTH} levels")
+        return None
     return data
+
+
+MAX_DEPTH = 32  # a run file nests a few levels; far deeper is damage, and recursion's limit
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest in ``value`` (without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, level)
+            if level > MAX_DEPTH:
+                break
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _read_yaml(path: Path, problems: list[str]) -> dict | None:
@@ -353,13 +381,17 @@ def _read_yaml(path: Path, problems: list[str]) -> dict | None:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (safe)
+        # as JSON would hold it: string keys, no dates or sets, so readers meet one shape
+        data = json.loads(json.dumps(data, default=str, skipkeys=True))
     except FileNotFoundError:
         problems.append(f"{path.name} is missing")
         return None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        problems.append(f"{path.name} is unreadable: {exc}")
+    except (OSError, ValueError, yaml.YAMLError, RecursionError) as exc:
+        problems.append(f"{path.name} is unreadable: {type(exc).__name__}")
         return None
-    return data if isinstance(data, dict) else None
+    if not isinstance(data, dict) or _depth(data) > MAX_DEPTH:
+        return None
+    return data
 
 
 def _process_is_gone(host: str | None, pid: int | None) -> bool:

@@ -117,7 +117,7 @@ def _history(run: runs.Run, console: Console) -> None:
     best = run.scores.best_epoch
     table = Table(title="history", box=box.SIMPLE_HEAD, header_style="bold", title_justify="left")
     for key in keys:
-        table.add_column(key, justify="right")
+        table.add_column(Text(key), justify="right")
     for row in rows:
         style = "bold green" if row.get("epoch") == best else None
         table.add_row(*[_history_cell(key, row.get(key)) for key in keys], style=style)

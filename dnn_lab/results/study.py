@@ -241,8 +241,7 @@ def to_table(study: Study) -> Table:
             "verdict": study.verdict,
         },
         rows_name="settings",
-        caption=f"[bold]{study.metric}[/] at each run's best epoch, over seeds "
-        f"({better} is better)",
+        caption=f"{study.metric} at each run's best epoch, over seeds ({better} is better)",
         footer=study.verdict,
     )
 

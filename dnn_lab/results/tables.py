@@ -102,12 +102,12 @@ def render_table(table: Table, console, limit: int | None = TABLE_ROWS) -> None:
     if table.skipped:
         console.print(
             "[yellow]warning:[/] not run directories, skipped: "
-            + ", ".join(str(p) for p in table.skipped),
+            + escape(", ".join(str(p) for p in table.skipped)),
             soft_wrap=True,
             highlight=False,
         )
     if table.caption:
-        console.print(table.caption, highlight=False, soft_wrap=True)
+        console.print(table.caption, highlight=False, soft_wrap=True, markup=False)
     if not table.rows:
         console.print(table.empty)
         return
@@ -122,7 +122,7 @@ def render_table(table: Table, console, limit: int | None = TABLE_ROWS) -> None:
     grid = RichTable(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
     for column in columns:
         grid.add_column(
-            column.title.replace(" ", "\n", 1) + column.mark,
+            Text(column.title.replace(" ", "\n", 1) + column.mark),
             justify="right" if column.style else "left",
             no_wrap=True,
             overflow="ellipsis",

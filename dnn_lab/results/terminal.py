@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from dnn_lab.results import rundir as runs
 from dnn_lab.results.formatting import number
@@ -119,15 +120,15 @@ def print_run_list(console: Console, rows: list[dict], limit: int | None = None)
         )
     for row in rows[:limit]:
         best = "-" if row["best"] is None else f"{number(row['best'])} {row['metric']}"
-        status = row["status"] if row["status"] == runs.COMPLETED else f"[yellow]{row['status']}[/]"
+        # Text, not markup: brackets in a run's files are shown as they are
         table.add_row(
-            row["run"],
-            status,
-            (row["started"] or "")[:19].replace("T", " "),
-            row["dataset"] or "-",
+            Text(row["run"]),
+            Text(row["status"], style="" if row["status"] == runs.COMPLETED else "yellow"),
+            Text((row["started"] or "")[:19].replace("T", " ")),
+            Text(row["dataset"] or "-"),
             str(row["epochs"]),
-            best,
-            row["path"],
+            Text(best),
+            Text(row["path"]),
         )
     console.print(table)
     if limit is not None and len(rows) > limit:
