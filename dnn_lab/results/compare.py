@@ -22,8 +22,6 @@ from dnn_lab.results.formatting import Style, is_named_spec, show_value
 from dnn_lab.results.records import MetricsRecord
 from dnn_lab.results.tables import Column, Table, sparkline
 
-# --------------------------------------------------------------------------- rows
-
 
 @dataclass(kw_only=True)
 class Comparison:
