@@ -119,7 +119,8 @@ def render(table: Table, console) -> None:
     console.print(grid)
     console.print(
         f"vanishing: gradient norm {VANISHING_RATIO:.0f}x below the output layer's; exploding: "
-        f"above {EXPLODING_NORM:g}; dead/saturated: over {SHARE_LIMIT:.0%} of the units",
+        f"above {EXPLODING_NORM:g}; dead/saturated: over {number(SHARE_LIMIT, 'share')} of the "
+        "units",
         highlight=False,
         soft_wrap=True,
     )

@@ -22,7 +22,8 @@ def print_run_header(console: Console, run_dir, data_summary: dict, totals: dict
         soft_wrap=True,
     )
     console.print(
-        f"[bold]model[/]  {totals['total']:,} params ({totals['trainable']:,} trainable), "
+        f"[bold]model[/]  {number(totals['total'], 'count')} params "
+        f"({number(totals['trainable'], 'count')} trainable), "
         f"{device['backend']} on {device['kind']} ({device['name']})",
         highlight=False,
         soft_wrap=True,
@@ -84,9 +85,9 @@ def print_datasets(console: Console) -> None:
         )
     for dataset in DATASETS.values():
         info = dataset.info
-        samples = "-" if info.n_train is None else f"{info.n_train:,}"
+        samples = number(info.n_train, "count")
         if info.n_test:
-            samples += f"+{info.n_test:,}"
+            samples += f"+{number(info.n_test, 'count')}"
         shape = "x".join(str(d) for d in info.input_shape) if info.input_shape else "file"
         row = [
             info.name,
