@@ -68,17 +68,19 @@ class _Record:
             problems.append(f"{cls.FILE} does not hold an object")
             data = {}
         values: dict[str, Any] = {}
-        for key, kind in cls.KINDS.items():
-            if key not in data or data[key] is None:
-                continue
-            check, words = _CHECKS[kind]
-            if check(data[key]):
-                values[key] = data[key]
-            else:
-                problems.append(
-                    f"{cls.FILE}: {key} should be {words}; received {_kind_name(data[key])}"
-                )
-        extra = {k: v for k, v in data.items() if k not in cls.KINDS}
+        extra: dict[str, Any] = {}
+        for key, value in data.items():
+            kind = cls.KINDS.get(key)
+            if kind is None:
+                extra[key] = value
+            elif value is not None:
+                check, words = _CHECKS[kind]
+                if check(value):
+                    values[key] = value
+                else:
+                    problems.append(
+                        f"{cls.FILE}: {key} should be {words}; received {_kind_name(value)}"
+                    )
         return cls(**values, extra=extra, problems=problems)
 
     def to_json(self) -> dict[str, Any]:

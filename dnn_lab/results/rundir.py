@@ -338,7 +338,8 @@ def _parse_cell(value: str | list | None) -> float | int | None:
 def _read_json(path: Path, problems: list[str], required: bool = True) -> dict | None:
     try:
         with open(path, "rb") as handle:
-            data = json.loads(handle.read())
+            raw = handle.read()
+        data = json.loads(raw)
     except FileNotFoundError:
         if required:
             problems.append(f"{Path(path).name} is missing")
@@ -352,7 +353,7 @@ def _read_json(path: Path, problems: list[str], required: bool = True) -> dict |
     if not isinstance(data, dict):
         problems.append(f"{Path(path).name} does not hold an object")
         return None
-    if _depth(data) > MAX_DEPTH:
+    if _brackets(raw) > MAX_DEPTH and _depth(data) > MAX_DEPTH:  # counting is quick; walking is not
         problems.append(f"{Path(path).name} is nested deeper than {MAX_DEPTH} levels")
         return None
     return data
@@ -361,17 +362,22 @@ def _read_json(path: Path, problems: list[str], required: bool = True) -> dict |
 MAX_DEPTH = 32  # a run file nests a few levels; far deeper is damage, and recursion's limit
 
 
+def _brackets(raw: bytes) -> int:
+    """How many lists and objects a JSON text opens at most: a bound on its depth."""
+    return raw.count(b"[") + raw.count(b"{")
+
+
 def _depth(value: Any) -> int:
     """How deeply lists and objects nest in ``value`` (without recursion)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
+    if not isinstance(value, (dict, list)):
+        return 0
+    deepest, stack = 1, [(value, 1)]
+    while stack and deepest <= MAX_DEPTH:
         node, level = stack.pop()
-        if isinstance(node, (dict, list)):
-            deepest = max(deepest, level)
-            if level > MAX_DEPTH:
-                break
-            children = node.values() if isinstance(node, dict) else node
-            stack.extend((child, level + 1) for child in children)
+        deepest = max(deepest, level)
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, (dict, list)):  # only containers: leaves cost a check each
+                stack.append((child, level + 1))
     return deepest
 
 
