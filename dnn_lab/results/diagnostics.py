@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 from dnn_lab.results import rundir as runs
+from dnn_lab.results.direction import is_finite_number
 from dnn_lab.results.formatting import Style, number
 
 EXPLODING_NORM = 1e3  # a gradient norm above this is flagged as exploding
@@ -150,7 +151,7 @@ def plot(items: list[tuple[str, Table]], path: Path, histories: list | None = No
     With ``histories``, a first row shows each run's loss, training dashed and validation
     solid, so the diagnosis sits under the symptom.
     """
-    from dnn_lab.results.plots import check_target, save_figure
+    from dnn_lab.results.plots import check_target, epoch_rows, save_figure
 
     check_target(path)
     import matplotlib
@@ -165,13 +166,14 @@ def plot(items: list[tuple[str, Table]], path: Path, histories: list | None = No
     )
     axes = grid[1:] if histories else grid
     for col, history in enumerate(histories or []):
+        history = epoch_rows(history)
         epochs = [row["epoch"] for row in history]
         for key, style in (("loss", "--"), ("val_loss", "-")):
             values = [row.get(key) for row in history]
             if any(v is not None for v in values):
                 grid[0][col].plot(
                     epochs,
-                    [math.nan if v is None else v for v in values],
+                    [v if is_finite_number(v) else math.nan for v in values],
                     style,
                     color="tab:blue",
                     label=key,

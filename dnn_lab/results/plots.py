@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from dnn_lab.errors import DnnLabError
+from dnn_lab.results.direction import is_finite_number
 
 FIGURE_SIZE = (12.0, 4.8)  # inches; at DPI below, 1200 x 480 pixels
 DPI = 100
@@ -61,7 +63,8 @@ def plot_curves(
     colours = plt.get_cmap("tab20" if len(histories) > 10 else "tab10")
     for index, (label, rows) in enumerate(histories):
         colour = colours(index % colours.N)
-        epochs = [row.get("epoch") for row in rows]
+        rows = epoch_rows(rows)
+        epochs = [row["epoch"] for row in rows]
         for axis, metric in zip(axes[0], panels, strict=True):
             train = [row.get(metric) for row in rows]
             val = [row.get(f"val_{metric}") for row in rows]
@@ -120,7 +123,12 @@ def save_figure(fig, path: Path) -> Path:
 
 
 def _nan(values: list[Any]) -> list[float]:
-    return [float("nan") if v is None else float(v) for v in values]
+    return [v if is_finite_number(v) else math.nan for v in values]
+
+
+def epoch_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The history rows a plot can place: those whose epoch is a number."""
+    return [row for row in rows if is_finite_number(row.get("epoch"))]
 
 
 def plot_bands(
@@ -147,9 +155,9 @@ def plot_bands(
         for axis, key in zip(axes[0], panels, strict=True):
             by_epoch: dict[int, list[float]] = {}
             for rows in histories:
-                for row in rows:
+                for row in epoch_rows(rows):
                     value = row.get(key)
-                    if isinstance(value, (int, float)) and value == value:
+                    if is_finite_number(value):
                         by_epoch.setdefault(int(row["epoch"]), []).append(float(value))
             if not by_epoch:
                 continue

@@ -37,7 +37,7 @@ def invoke(*args) -> str:
 def every_reader(root: Path, run: Path) -> None:
     for fmt in ("table", "markdown", "csv", "json"):
         invoke("compare", root, "--format", fmt)
-    invoke("compare", root, "--by", "seed")
+    invoke("compare", root, "--by", "model.activation")
     invoke("show", run)
     invoke("runs", root, "--all")
 
@@ -267,3 +267,19 @@ def test_mutated_run_directories(template, changes):
         every_reader(root / "runs", run)
     finally:
         shutil.rmtree(root)
+
+
+def test_plots_of_damaged_histories(root, tmp_path):
+    run = fake_run(root, "odd-epochs", status="running", metrics=False)
+    text = (run / runs.HISTORY_FILE).read_text()
+    extra = ",0.1,0.2,inf,nan,,\n99999999999999999999999,1e308,,,,,\n"
+    (run / runs.HISTORY_FILE).write_text(text + extra)
+    assert len(runs.read_run(run).history) == 4
+    for command in (
+        ["compare", root],
+        ["compare", root, "--by", "model.activation"],
+        ["show", run],
+    ):
+        target = tmp_path / f"{len(command)}-{command[0]}.png"
+        invoke(*command, "--plot", target)
+        assert target.read_bytes()[:4] == b"\x89PNG"
