@@ -230,6 +230,7 @@ def compare(
     """
     with _user_errors():
         from dnn_lab.results import compare as comparing
+        from dnn_lab.results import tables
         from dnn_lab.results.rundir import is_sweep_dir
 
         if plot_diagnostics is not None:
@@ -242,16 +243,16 @@ def compare(
             paths, sort=sort, reverse=reverse, top=top, where=where or (), columns=_split(columns)
         )
         if output_format is Format.table:
-            comparing.render_table(
-                result, _stdout(wide_when_piped=True), limit=None if top else comparing.TABLE_ROWS
-            )
+            limit = None if top else tables.TABLE_ROWS
+            table = comparing.to_table(result, curves=limit or len(result.rows))
+            tables.render_table(table, _stdout(wide_when_piped=True), limit=limit)
         else:
             render = {
-                Format.markdown: comparing.render_markdown,
-                Format.csv: comparing.render_csv,
-                Format.json: comparing.render_json,
+                Format.markdown: tables.render_markdown,
+                Format.csv: tables.render_csv,
+                Format.json: tables.render_json,
             }[output_format]
-            typer.echo(render(result), nl=False)
+            typer.echo(render(comparing.to_table(result)), nl=False)
             if result.skipped:
                 _stderr().print(
                     "warning: not run directories, skipped: " + ", ".join(map(str, result.skipped)),
@@ -263,10 +264,10 @@ def compare(
 
 
 def _plot_diagnostics(paths: list[Path], target: Path) -> None:
-    from dnn_lab.results import compare as comparing
     from dnn_lab.results import diagnostics as diagnosis
+    from dnn_lab.results.collect import collect
 
-    found, _ = comparing.collect(paths)
+    found, _ = collect(paths)
     items = [(run.name, diagnosis.read(run.path)) for run in found]
     items = [(name, table) for name, table in items if table]
     if not items:
@@ -276,20 +277,22 @@ def _plot_diagnostics(paths: list[Path], target: Path) -> None:
 
 
 def _compare_grouped(paths: list[Path], by: str | None, output_format, plot) -> None:
-    from dnn_lab.results import compare as comparing
     from dnn_lab.results import study as studying
+    from dnn_lab.results import tables
+    from dnn_lab.results.collect import collect
 
-    found, skipped = comparing.collect(paths)
+    found, skipped = collect(paths)
     result = studying.group_runs(found, by=by)
+    table = studying.to_table(result)
     if output_format is Format.table:
-        studying.render_table(result, _stdout(wide_when_piped=True))
+        tables.render_table(table, _stdout(wide_when_piped=True), limit=None)
     else:
         render = {
-            Format.markdown: studying.render_markdown,
-            Format.csv: studying.render_csv,
-            Format.json: studying.render_json,
+            Format.markdown: tables.render_markdown,
+            Format.csv: tables.render_csv,
+            Format.json: tables.render_json,
         }[output_format]
-        typer.echo(render(result), nl=False)
+        typer.echo(render(table), nl=False)
     if skipped:
         _stderr().print(
             "warning: not run directories, skipped: " + ", ".join(map(str, skipped)), soft_wrap=True
@@ -402,14 +405,16 @@ def report(
     with _user_errors():
         import json as json_lib
 
-        from dnn_lab.results import compare as comparing
         from dnn_lab.results import study as studying
+        from dnn_lab.results import tables
+        from dnn_lab.results.collect import collect
+        from dnn_lab.results.report import write_report
         from dnn_lab.results.rundir import SWEEP_FILE, is_sweep_dir
         from dnn_lab.sweep.state import BASE_FILE
 
         if not is_sweep_dir(folder):
             raise DnnLabError(f"{folder} is not a sweep folder (no {SWEEP_FILE})")
-        found, _ = comparing.collect([folder])
+        found, _ = collect([folder])
         result = studying.group_runs(found, by=by)
         info = json_lib.loads((folder / SWEEP_FILE).read_text(encoding="utf-8"))
         base = (
@@ -417,8 +422,8 @@ def report(
             if (folder / BASE_FILE).exists()
             else None
         )
-        written = studying.write_report(folder, result, base, info)
-        studying.render_table(result, _stdout(wide_when_piped=True))
+        written = write_report(folder, result, base, info)
+        tables.render_table(studying.to_table(result), _stdout(wide_when_piped=True), limit=None)
         for path in written:
             _stderr().print(f"wrote {path}", soft_wrap=True)
 
@@ -467,7 +472,7 @@ def list_runs(
 ) -> None:
     """List the runs in a runs directory, newest first."""
     with _user_errors():
-        from dnn_lab.results.compare import list_runs as listing
+        from dnn_lab.results.collect import list_runs as listing
         from dnn_lab.results.terminal import print_run_list
 
         if not folder.is_dir():

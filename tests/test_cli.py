@@ -74,7 +74,8 @@ def test_datasets_lists_the_builtins():
         assert name in result.output
 
 
-def _modules_after(args: list[str]) -> str:
+def modules_after(args: list[str]) -> str:
+    """The heavy modules a command imported; the command itself must succeed."""
     code = (
         "import sys, atexit\n"
         "atexit.register(lambda: sys.__stderr__.write("
@@ -85,15 +86,16 @@ def _modules_after(args: list[str]) -> str:
         "main()\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
     return done.stderr.rsplit("HEAVY:", 1)[1].strip()
 
 
 @pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["datasets"]])
 def test_the_cli_starts_without_tensorflow(args):
-    assert _modules_after(args) == ""
+    assert modules_after(args) == ""
 
 
 def test_validate_imports_no_tensorflow(tmp_path):
     config = write_yaml(tmp_path / "c.yaml", merge(TINY, {}))
-    assert "tensorflow" not in _modules_after(["validate", str(config)])
-    assert "keras" not in _modules_after(["validate", str(config)])
+    assert "tensorflow" not in modules_after(["validate", str(config)])
+    assert "keras" not in modules_after(["validate", str(config)])

@@ -7,12 +7,8 @@ damaged: whatever could be read is shown, with the run's status.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import operator
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,102 +16,42 @@ from typing import Any
 
 from dnn_lab.errors import DnnLabError
 from dnn_lab.results import rundir as runs
-
-# Metrics where a higher value is better; every other metric (loss, mae...) is lower-better.
-_HIGHER_IS_BETTER = ("accuracy", "auc", "precision", "recall", "r2", "f1")
-_SPARK = "▁▂▃▄▅▆▇█"
-
-
-def higher_is_better(metric: str) -> bool:
-    return any(word in metric for word in _HIGHER_IS_BETTER)
+from dnn_lab.results.collect import MISSING, collect, config_get, flatten
+from dnn_lab.results.direction import Direction, is_finite_number
+from dnn_lab.results.formatting import Style, is_named_spec, show_value
+from dnn_lab.results.records import MetricsRecord
+from dnn_lab.results.tables import Column, Table, sparkline
 
 
-# --------------------------------------------------------------------------- collecting
-
-
-def collect(paths: Iterable[Path]) -> tuple[list[runs.Run], list[Path]]:
-    """Runs named directly, or the runs inside a folder (a sweep, a runs directory)."""
-    found: list[runs.Run] = []
-    skipped: list[Path] = []
-    seen: set[str] = set()
-    for path in map(Path, paths):
-        run = runs.try_read_run(path)
-        if run is not None:
-            batch = [run]
-        elif path.is_dir():
-            with os.scandir(path) as entries:
-                names = sorted(entry.name for entry in entries if entry.is_dir())
-            batch = [r for r in (runs.try_read_run(path / name) for name in names) if r]
-            if not batch:
-                skipped.append(path)
-        else:
-            skipped.append(path)
-            batch = []
-        for run in batch:
-            key = os.path.realpath(run.path)
-            if key not in seen:
-                seen.add(key)
-                found.append(run)
-    return found, skipped
-
-
-def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"train": {"epochs": 5}}`` -> ``{"train.epochs": 5}``; lists stay whole values."""
-    flat: dict[str, Any] = {}
-    for key, value in config.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and value and not _is_named_spec(value):
-            flat.update(flatten(value, dotted + "."))
-        else:
-            flat[dotted] = value
-    return flat
-
-
-def _is_named_spec(value: dict[str, Any]) -> bool:
-    # {name: sgd, momentum: 0.9} reads best as one value, like the YAML it came from
-    return isinstance(value.get("name"), str) and all(
-        not isinstance(v, (dict, list)) for v in value.values()
-    )
-
-
-def show_value(value: Any) -> str:
-    if isinstance(value, dict) and _is_named_spec(value):
-        params = ", ".join(f"{k}={v}" for k, v in value.items() if k != "name")
-        return f"{value['name']}({params})"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if value is None:
-        return "-"
-    if isinstance(value, list):
-        return "[" + ",".join(show_value(v) for v in value) + "]"
-    return str(value)
-
-
-# --------------------------------------------------------------------------- rows
-
-
-@dataclass
+@dataclass(kw_only=True)
 class Comparison:
-    """Rows ready to render; ``columns`` lists (key, title) in display order."""
+    """Rows ready to render; ``columns`` lists (key, title) in display order.
+
+    ``direction`` is the order of the rows by ``sort_key``: MAX puts the largest value first.
+    """
 
     rows: list[dict[str, Any]]
     columns: list[tuple[str, str]]
     common: dict[str, Any]
     differing: list[str]
     sort_key: str
-    descending: bool
+    direction: Direction
     skipped: list[Path] = field(default_factory=list)
     metric_columns: list[str] = field(default_factory=list)
 
 
 def run_row(run: runs.Run) -> dict[str, Any]:
     """Everything a comparison can show of one run, as flat keys."""
-    metrics = run.metrics
-    history = run.history if run.status in (runs.RUNNING, runs.CRASHED) or not metrics else None
-    if history is not None and not metrics.get("final") and history:
+    scores = run.scores
+    live = run.status in (runs.RUNNING, runs.CRASHED) or scores == MetricsRecord()
+    history = run.history if live else []
+    final, epochs = scores.final, scores.epochs_run
+    if not final and history:  # a run still going (or gone): its last epoch so far
         final = {k: v for k, v in history[-1].items() if k not in ("epoch", "lr", "seconds")}
-        metrics = {**metrics, "final": final, "epochs_run": len(history)}
-    monitor = metrics.get("monitor") or _guess_monitor(metrics.get("final", {}))
+        epochs = len(history)
+    elif epochs is None and live:
+        epochs = len(history)
+    monitor = scores.monitor or _guess_monitor(final or {})
     row: dict[str, Any] = {
         "run": run.name,
         "path": str(run.path),
@@ -123,38 +59,25 @@ def run_row(run: runs.Run) -> dict[str, Any]:
         "started": run.started,
         "params": run.totals.get("total"),
         "trainable": run.totals.get("trainable"),
-        "epochs": metrics.get("epochs_run", len(run.history) if history is not None else None),
+        "epochs": epochs,
         "monitor": monitor,
-        "best_epoch": metrics.get("best_epoch"),
-        "seconds_per_epoch": metrics.get("seconds_per_epoch"),
+        "best_epoch": scores.best_epoch,
+        "seconds_per_epoch": scores.seconds_per_epoch,
     }
-    for key, value in (metrics.get("best") or {}).items():
+    for key, value in (scores.best or {}).items():
         if key.startswith("val_") or key == monitor:
             row[f"best_{key}"] = value
-    for key, value in (metrics.get("final") or {}).items():
+    for key, value in (final or {}).items():
         row[f"final_{key}"] = value
-    for key, value in (metrics.get("test") or {}).items():
+    for key, value in (scores.test or {}).items():
         row[f"test_{key}"] = value
-    mc = metrics.get("mc_dropout") or {}
-    if "accuracy" in mc:
-        row["mc_dropout_accuracy"] = mc["accuracy"]
+    accuracy = (scores.mc_dropout or {}).get("accuracy")
+    if is_finite_number(accuracy):
+        row["mc_dropout_accuracy"] = accuracy
     if run.problems:
         row["problems"] = "; ".join(run.problems)
     row["_config"] = run.config
     return row
-
-
-_MISSING = object()
-
-
-def config_get(config: dict[str, Any], dotted: str) -> Any:
-    """The value at a dotted key, as ``flatten`` would name it; _MISSING when absent."""
-    node: Any = config
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return _MISSING
-        node = node[part]
-    return node
 
 
 def differing_keys(configs: list[Any], prefix: str = "") -> list[str]:
@@ -162,11 +85,11 @@ def differing_keys(configs: list[Any], prefix: str = "") -> list[str]:
     first = configs[0]
     if all(c == first for c in configs[1:]):
         return []
-    if all(isinstance(c, dict) and c and not _is_named_spec(c) for c in configs):
+    if all(isinstance(c, dict) and c and not is_named_spec(c) for c in configs):
         keys = sorted({k for c in configs for k in c})
         found = []
         for key in keys:
-            found += differing_keys([c.get(key, _MISSING) for c in configs], f"{prefix}{key}.")
+            found += differing_keys([c.get(key, MISSING) for c in configs], f"{prefix}{key}.")
         return found
     return [prefix.rstrip(".")]
 
@@ -175,7 +98,7 @@ def _with_config_columns(rows: list[dict[str, Any]], keys: Iterable[str]) -> Non
     for row in rows:
         for key in keys:
             value = config_get(row["_config"], key[len("config.") :])
-            if value is not _MISSING:
+            if value is not MISSING:
                 row[key] = value
 
 
@@ -214,10 +137,11 @@ def compare(
     monitors = [row["monitor"] for row in rows if row.get("monitor")]
     monitor = max(set(monitors), key=monitors.count) if monitors else None
     sort_key = _column_for(sort, rows) if sort else (f"best_{monitor}" if monitor else "run")
-    descending = higher_is_better(sort_key) if sort else bool(monitor and higher_is_better(monitor))
+    # a metric sorts best first; run names and config keys (MIN by name) ascending
+    direction = Direction.of(sort_key if sort else monitor or "run")
     if reverse:
-        descending = not descending
-    rows = _sorted(rows, sort_key, descending)
+        direction = direction.reversed
+    rows = _sorted(rows, sort_key, direction)
     if top is not None:
         rows = rows[:top]
     metric_columns = _metric_columns(rows, monitor)
@@ -237,7 +161,16 @@ def compare(
     shown += [("seconds_per_epoch", "s/epoch")]
     if sort_key not in [key for key, _ in shown]:
         shown.insert(2, (sort_key, _title(sort_key)))
-    return Comparison(rows, shown, common, differing, sort_key, descending, skipped, metric_columns)
+    return Comparison(
+        rows=rows,
+        columns=shown,
+        common=common,
+        differing=differing,
+        sort_key=sort_key,
+        direction=direction,
+        skipped=skipped,
+        metric_columns=metric_columns,
+    )
 
 
 def short_titles(keys: list[str]) -> dict[str, str]:
@@ -283,8 +216,8 @@ def _column_for(name: str, rows: list[dict[str, Any]]) -> str:
     present = {k for row in rows for k in row}
     if rows and "." in name:  # a config key: any key the first run's config has
         value = config_get(rows[0].get("_config", {}), name)
-        if value is not _MISSING or any(
-            config_get(r.get("_config", {}), name) is not _MISSING for r in rows
+        if value is not MISSING or any(
+            config_get(r.get("_config", {}), name) is not MISSING for r in rows
         ):
             _with_config_columns(rows, [f"config.{name}"])
             return f"config.{name}"
@@ -306,7 +239,7 @@ def _column_for(name: str, rows: list[dict[str, Any]]) -> str:
     )
 
 
-def _sorted(rows: list[dict[str, Any]], key: str, descending: bool) -> list[dict[str, Any]]:
+def _sorted(rows: list[dict[str, Any]], key: str, direction: Direction) -> list[dict[str, Any]]:
     """Sort by one column; runs without a value (or with NaN) go last either way."""
 
     def missing(value: Any) -> bool:
@@ -316,7 +249,8 @@ def _sorted(rows: list[dict[str, Any]], key: str, descending: bool) -> list[dict
     absent = [row for row in rows if missing(row.get(key))]
     numeric = all(isinstance(row[key], (int, float)) for row in present)
     present.sort(
-        key=(lambda r: r[key]) if numeric else (lambda r: show_value(r[key])), reverse=descending
+        key=(lambda r: r[key]) if numeric else (lambda r: show_value(r[key])),
+        reverse=direction is Direction.MAX,
     )
     return present + absent
 
@@ -344,7 +278,7 @@ def _matches(row: dict[str, Any], condition: str) -> bool:
     key = key.strip()
     column = next((c for c in (key, f"best_{key}", f"final_{key}") if c in row), None)
     value = row[column] if column is not None else config_get(row.get("_config", {}), key)
-    if value is _MISSING:
+    if value is MISSING:
         return False
     wanted = yaml.safe_load(text.strip())
     if test in (operator.eq, operator.ne):
@@ -356,202 +290,60 @@ def _matches(row: dict[str, Any], condition: str) -> bool:
         return False
 
 
-# --------------------------------------------------------------------------- rendering
-
-
-def _best_values(comparison: Comparison) -> dict[str, Any]:
-    best: dict[str, Any] = {}
-    for key in comparison.metric_columns:
-        if key == "best_epoch":
-            continue
-        values = [
-            row[key]
-            for row in comparison.rows
-            if isinstance(row.get(key), (int, float)) and math.isfinite(row[key])
-        ]
-        if values:
-            best[key] = max(values) if higher_is_better(key) else min(values)
-    return best
-
-
-def cell(key: str, value: Any) -> str:
-    if value is None:
-        return "-"
-    if key == "seconds_per_epoch" and isinstance(value, float):
-        return f"{value:.3f}"
-    if key in ("params", "trainable") and isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float) and not key.startswith("config."):
-        return "nan" if math.isnan(value) else f"{value:.4f}"
-    return show_value(value)
-
-
-def sparkline(values: Sequence[float | None], width: int = 12) -> str:
-    """A compact terminal chart of one metric across epochs."""
-    points = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-    if len(points) < 2:
-        return ""
-    if len(points) > width:  # keep the last point; sample the rest evenly
-        step = (len(points) - 1) / (width - 1)
-        points = [points[round(i * step)] for i in range(width)]
-    low, high = min(points), max(points)
-    span = high - low or 1.0
-    return "".join(_SPARK[min(7, int((p - low) / span * 7.999))] for p in points)
-
-
-TABLE_ROWS = 25  # a terminal table of more rows is read by nobody; exports have them all
-
-
-def render_table(
-    comparison: Comparison, console, curves: bool = True, limit: int | None = TABLE_ROWS
-) -> None:
-    from rich import box
-    from rich.markup import escape
-    from rich.table import Table
-    from rich.text import Text
-
-    if comparison.skipped:
-        console.print(
-            "[yellow]warning:[/] not run directories, skipped: "
-            + ", ".join(str(p) for p in comparison.skipped),
-            soft_wrap=True,
-            highlight=False,
+def to_table(comparison: Comparison, curves: int = 0) -> Table:
+    """The comparison as a table; the first ``curves`` rows get a sparkline of the monitor."""
+    columns = [
+        Column(
+            key=key,
+            title=title,
+            style=_style(key),
+            best=Direction.of(key)
+            if key in comparison.metric_columns and key != "best_epoch"
+            else None,
+            mark=(" ↓" if comparison.direction is Direction.MAX else " ↑")
+            if key == comparison.sort_key
+            else "",
+            plain=runs.COMPLETED if key == "status" else None,
         )
-    if not comparison.rows:
-        console.print("no runs to compare")
-        return
-    if comparison.common and len(comparison.rows) > 1:
-        shared = ", ".join(
-            f"{k}={show_value(v)}" for k, v in comparison.common.items() if v not in (None, [], {})
-        )
-        console.print(
-            f"[bold]same in all {len(comparison.rows)} runs:[/] {escape(shared)}",
-            highlight=False,
-            soft_wrap=True,
-        )
-    best = _best_values(comparison)
-    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
-    for key, title in comparison.columns:
-        numeric = key in best or key in (
-            "params",
-            "trainable",
-            "epochs",
-            "best_epoch",
-            "seconds_per_epoch",
-        )
-        arrow = ""
-        if key == comparison.sort_key:
-            arrow = " ↓" if comparison.descending else " ↑"
-        is_config = key.startswith("config.")
-        table.add_column(
-            title.replace(" ", "\n", 1) + arrow,
-            justify="right" if numeric else "left",
-            no_wrap=True,
-            overflow="ellipsis",
-            min_width=min(len(title), 12) if is_config else None,
-        )
+        for key, title in comparison.columns
+    ]
+    rows = comparison.rows
     if curves:
-        table.add_column("curve", no_wrap=True)
-    shown = comparison.rows if limit is None else comparison.rows[:limit]
-    for row in shown:
-        cells = []
-        for key, _ in comparison.columns:
-            style = ""
-            if key in best and row.get(key) == best[key] and len(comparison.rows) > 1:
-                style = "bold green"
-            elif key == "status" and row["status"] != runs.COMPLETED:
-                style = "yellow"
-            cells.append(Text(cell(key, row.get(key)), style=style))  # Text: no markup to parse
-        if curves:
-            history = runs.read_history(Path(row["path"]) / runs.HISTORY_FILE)
-            metric = row.get("monitor") or "val_loss"
-            cells.append(Text(sparkline([h.get(metric) for h in history])))
-        table.add_row(*cells)
-    console.print(table)
-    hidden = len(comparison.rows) - len(shown)
-    if hidden:
-        console.print(
-            f"... and {hidden} more runs; --top N shows more, --format csv or json shows all",
-            highlight=False,
-        )
-
-
-def render_markdown(comparison: Comparison) -> str:
-    best = _best_values(comparison)
-    lines = []
-    if comparison.common and len(comparison.rows) > 1:
-        shared = ", ".join(
-            f"`{k}={show_value(v)}`"
-            for k, v in comparison.common.items()
-            if v not in (None, [], {})
-        )
-        lines += [f"Same in all {len(comparison.rows)} runs: {shared}", ""]
-    titles = [title for _, title in comparison.columns]
-    lines.append("| " + " | ".join(titles) + " |")
-    lines.append(
-        "| "
-        + " | ".join(
-            "---:"
-            if k in best
-            or k in ("params", "trainable", "epochs", "best_epoch", "seconds_per_epoch")
-            else "---"
-            for k, _ in comparison.columns
-        )
-        + " |"
+        columns.append(Column(key="curve", title="curve", terminal_only=True, exported=False))
+        rows = [{**row, "curve": _curve(row)} for row in rows[:curves]] + rows[curves:]
+    columns.append(Column(key="path", title="path", drawn=False))
+    return Table(
+        columns=columns,
+        rows=rows,
+        header={
+            "sort": comparison.sort_key,
+            "descending": comparison.direction is Direction.MAX,
+            "common": comparison.common,
+            "differing": [k[len("config.") :] for k in comparison.differing],
+        },
+        common=comparison.common,
+        skipped=comparison.skipped,
+        empty="no runs to compare",
     )
-    for row in comparison.rows:
-        cells = []
-        for key, _ in comparison.columns:
-            text = cell(key, row.get(key)).replace("|", "\\|")
-            if key in best and row.get(key) == best[key] and len(comparison.rows) > 1:
-                text = f"**{text}**"
-            cells.append(text)
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
 
 
-def _export_rows(comparison: Comparison) -> list[dict[str, Any]]:
-    keys = [k for k, _ in comparison.columns] + ["path"]
-    return [{key: row.get(key) for key in keys} for row in comparison.rows]
+def _style(key: str) -> Style | None:
+    if key in ("params", "trainable"):
+        return "count"
+    if key == "seconds_per_epoch":
+        return "short"
+    if key in ("epochs", "best_epoch", "mc_dropout_accuracy") or key.startswith(
+        ("best_", "final_", "test_")
+    ):
+        return "metric"
+    return None
 
 
-def render_json(comparison: Comparison) -> str:
-    """One JSON object; each run on a line of its own (greppable, and quick to write)."""
-    header = {
-        "sort": comparison.sort_key,
-        "descending": comparison.descending,
-        "common": comparison.common,
-        "differing": [k[len("config.") :] for k in comparison.differing],
-    }
-    lines = ["{"]
-    lines += [f"  {json.dumps(k)}: {json.dumps(v)}," for k, v in runs.json_safe(header).items()]
-    rows = [json.dumps(row) for row in runs.json_safe(_export_rows(comparison))]
-    lines.append('  "runs": [' + ("\n    " + ",\n    ".join(rows) + "\n  " if rows else "") + "]")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def render_csv(comparison: Comparison) -> str:
-    return rows_to_csv(_export_rows(comparison))
-
-
-def rows_to_csv(rows: list[dict[str, Any]]) -> str:
-    """Rows of one shape as CSV: floats exact, lists and mappings as JSON, None empty."""
-    buffer = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _csv_value(v) for k, v in row.items()})
-    return buffer.getvalue()
-
-
-def _csv_value(value: Any) -> Any:
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return "" if value is None else value
+def _curve(row: dict[str, Any]) -> str:
+    """The validation metric per epoch, as a sparkline."""
+    history = runs.read_history(Path(row["path"]) / runs.HISTORY_FILE)
+    metric = row.get("monitor") or "val_loss"
+    return sparkline([h.get(metric) for h in history])
 
 
 def plot(comparison: Comparison, path: Path) -> Path:
@@ -562,34 +354,3 @@ def plot(comparison: Comparison, path: Path) -> Path:
         for row in comparison.rows
     ]
     return plot_curves([(label, rows) for label, rows in histories if rows], path)
-
-
-# --------------------------------------------------------------------------- listing
-
-
-def list_runs(folder: Path, status: str | None = None) -> list[dict[str, Any]]:
-    """The runs in a runs directory (and in its sweep folders), newest first, one row each."""
-    with os.scandir(folder) as entries:
-        sweeps = sorted(Path(e.path) for e in entries if e.is_dir() and runs.is_sweep_dir(e.path))
-    found, _ = collect([folder, *sweeps])
-    rows = []
-    for run in found:
-        if status is not None and run.status != status:
-            continue
-        monitor = run.metrics.get("monitor")
-        best = (run.metrics.get("best") or {}).get(monitor) if monitor else None
-        rows.append(
-            {
-                "run": run.name,
-                "status": run.status,
-                "started": run.started or "",
-                "dataset": (run.info.get("data") or {}).get("dataset")
-                or (run.config.get("data") or {}).get("dataset"),
-                "metric": monitor,
-                "best": best,
-                "epochs": run.epochs_run,
-                "path": str(run.path),
-            }
-        )
-    rows.sort(key=lambda r: (r["started"], r["path"]), reverse=True)
-    return rows

@@ -9,12 +9,13 @@ import csv
 import io
 import math
 from pathlib import Path
-from typing import Any
 
 from dnn_lab.results import rundir as runs
+from dnn_lab.results.direction import is_finite_number
+from dnn_lab.results.formatting import Style, number
 
-EXPLODING_NORM = 1e3  # keep in step with dnn_lab.training.probe
-VANISHING_RATIO = 100.0
+EXPLODING_NORM = 1e3  # a gradient norm above this is flagged as exploding
+VANISHING_RATIO = 100.0  # ... and one this many times below the output layer's as vanishing
 SHARE_LIMIT = 0.5
 
 # epoch -> layer -> metric -> value, layers in the order they were written
@@ -25,15 +26,20 @@ def read(run_dir: Path) -> Table:
     path = Path(run_dir) / runs.DIAGNOSTICS_FILE
     try:
         text = path.read_text(encoding="utf-8")
-    except (FileNotFoundError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError):
         return {}
     table: Table = {}
-    for row in csv.DictReader(io.StringIO(text)):
-        try:
-            epoch, value = int(row["epoch"]), float(row["value"])
-        except (KeyError, TypeError, ValueError):
-            continue  # a damaged line; keep what can be read
-        table.setdefault(epoch, {}).setdefault(row["layer"], {})[row["metric"]] = value
+    try:
+        for row in csv.DictReader(io.StringIO(text)):
+            layer, metric = row.get("layer"), row.get("metric")
+            try:
+                epoch, value = int(row["epoch"]), float(row["value"])
+            except (KeyError, TypeError, ValueError, OverflowError):
+                continue  # a damaged line; keep what can be read
+            if isinstance(layer, str) and isinstance(metric, str):
+                table.setdefault(epoch, {}).setdefault(layer, {})[metric] = value
+    except csv.Error:  # a field over the csv limit, a NUL: keep the lines before it
+        pass
     return table
 
 
@@ -101,33 +107,30 @@ def render(table: Table, console) -> None:
         a, b = table[first].get(name, {}), table[last].get(name, {})
         notes = sorted(set(start.get(name, [])) | set(end.get(name, [])))
         grid.add_row(
-            name,
-            _pair(a.get("grad_norm"), b.get("grad_norm"), "{:.2e}"),
-            _pair(a.get("weight_std"), b.get("weight_std"), "{:.3f}"),
-            _pair(a.get("update_ratio"), b.get("update_ratio"), "{:.2e}"),
-            f"{_num(b.get('activation_mean'), '{:.3f}')} / "
-            f"{_num(b.get('activation_std'), '{:.3f}')}",
-            _pair(a.get("dead_share"), b.get("dead_share"), "{:.0%}"),
-            _pair(a.get("saturated_share"), b.get("saturated_share"), "{:.0%}"),
+            Text(name),  # Text: brackets in a damaged file are not markup
+            _pair(a.get("grad_norm"), b.get("grad_norm"), "scientific"),
+            _pair(a.get("weight_std"), b.get("weight_std"), "short"),
+            _pair(a.get("update_ratio"), b.get("update_ratio"), "scientific"),
+            f"{number(b.get('activation_mean'), 'short')} / "
+            f"{number(b.get('activation_std'), 'short')}",
+            _pair(a.get("dead_share"), b.get("dead_share"), "share"),
+            _pair(a.get("saturated_share"), b.get("saturated_share"), "share"),
             Text(", ".join(notes), style="bold red" if notes else ""),
         )
     console.print(grid)
     console.print(
         f"vanishing: gradient norm {VANISHING_RATIO:.0f}x below the output layer's; exploding: "
-        f"above {EXPLODING_NORM:g}; dead/saturated: over {SHARE_LIMIT:.0%} of the units",
+        f"above {EXPLODING_NORM:g}; dead/saturated: over {number(SHARE_LIMIT, 'share')} of the "
+        "units",
         highlight=False,
         soft_wrap=True,
     )
 
 
-def _num(value: float | None, pattern: str) -> str:
-    return "-" if value is None else pattern.format(value)
-
-
-def _pair(first: float | None, last: float | None, pattern: str) -> str:
+def _pair(first: float | None, last: float | None, style: Style) -> str:
     if first is None and last is None:
         return "-"
-    return f"{_num(first, pattern)} -> {_num(last, pattern)}"
+    return f"{number(first, style)} -> {number(last, style)}"
 
 
 def series(table: Table, metric: str) -> dict[str, tuple[list[int], list[float]]]:
@@ -148,6 +151,9 @@ def plot(items: list[tuple[str, Table]], path: Path, histories: list | None = No
     With ``histories``, a first row shows each run's loss, training dashed and validation
     solid, so the diagnosis sits under the symptom.
     """
+    from dnn_lab.results.plots import check_target, epoch_rows, save_figure
+
+    check_target(path)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -160,13 +166,14 @@ def plot(items: list[tuple[str, Table]], path: Path, histories: list | None = No
     )
     axes = grid[1:] if histories else grid
     for col, history in enumerate(histories or []):
+        history = epoch_rows(history)
         epochs = [row["epoch"] for row in history]
         for key, style in (("loss", "--"), ("val_loss", "-")):
             values = [row.get(key) for row in history]
             if any(v is not None for v in values):
                 grid[0][col].plot(
                     epochs,
-                    [math.nan if v is None else v for v in values],
+                    [v if is_finite_number(v) else math.nan for v in values],
                     style,
                     color="tab:blue",
                     label=key,
@@ -200,13 +207,4 @@ def plot(items: list[tuple[str, Table]], path: Path, histories: list | None = No
             axes[row][col].xaxis.get_major_locator().set_params(integer=True)
         axes[0][col].legend(fontsize=7, loc="best")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
-
-
-def summary(table: Table) -> dict[str, Any]:
-    """Flags of the last epoch, for reports."""
-    if not table:
-        return {}
-    return {name: notes for name, notes in flags(table[max(table)]).items() if notes}
+    return save_figure(fig, path)

@@ -51,13 +51,24 @@ class Direction(str, enum.Enum):
             return None
         return max(finite) if self is Direction.MAX else min(finite)
 
+    @property
+    def reversed(self) -> Direction:
+        """The other way round (``--reverse``)."""
+        return Direction.MIN if self is Direction.MAX else Direction.MAX
+
     def sort_key(self, value: float) -> float:
         """A key that sorts best first with ``sorted`` (ascending)."""
         return -value if self is Direction.MAX else value
 
 
 def is_finite_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A number a float can hold: not a bool, NaN, infinite, or an int beyond float range."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int with hundreds of digits, from a damaged file
+        return False
 
 
 def best_row(

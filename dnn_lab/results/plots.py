@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dnn_lab.errors import DnnLabError
+from dnn_lab.results.direction import is_finite_number
+
 FIGURE_SIZE = (12.0, 4.8)  # inches; at DPI below, 1200 x 480 pixels
 DPI = 100
+# what matplotlib's Agg canvas writes, by file extension
+FORMATS = ("png", "pdf", "svg", "svgz", "jpg", "jpeg", "webp", "tif", "tiff", "eps", "ps", "pgf")
+
+
+def check_target(path: Path) -> Path:
+    """A plot's file name, checked before anything is drawn: a known format, a folder that exists.
+
+    Raises:
+        DnnLabError: the extension is not an image format, or the folder is missing.
+    """
+    path = Path(path)
+    if path.suffix.lower().lstrip(".") not in FORMATS:
+        raise DnnLabError(
+            f"cannot write a plot to {path}: unknown image format "
+            f"{path.suffix or '(no extension)'!r}; use .png, .pdf or .svg"
+        )
+    if not path.parent.is_dir():
+        raise DnnLabError(f"cannot write a plot to {path}: no folder {path.parent}")
+    return path
 
 
 def _metric_panels(histories: Sequence[tuple[str, list[dict[str, Any]]]]) -> list[str]:
@@ -29,6 +52,7 @@ def plot_curves(
     title: str | None = None,
 ) -> Path:
     """Overlay runs: one colour per run, training dashed, validation solid."""
+    check_target(path)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -39,7 +63,8 @@ def plot_curves(
     colours = plt.get_cmap("tab20" if len(histories) > 10 else "tab10")
     for index, (label, rows) in enumerate(histories):
         colour = colours(index % colours.N)
-        epochs = [row.get("epoch") for row in rows]
+        rows = epoch_rows(rows)
+        epochs = [row["epoch"] for row in rows]
         for axis, metric in zip(axes[0], panels, strict=True):
             train = [row.get(metric) for row in rows]
             val = [row.get(f"val_{metric}") for row in rows]
@@ -56,7 +81,7 @@ def plot_curves(
     _legend_right(fig, axes, "solid: validation\ndashed: training", 0.8, top=0.95 if title else 1.0)
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _epoch_axis(axis, title: str) -> None:
@@ -85,16 +110,25 @@ def _legend_right(fig, axes, title: str, right: float, top: float = 1.0) -> None
     )
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    try:
+        fig.savefig(path, dpi=DPI)
+    except OSError as exc:  # read-only folder, full disk
+        raise DnnLabError(f"cannot write a plot to {path}: {exc.strerror or exc}") from exc
+    finally:
+        plt.close(fig)
     return Path(path)
 
 
 def _nan(values: list[Any]) -> list[float]:
-    return [float("nan") if v is None else float(v) for v in values]
+    return [v if is_finite_number(v) else math.nan for v in values]
+
+
+def epoch_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The history rows a plot can place: those whose epoch is a number."""
+    return [row for row in rows if is_finite_number(row.get("epoch"))]
 
 
 def plot_bands(
@@ -103,6 +137,7 @@ def plot_bands(
     metric: str,
 ) -> Path:
     """One line per setting: the mean over its runs, with a band from lowest to highest."""
+    check_target(path)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -120,9 +155,9 @@ def plot_bands(
         for axis, key in zip(axes[0], panels, strict=True):
             by_epoch: dict[int, list[float]] = {}
             for rows in histories:
-                for row in rows:
+                for row in epoch_rows(rows):
                     value = row.get(key)
-                    if isinstance(value, (int, float)) and value == value:
+                    if is_finite_number(value):
                         by_epoch.setdefault(int(row["epoch"]), []).append(float(value))
             if not by_epoch:
                 continue
@@ -141,4 +176,4 @@ def plot_bands(
     for axis, key in zip(axes[0], panels, strict=True):
         _epoch_axis(axis, key)
     _legend_right(fig, axes, "mean; band: lowest to highest run", 0.72)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from dnn_lab.errors import RunDirError
+from dnn_lab.results.records import MetricsRecord, RunRecord
 
 CONFIG_FILE = "config.yaml"
 SUMMARY_FILE = "summary.txt"
@@ -127,13 +128,17 @@ def history_to_csv(rows: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: _format_number(row.get(k)) for k in columns})
+        writer.writerow({k: csv_value(row.get(k)) for k in columns})
     return buffer.getvalue()
 
 
-def _format_number(value: Any) -> Any:
+def csv_value(value: Any) -> Any:
+    """One CSV cell: floats exact (shortest round-trip form), lists and mappings as JSON,
+    None empty."""
     if isinstance(value, float):
-        return repr(value)  # shortest exact round-trip form
+        return repr(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(json_safe(value))
     return "" if value is None else value
 
 
@@ -189,9 +194,10 @@ class Run:
     """
 
     path: Path
-    info: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)
+    record: RunRecord = field(default_factory=RunRecord)  # run.json
+    scores: MetricsRecord = field(default_factory=MetricsRecord)  # metrics.json
     problems: list[str] = field(default_factory=list)
+    damaged: bool = False  # run.json or metrics.json is unreadable or of the wrong shape
     _config: dict[str, Any] | None = None
     _params: dict[str, Any] | None = None
     _history: list[dict[str, Any]] | None = None
@@ -200,9 +206,8 @@ class Run:
     def config(self) -> dict[str, Any]:
         if self._config is None:
             # run.json repeats the resolved config as JSON: no YAML parser on the hot path
-            stored = self.info.get("config")
-            if isinstance(stored, dict):
-                self._config = stored
+            if self.record.config is not None:
+                self._config = self.record.config
             else:
                 self._config = _read_yaml(self.path / CONFIG_FILE, self.problems) or {}
         return self._config
@@ -221,50 +226,70 @@ class Run:
 
     @property
     def name(self) -> str:
-        return str(self.info.get("name") or self.config.get("name") or self.path.name)
+        name = self.record.name or self.config.get("name")
+        return name if isinstance(name, str) and name else self.path.name
 
     @property
     def status(self) -> str:
-        written = self.info.get("status")
+        written = self.record.status
+        if self.damaged or (written is None and self.problems):
+            return DAMAGED
         if written is None:
-            return DAMAGED if self.problems else RUNNING
-        if written == RUNNING and _process_is_gone(self.info):
+            return RUNNING  # run.json not written yet
+        if written == RUNNING and _process_is_gone(self.record.host, self.record.pid):
             return CRASHED
-        return str(written)
+        return written
 
     @property
     def started(self) -> str | None:
-        return self.info.get("started")
+        return self.record.started
 
     @property
     def epochs_run(self) -> int:
-        if self.status != RUNNING and isinstance(self.metrics.get("epochs_run"), int):
-            return self.metrics["epochs_run"]
+        if self.status != RUNNING and self.scores.epochs_run is not None:
+            return self.scores.epochs_run
         return len(self.history)
 
     @property
     def totals(self) -> dict[str, Any]:
-        stored = self.info.get("params")
-        return stored if isinstance(stored, dict) else self.params.get("totals", {})
+        if self.record.params is not None:
+            return self.record.totals
+        totals = self.params.get("totals")
+        return totals if isinstance(totals, dict) else {}
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """run.json as a dict, for code not yet on ``record`` (sweep/)."""
+        return self.record.to_json()
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """metrics.json as a dict, for code not yet on ``scores`` (sweep/)."""
+        return self.scores.to_json()
 
 
 def is_run_dir(path: Path) -> bool:
     path = Path(path)
-    return path.is_dir() and (
-        (path / RUN_FILE).exists()
-        or (path / CONFIG_FILE).exists()
-        or (path / HISTORY_FILE).exists()
-    )
+    try:
+        return path.is_dir() and any((path / name).exists() for name in _RUN_MARKERS)
+    except OSError:  # unreadable: not a run this user can see
+        return False
+
+
+_RUN_MARKERS = (RUN_FILE, CONFIG_FILE, HISTORY_FILE)
 
 
 def is_sweep_dir(path: Path) -> bool:
-    return (Path(path) / SWEEP_FILE).is_file()
+    try:
+        return (Path(path) / SWEEP_FILE).is_file()
+    except OSError:
+        return False
 
 
 def try_read_run(path: Path) -> Run | None:
     """``read_run`` for a path that may not be a run directory at all (then None)."""
     run = read_run(path)
-    if not run.info and not is_run_dir(path):  # only checked when run.json gave nothing
+    if run.record == RunRecord() and not is_run_dir(path):  # checked when run.json gave nothing
         return None
     return run
 
@@ -273,8 +298,14 @@ def read_run(path: Path) -> Run:
     """Read a run directory without ever raising on its contents."""
     path = Path(path)
     run = Run(path=path)
-    run.info = _read_json(path / RUN_FILE, run.problems) or {}
-    run.metrics = _read_json(path / METRICS_FILE, run.problems, required=False) or {}
+    info = _read_json(path / RUN_FILE, run.problems)
+    if info is not None:
+        run.record = RunRecord.from_json(info)
+    metrics = _read_json(path / METRICS_FILE, run.problems, required=False)
+    if metrics is not None:
+        run.scores = MetricsRecord.from_json(metrics)
+    run.problems += [*run.record.problems, *run.scores.problems]
+    run.damaged = bool(run.problems)  # what the status rests on is missing or broken
     return run
 
 
@@ -288,17 +319,17 @@ def read_history(path: Path, problems: list[str] | None = None) -> list[dict[str
         problems.append(f"{Path(path).name}: {exc}")
         return []
     rows = []
-    for line_number, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
-        try:
-            rows.append({k: _parse_cell(v) for k, v in row.items() if k is not None})
-        except ValueError:
-            problems.append(f"{Path(path).name}: unreadable line {line_number}")
-            break
+    reader = csv.DictReader(io.StringIO(text))
+    try:
+        for row in reader:
+            rows.append({k: _parse_cell(v) for k, v in row.items() if isinstance(k, str)})
+    except (ValueError, csv.Error):  # a bad number, a field over the csv limit, a NUL
+        problems.append(f"{Path(path).name}: unreadable line {reader.line_num}")
     return rows
 
 
-def _parse_cell(value: str | None) -> float | int | None:
-    if value is None or value == "":
+def _parse_cell(value: str | list | None) -> float | int | None:
+    if not isinstance(value, str) or value == "":  # None: a short line; list: a long one
         return None
     number = float(value)
     return int(number) if number.is_integer() and "." not in value and "e" not in value else number
@@ -307,18 +338,47 @@ def _parse_cell(value: str | None) -> float | int | None:
 def _read_json(path: Path, problems: list[str], required: bool = True) -> dict | None:
     try:
         with open(path, "rb") as handle:
-            data = json.loads(handle.read())
+            raw = handle.read()
+        data = json.loads(raw)
     except FileNotFoundError:
         if required:
             problems.append(f"{Path(path).name} is missing")
         return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON, bad UTF-8, a 5,000-digit int
         problems.append(f"{Path(path).name} is unreadable: {exc}")
+        return None
+    except RecursionError:
+        problems.append(f"{Path(path).name} is unreadable: nested too deeply")
         return None
     if not isinstance(data, dict):
         problems.append(f"{Path(path).name} does not hold an object")
         return None
+    if _brackets(raw) > MAX_DEPTH and _depth(data) > MAX_DEPTH:  # counting is quick; walking is not
+        problems.append(f"{Path(path).name} is nested deeper than {MAX_DEPTH} levels")
+        return None
     return data
+
+
+MAX_DEPTH = 32  # a run file nests a few levels; far deeper is damage, and recursion's limit
+
+
+def _brackets(raw: bytes) -> int:
+    """How many lists and objects a JSON text opens at most: a bound on its depth."""
+    return raw.count(b"[") + raw.count(b"{")
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest in ``value`` (without recursion)."""
+    if not isinstance(value, (dict, list)):
+        return 0
+    deepest, stack = 1, [(value, 1)]
+    while stack and deepest <= MAX_DEPTH:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, (dict, list)):  # only containers: leaves cost a check each
+                stack.append((child, level + 1))
+    return deepest
 
 
 def _read_yaml(path: Path, problems: list[str]) -> dict | None:
@@ -327,22 +387,29 @@ def _read_yaml(path: Path, problems: list[str]) -> dict | None:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (safe)
+        # as JSON would hold it: string keys, no dates or sets, so readers meet one shape
+        data = json.loads(json.dumps(data, default=str, skipkeys=True))
     except FileNotFoundError:
         problems.append(f"{path.name} is missing")
         return None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        problems.append(f"{path.name} is unreadable: {exc}")
+    except (OSError, ValueError, yaml.YAMLError, RecursionError) as exc:
+        problems.append(f"{path.name} is unreadable: {type(exc).__name__}")
         return None
-    return data if isinstance(data, dict) else None
+    if not isinstance(data, dict) or _depth(data) > MAX_DEPTH:
+        return None
+    return data
 
 
-def _process_is_gone(info: dict[str, Any]) -> bool:
-    if info.get("host") != socket.gethostname() or not isinstance(info.get("pid"), int):
+def _process_is_gone(host: str | None, pid: int | None) -> bool:
+    """Only decidable on the machine that ran it; a pid no process can have is gone."""
+    if host != socket.gethostname() or pid is None:
         return False
+    if pid <= 0:
+        return True  # 0 and negative pids name process groups, never a run
     try:
-        os.kill(info["pid"], 0)
-    except ProcessLookupError:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
         return True
-    except PermissionError:
+    except (PermissionError, OSError):
         return False
     return False

@@ -7,11 +7,13 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from dnn_lab.errors import RunDirError
 from dnn_lab.results import rundir as runs
-from dnn_lab.results.compare import cell, show_value
+from dnn_lab.results.formatting import number, show_value
 
 
 def load(path: Path) -> runs.Run:
@@ -27,12 +29,14 @@ def render(run: runs.Run, console: Console) -> None:
     status = run.status
     colour = "green" if status == runs.COMPLETED else "yellow"
     console.print(
-        f"[bold]{run.name}[/]  [{colour}]{status}[/]  {run.path}", highlight=False, soft_wrap=True
+        f"[bold]{escape(run.name)}[/]  [{colour}]{status}[/]  {escape(str(run.path))}",
+        highlight=False,
+        soft_wrap=True,
     )
-    if run.info.get("message"):
-        console.print(run.info["message"], highlight=False, soft_wrap=True)
+    if run.record.message:
+        console.print(run.record.message, highlight=False, soft_wrap=True, markup=False)
     for problem in run.problems:
-        console.print(f"[yellow]damaged:[/] {problem}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]damaged:[/] {escape(problem)}", highlight=False, soft_wrap=True)
     summary = run.path / runs.SUMMARY_FILE
     if summary.exists():
         console.print(
@@ -64,7 +68,7 @@ def plot(run: runs.Run, path: Path) -> Path:
 
 def _parameters(run: runs.Run, console: Console) -> None:
     layers = run.params.get("layers")
-    if not layers:
+    if not isinstance(layers, list) or not layers:
         return
     table = Table(
         title="parameters", box=box.SIMPLE_HEAD, header_style="bold", title_justify="left"
@@ -74,29 +78,34 @@ def _parameters(run: runs.Run, console: Console) -> None:
             column, justify="right" if "train" in column else "left", no_wrap=column != "class"
         )
     for layer in layers:
-        shape = (
-            "(" + ", ".join("None" if d is None else str(d) for d in layer["output_shape"]) + ")"
-        )
-        name = layer["name"] + (" (frozen)" if layer.get("frozen") else "")
-        table.add_row(
+        layer = _mapping(layer)
+        shape = layer.get("output_shape")
+        name = show_value(layer.get("name", "?")) + (" (frozen)" if layer.get("frozen") else "")
+        cells = (
             name,
-            layer["class"],
-            shape,
-            f"{layer['trainable']:,}",
-            f"{layer['non_trainable']:,}",
-            layer.get("formula", ""),
+            show_value(layer.get("class", "")),
+            "(" + ", ".join(map(str, shape)) + ")" if isinstance(shape, list) else "-",
+            number(layer.get("trainable"), "count"),
+            number(layer.get("non_trainable"), "count"),
+            show_value(layer.get("formula", "")),
         )
-    totals = run.params.get("totals", {})
+        table.add_row(*map(Text, cells))  # Text: a damaged file's brackets are not markup
+    totals = _mapping(run.params.get("totals"))
     table.add_row(
         "total",
         "",
         "",
-        f"{totals.get('trainable', 0):,}",
-        f"{totals.get('non_trainable', 0):,}",
-        f"{totals.get('total', 0):,} in all",
+        number(totals.get("trainable", 0), "count"),
+        number(totals.get("non_trainable", 0), "count"),
+        f"{number(totals.get('total', 0), 'count')} in all",
         style="bold",
     )
     console.print(table)
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """A nested section of a run file, or nothing when a damaged file has something else."""
+    return value if isinstance(value, dict) else {}
 
 
 def _history(run: runs.Run, console: Console) -> None:
@@ -105,10 +114,10 @@ def _history(run: runs.Run, console: Console) -> None:
         console.print("no epochs recorded")
         return
     keys = runs.history_columns([k for row in rows for k in row])
-    best = run.metrics.get("best_epoch")
+    best = run.scores.best_epoch
     table = Table(title="history", box=box.SIMPLE_HEAD, header_style="bold", title_justify="left")
     for key in keys:
-        table.add_column(key, justify="right")
+        table.add_column(Text(key), justify="right")
     for row in rows:
         style = "bold green" if row.get("epoch") == best else None
         table.add_row(*[_history_cell(key, row.get(key)) for key in keys], style=style)
@@ -116,82 +125,84 @@ def _history(run: runs.Run, console: Console) -> None:
 
 
 def _history_cell(key: str, value: Any) -> str:
-    if key == "lr" and isinstance(value, float):
-        return f"{value:.3g}"
-    if key == "seconds" and isinstance(value, float):
-        return f"{value:.3f}"
-    return cell(key, value)
+    return number(value, "short" if key == "seconds" else "metric")
 
 
 def _metrics(run: runs.Run, console: Console) -> None:
-    metrics = run.metrics
-    if not metrics:
-        return
+    scores = run.scores
     lines = []
-    if "best_epoch" in metrics:
+    if scores.best_epoch is not None:
         lines.append(
-            f"best epoch {metrics['best_epoch']} by {metrics.get('monitor')}: "
-            + _pairs(metrics.get("best", {}))
+            f"best epoch {scores.best_epoch} by {scores.monitor}: " + _pairs(scores.best or {})
         )
-    if metrics.get("final"):
-        lines.append(f"final (epoch {metrics.get('epochs_run')}): " + _pairs(metrics["final"]))
-    if metrics.get("test"):
-        lines.append("test: " + _pairs(metrics["test"]))
-    if "kept_epoch" in metrics:
-        stopped = "stopped early" if metrics.get("early_stopped") else "ran every epoch"
-        lines.append(f"early stopping: {stopped}, weights of epoch {metrics['kept_epoch']} kept")
-    mc = metrics.get("mc_dropout") or {}
+    if scores.final:
+        lines.append(f"final (epoch {number(scores.epochs_run)}): " + _pairs(scores.final))
+    if scores.test:
+        lines.append("test: " + _pairs(scores.test))
+    if scores.kept_epoch is not None:
+        stopped = "stopped early" if scores.early_stopped else "ran every epoch"
+        lines.append(f"early stopping: {stopped}, weights of epoch {scores.kept_epoch} kept")
+    mc = _mapping(scores.mc_dropout)
     if "accuracy" in mc:
         lines.append(
-            f"MC dropout ({mc['samples']} samples, {mc.get('split')}): accuracy "
-            f"{cell('x', mc['accuracy'])}, single pass {cell('x', mc['single_draw_accuracy_mean'])}"
-            f" +/- {cell('x', mc['single_draw_accuracy_std'])}, plain "
-            f"{cell('x', (mc.get('plain') or {}).get('accuracy'))}"
+            f"MC dropout ({show_value(mc.get('samples'))} samples, {show_value(mc.get('split'))}):"
+            f" accuracy {number(mc['accuracy'])}, single pass "
+            f"{number(mc.get('single_draw_accuracy_mean'))}"
+            f" +/- {number(mc.get('single_draw_accuracy_std'))}, plain "
+            f"{number(_mapping(mc.get('plain')).get('accuracy'))}"
         )
-    if "seconds_per_epoch" in metrics:
+    if scores.seconds_per_epoch is not None:
         lines.append(
-            f"time: {metrics.get('wall_seconds', 0):.1f}s, "
-            f"{metrics['seconds_per_epoch']:.3f}s per epoch"
+            f"time: {number(scores.wall_seconds or 0, 'short')}s, "
+            f"{number(scores.seconds_per_epoch, 'short')}s per epoch"
         )
+    if not lines:
+        return
     console.print("[bold]metrics[/]")
     for line in lines:
-        console.print("  " + line, highlight=False, soft_wrap=True)
+        console.print("  " + line, highlight=False, soft_wrap=True, markup=False)
 
 
 def _pairs(values: dict[str, Any]) -> str:
     keys = runs.history_columns(list(values))
-    return ", ".join(f"{k} {cell(k, values[k])}" for k in keys)
+    return ", ".join(f"{k} {number(values[k])}" for k in keys)
 
 
 def _environment(run: runs.Run, console: Console) -> None:
-    info = run.info
-    device = info.get("device") or {}
-    versions = info.get("versions") or {}
-    data = info.get("data") or {}
+    record = run.record
+    device = _mapping(record.device)
+    data = _mapping(record.data)
     console.print("[bold]environment[/]")
     lines = [
-        f"seed {info.get('seed')}, backend {info.get('backend')}, device "
-        f"{device.get('kind', '?')} ({device.get('name', '?')})",
-        ", ".join(f"{k} {v}" for k, v in versions.items() if k not in ("backend", "platform")),
-        f"started {info.get('started', '?')}, ended {info.get('ended', '-')}",
+        f"seed {show_value(record.seed)}, backend {show_value(record.backend)}, device "
+        f"{show_value(device.get('kind', '?'))} ({show_value(device.get('name', '?'))})",
+        ", ".join(
+            f"{k} {show_value(v)}"
+            for k, v in _mapping(record.versions).items()
+            if k not in ("backend", "platform")
+        ),
+        f"started {record.started or '?'}, ended {record.ended or '-'}",
     ]
     if data:
-        sizes = ", ".join(f"{n} {split}" for split, n in (data.get("sizes") or {}).items())
+        sizes = ", ".join(f"{n} {split}" for split, n in _mapping(data.get("sizes")).items())
         lines.append(
-            f"data {data.get('dataset')} ({data.get('task')}): {sizes}; scaling "
-            f"{data.get('scaling')}"
+            f"data {show_value(data.get('dataset'))} ({show_value(data.get('task'))}): {sizes}; "
+            f"scaling {show_value(data.get('scaling'))}"
         )
-    if info.get("init_from"):
-        source = info["init_from"]
+    if record.init_from:
+        source = record.init_from
+        copied = source.get("copied")
         lines.append(
-            f"initialized from {source['run']}: {', '.join(source['copied'])}"
-            f" ({'trainable' if source['trainable'] else 'frozen'})"
+            f"initialized from {show_value(source.get('run'))}: "
+            f"{', '.join(map(show_value, copied)) if isinstance(copied, list) else '-'}"
+            f" ({'trainable' if source.get('trainable') else 'frozen'})"
         )
-    if info.get("git"):
+    if record.git:
+        commit = record.git.get("commit")
         lines.append(
-            f"git {info['git'].get('commit', '')[:12]}"
-            + (" (config modified)" if info["git"].get("config_modified") else "")
+            f"git {commit[:12] if isinstance(commit, str) else '-'}"
+            + (" (config modified)" if record.git.get("config_modified") else "")
         )
-    lines.append("command: " + " ".join(map(show_value, info.get("command") or [])))
+    lines.append("command: " + " ".join(record.command or []))
     for line in lines:
-        console.print("  " + line, highlight=False, soft_wrap=True)
+        console.print("  " + line, highlight=False, soft_wrap=True, markup=False)

@@ -11,11 +11,14 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from dnn_lab.results import rundir as runs
-from dnn_lab.results.compare import flatten, higher_is_better, short_titles, show_value
+from dnn_lab.results.collect import flatten
+from dnn_lab.results.compare import short_titles
+from dnn_lab.results.direction import Direction, best_row
+from dnn_lab.results.formatting import number, show_value
+from dnn_lab.results.tables import Column, Table
 
 # Two-sided 95% critical values of Student's t for 1..30 degrees of freedom.
 _T95 = (
@@ -100,27 +103,22 @@ class Setting:
         return " ".join(f"{k}={show_value(v)}" for k, v in self.values.items()) or "(all runs)"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Study:
     metric: str
-    descending: bool
+    direction: Direction  # of the metric; settings are ordered best first
     settings: list[Setting]
     keys: list[str]
     verdict: str
 
-    def best(self) -> Setting | None:
-        return self.settings[0] if self.settings and self.settings[0].n else None
 
-
-def _best_score(run: runs.Run, metric: str, descending: bool) -> float | None:
-    best = (run.metrics.get("best") or {}).get(metric)
-    if isinstance(best, (int, float)) and math.isfinite(best):
-        return float(best)
-    values = [r.get(metric) for r in run.history]
-    values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-    if not values:
-        return None
-    return max(values) if descending else min(values)
+def _best_score(run: runs.Run, metric: str, direction: Direction) -> float | None:
+    """The run's recorded best value of ``metric``, else the best epoch of its history."""
+    best = run.scores.best_value(metric)
+    if best is not None:
+        return best
+    row = best_row(run.history, metric, direction)
+    return None if row is None else float(row[metric])
 
 
 def group_runs(found: list[runs.Run], by: str | None = None, metric: str | None = None) -> Study:
@@ -150,25 +148,28 @@ def group_runs(found: list[runs.Run], by: str | None = None, metric: str | None 
                 )
             }
         )
-    monitors = [run.metrics.get("monitor") for run in found if run.metrics.get("monitor")]
+    monitors = [run.scores.monitor for run in found if run.scores.monitor]
     metric = metric or (max(set(monitors), key=monitors.count) if monitors else "val_loss")
-    descending = higher_is_better(metric)
+    direction = Direction.of(metric)
     groups: dict[str, Setting] = {}
     for run, values in zip(found, flat, strict=True):
         chosen = {k: values.get(k) for k in keys}
         key = json.dumps(chosen, sort_keys=True, default=str)
         setting = groups.setdefault(key, Setting(chosen))
         setting.runs.append(run)
-        score = _best_score(run, metric, descending) if run.status == runs.COMPLETED else None
+        score = _best_score(run, metric, direction) if run.status == runs.COMPLETED else None
         if score is None:
             setting.others[run.status] = setting.others.get(run.status, 0) + 1
         else:
             setting.scores.append(score)
-    ordered = sorted(groups.values(), key=lambda s: (s.n == 0, -s.mean if descending else s.mean))
-    return Study(metric, descending, ordered, keys, verdict(ordered, descending))
+    ordered = sorted(groups.values(), key=lambda s: (s.n == 0, direction.sort_key(s.mean)))
+    return Study(
+        metric=metric, direction=direction, settings=ordered, keys=keys, verdict=verdict(ordered)
+    )
 
 
-def verdict(settings: list[Setting], descending: bool) -> str:
+def verdict(settings: list[Setting]) -> str:
+    """Is the best setting (first) ahead of the runner-up by more than the seeds' noise?"""
     scored = [s for s in settings if s.n]
     if len(scored) < 2:
         return "only one setting has results; nothing to rank"
@@ -193,248 +194,58 @@ def verdict(settings: list[Setting], descending: bool) -> str:
     )
 
 
-# --------------------------------------------------------------------------- rendering
+# --------------------------------------------------------------------------- the table
 
 
-def rows(study: Study) -> list[dict[str, Any]]:
+def to_table(study: Study) -> Table:
+    """One row per setting, best first: the values that tell it apart and its statistics."""
     titles = short_titles([f"config.{k}" for k in study.keys])
-    out = []
+    rows = []
     for rank, setting in enumerate(study.settings, start=1):
         row: dict[str, Any] = {"rank": rank if setting.n else None}
         for key in study.keys:
             row[titles[f"config.{key}"]] = show_value(setting.values.get(key))
+        low, high = setting.interval
         row.update(
             {
                 "n": setting.n,
-                "mean": setting.mean,
-                "std": setting.std,
-                "ci95_low": setting.interval[0],
-                "ci95_high": setting.interval[1],
-                "other": ", ".join(f"{c} {s}" for s, c in setting.others.items()),
+                "mean": _defined(setting.mean),
+                "std": _defined(setting.std),
+                "interval": f"{number(low)} .. {number(high)}" if setting.n >= 2 else None,
+                "ci95_low": _defined(low),
+                "ci95_high": _defined(high),
+                "other": ", ".join(f"{c} {s}" for s, c in setting.others.items()) or None,
                 "runs": [str(run.path.name) for run in setting.runs],
             }
         )
-        out.append(row)
-    return out
-
-
-def _num(value: float) -> str:
-    return "-" if value is None or not math.isfinite(value) else f"{value:.4f}"
-
-
-def render_table(study: Study, console) -> None:
-    from rich import box
-    from rich.markup import escape
-    from rich.table import Table
-
-    direction = "higher" if study.descending else "lower"
-    console.print(
-        f"[bold]{study.metric}[/] at each run's best epoch, over seeds ({direction} is better)",
-        highlight=False,
-    )
-    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
-    data = rows(study)
-    keys = list(data[0]) if data else []
-    for key in keys:
-        if key == "runs":
-            continue
-        table.add_column(
-            {"ci95_low": "95% CI", "ci95_high": ""}.get(key, key),
-            justify="right" if key in ("rank", "n", "mean", "std", "ci95_low") else "left",
-            no_wrap=True,
-        )
-    for row in data:
-        cells = []
-        for key in keys:
-            if key == "runs":
-                continue
-            value = row[key]
-            if key == "ci95_low":
-                cells.append(f"{_num(value)} ..")
-            elif key in ("mean", "std", "ci95_high"):
-                cells.append(_num(value))
-            else:
-                cells.append(escape("-" if value is None else str(value)))
-        table.add_row(*cells)
-    console.print(table)
-    console.print(study.verdict, highlight=False, soft_wrap=True)
-
-
-def render_markdown(study: Study) -> str:
-    data = rows(study)
-    if not data:
-        return "no runs\n"
-    keys = [k for k in data[0] if k not in ("runs", "ci95_high")]
-    titles = {"ci95_low": "95% interval"}
-    lines = [
-        "| " + " | ".join(titles.get(k, k) for k in keys) + " |",
-        "| "
-        + " | ".join("---:" if k in ("rank", "n", "mean", "std") else "---" for k in keys)
-        + " |",
-    ]
-    for row in data:
-        cells = []
-        for key in keys:
-            value = row[key]
-            if key == "ci95_low":
-                cells.append(
-                    f"{_num(row['ci95_low'])} .. {_num(row['ci95_high'])}" if row["n"] >= 2 else "-"
-                )
-            elif key in ("mean", "std"):
-                cells.append(_num(value))
-            else:
-                cells.append("-" if value in (None, "") else str(value).replace("|", "\\|"))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def render_json(study: Study) -> str:
-    payload = {
-        "metric": study.metric,
-        "higher_is_better": study.descending,
-        "verdict": study.verdict,
-        "settings": rows(study),
-    }
-    return json.dumps(runs.json_safe(payload), indent=2) + "\n"
-
-
-def render_csv(study: Study) -> str:
-    from dnn_lab.results.compare import rows_to_csv
-
-    return rows_to_csv(rows(study))
-
-
-# --------------------------------------------------------------------------- report
-
-
-def write_report(
-    folder: Path, study: Study, base_config: str | None, sweep_info: dict
-) -> list[Path]:
-    """report.md, report.html and the curves they show, in the sweep folder."""
-    from dnn_lab.results.plots import plot_bands
-
-    curves = folder / "report-curves.png"
-    groups = [(s.label(), [run.history for run in s.runs if run.history]) for s in study.settings]
-    plot_bands(
-        [(label, histories) for label, histories in groups if histories],
-        curves,
-        metric=study.metric,
-    )
-    ranking = [
-        f"{i}. {s.label()}: {_num(s.mean)}"
-        + (f" +/- {_num(s.std)}" if s.n > 1 else "")
-        + f" (n={s.n})"
-        for i, s in enumerate((s for s in study.settings if s.n), 1)
-    ]
-    axes = sweep_info.get("grid") or {}
-    space = sweep_info.get("space") or {}
-    lines = [
-        f"# Study: {sweep_info.get('name', folder.name)}",
-        "",
-        f"{len([r for s in study.settings for r in s.runs])} runs in {len(study.settings)} "
-        f"settings; search: {sweep_info.get('search', '?')}, repeats: "
-        f"{sweep_info.get('repeats', '?')} seeds per setting.",
-        "",
-        f"**Verdict:** {study.verdict}.",
-        "",
-        f"## {study.metric} at the best epoch, over seeds",
-        "",
-        render_markdown(study),
-        "## Ranking",
-        "",
-        *ranking,
-        "",
-        "## Learning curves per setting",
-        "",
-        "Mean over seeds, with a band from the lowest to the highest run.",
-        "",
-        f"![learning curves]({curves.name})",
-        "",
-        "## Configs",
-        "",
-        "Axes: " + (", ".join(f"`{k}` in {v}" for k, v in axes.items()) or "-"),
-        "",
-        "Space: " + (", ".join(f"`{k}` ~ {v}" for k, v in space.items()) or "-"),
-        "",
-        "Every trial starts from this base config:",
-        "",
-        "```yaml",
-        (base_config or "").rstrip(),
-        "```",
-        "",
-    ]
-    markdown = "\n".join(lines)
-    runs.atomic_write_text(folder / "report.md", markdown)
-    runs.atomic_write_text(folder / "report.html", _html(markdown))
-    return [folder / "report.md", folder / "report.html", curves]
-
-
-def _html(markdown: str) -> str:
-    """A small, dependency-free rendering of the report's markdown."""
-    import html
-
-    body, table, code = [], [], False
-    for line in markdown.splitlines():
-        if line.startswith("```"):
-            body.append("</pre>" if code else "<pre>")
-            code = not code
-            continue
-        if code:
-            body.append(html.escape(line))
-            continue
-        if line.startswith("|"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            if not all(set(c) <= set("-: ") for c in cells):
-                table.append(cells)
-            continue
-        if table:
-            head, *rest = table
-            body.append(
-                "<table><tr>"
-                + "".join(f"<th>{_inline_html(c)}</th>" for c in head)
-                + "</tr>"
-                + "".join(
-                    "<tr>" + "".join(f"<td>{_inline_html(c)}</td>" for c in row) + "</tr>"
-                    for row in rest
-                )
-                + "</table>"
-            )
-            table = []
-        if line.startswith("# "):
-            body.append(f"<h1>{_inline_html(line[2:])}</h1>")
-        elif line.startswith("## "):
-            body.append(f"<h2>{_inline_html(line[3:])}</h2>")
-        elif line.startswith("!["):
-            src = line[line.index("(") + 1 : -1]
-            body.append(
-                f'<p><img src="{html.escape(src)}" alt="learning curves" '
-                'style="max-width:100%"></p>'
-            )
-        elif line[:1].isdigit() and ". " in line[:5]:  # the ranking: an ordered list
-            item = f"<li>{_inline_html(line.split('. ', 1)[1])}</li>"
-            if body and body[-1].endswith("</ol>"):
-                body[-1] = body[-1][: -len("</ol>")] + item + "</ol>"
-            else:
-                body.append(f"<ol>{item}</ol>")
-        elif line.strip():
-            body.append(f"<p>{_inline_html(line)}</p>")
-    style = (
-        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;"
-        "padding:0 1em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
-        "padding:4px 8px;text-align:right}th{background:#f4f4f4}pre{background:#f6f8fa;"
-        "padding:1em;overflow:auto}"
-    )
-    title = markdown.splitlines()[0].lstrip("# ") if markdown else "report"
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-        f"</title><style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+        rows.append(row)
+    better = "higher" if study.direction.higher_is_better else "lower"
+    counted = any(row["other"] for row in rows)
+    return Table(
+        columns=[
+            Column(key="rank", title="rank", style="metric"),
+            *(Column(key=titles[f"config.{k}"], title=titles[f"config.{k}"]) for k in study.keys),
+            Column(key="n", title="n", style="metric"),
+            Column(key="mean", title="mean", style="metric"),
+            Column(key="std", title="std", style="metric"),
+            Column(key="interval", title="95% interval", exported=False),
+            Column(key="ci95_low", title="ci95_low", style="metric", drawn=False),
+            Column(key="ci95_high", title="ci95_high", style="metric", drawn=False),
+            Column(key="other", title="other", drawn=counted),
+            Column(key="runs", title="runs", drawn=False),
+        ],
+        rows=rows,
+        header={
+            "metric": study.metric,
+            "higher_is_better": study.direction.higher_is_better,
+            "verdict": study.verdict,
+        },
+        rows_name="settings",
+        caption=f"{study.metric} at each run's best epoch, over seeds ({better} is better)",
+        footer=study.verdict,
     )
 
 
-def _inline_html(text: str) -> str:
-    import html
-    import re
-
-    text = html.escape(text)
-    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
-    return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
+def _defined(value: float) -> float | None:
+    """A statistic that fewer seeds leave undefined (NaN) is shown and exported as none."""
+    return value if math.isfinite(value) else None

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from dnn_lab.results import rundir as runs
+from dnn_lab.results.formatting import number
 
-
-def fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        if value != value:  # NaN
-            return "nan"
-        if abs(value) >= 1e5 or (0 < abs(value) < 1e-3):
-            return f"{value:.3g}"
-        return f"{value:.{digits}f}"
-    return str(value)
+fmt = number  # SweepView's name for it, until SweepView moves to dnn_lab.sweep
 
 
 def print_run_header(console: Console, run_dir, data_summary: dict, totals: dict, device: dict):
@@ -32,7 +22,8 @@ def print_run_header(console: Console, run_dir, data_summary: dict, totals: dict
         soft_wrap=True,
     )
     console.print(
-        f"[bold]model[/]  {totals['total']:,} params ({totals['trainable']:,} trainable), "
+        f"[bold]model[/]  {number(totals['total'], 'count')} params "
+        f"({number(totals['trainable'], 'count')} trainable), "
         f"{device['backend']} on {device['kind']} ({device['name']})",
         highlight=False,
         soft_wrap=True,
@@ -53,21 +44,22 @@ def print_training_result(console: Console, result) -> None:
     best = metrics.get("best", {})
     test = metrics.get("test", {})
     for key in runs.history_columns([*final, *test]):
-        table.add_row(key, fmt(final.get(key)), fmt(best.get(key)), fmt(test.get(key)))
+        table.add_row(key, number(final.get(key)), number(best.get(key)), number(test.get(key)))
     if final or test:
         console.print(table)
     mc = metrics.get("mc_dropout")
     if mc and "accuracy" in mc:
         console.print(
-            f"MC dropout ({mc['samples']} samples, {mc['split']}): accuracy {fmt(mc['accuracy'])} "
-            f"(single pass {fmt(mc['single_draw_accuracy_mean'])} "
-            f"+/- {fmt(mc['single_draw_accuracy_std'])}; plain {fmt(mc['plain'].get('accuracy'))})",
+            f"MC dropout ({mc['samples']} samples, {mc['split']}): accuracy "
+            f"{number(mc['accuracy'])} (single pass {number(mc['single_draw_accuracy_mean'])} "
+            f"+/- {number(mc['single_draw_accuracy_std'])}; "
+            f"plain {number(mc['plain'].get('accuracy'))})",
             highlight=False,
         )
     timing = ""
     if "seconds_per_epoch" in metrics:
-        per_epoch = fmt(metrics["seconds_per_epoch"], 3)
-        timing = f" in {fmt(metrics.get('wall_seconds'), 1)}s ({per_epoch}s/epoch)"
+        per_epoch = number(metrics["seconds_per_epoch"], "short")
+        timing = f" in {number(metrics.get('wall_seconds'), 'short')}s ({per_epoch}s/epoch)"
     console.print(
         f"[bold {colour}]{result.status}[/]{timing}: {result.run_dir}",
         highlight=False,
@@ -93,9 +85,9 @@ def print_datasets(console: Console) -> None:
         )
     for dataset in DATASETS.values():
         info = dataset.info
-        samples = "-" if info.n_train is None else f"{info.n_train:,}"
+        samples = number(info.n_train, "count")
         if info.n_test:
-            samples += f"+{info.n_test:,}"
+            samples += f"+{number(info.n_test, 'count')}"
         shape = "x".join(str(d) for d in info.input_shape) if info.input_shape else "file"
         row = [
             info.name,
@@ -128,16 +120,16 @@ def print_run_list(console: Console, rows: list[dict], limit: int | None = None)
             no_wrap=column == "path",
         )
     for row in rows[:limit]:
-        best = "-" if row["best"] is None else f"{fmt(row['best'])} {row['metric']}"
-        status = row["status"] if row["status"] == runs.COMPLETED else f"[yellow]{row['status']}[/]"
+        best = "-" if row["best"] is None else f"{number(row['best'])} {row['metric']}"
+        # Text, not markup: brackets in a run's files are shown as they are
         table.add_row(
-            row["run"],
-            status,
-            (row["started"] or "")[:19].replace("T", " "),
-            row["dataset"] or "-",
+            Text(row["run"]),
+            Text(row["status"], style="" if row["status"] == runs.COMPLETED else "yellow"),
+            Text((row["started"] or "")[:19].replace("T", " ")),
+            Text(row["dataset"] or "-"),
             str(row["epochs"]),
-            best,
-            row["path"],
+            Text(best),
+            Text(row["path"]),
         )
     console.print(table)
     if limit is not None and len(rows) > limit:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
+from dnn_lab.results.direction import best_row, is_finite_number
 from dnn_lab.training.head import Head
 
 EVAL_BATCH_SIZE = 4096  # evaluation has no gradients; big batches are just faster
@@ -18,21 +18,15 @@ def summarize_history(rows: list[dict[str, Any]], head: Head) -> dict[str, Any]:
         return {"epochs_run": 0}
     final = {k: v for k, v in rows[-1].items() if k not in ("epoch", "lr", "seconds")}
     summary: dict[str, Any] = {"epochs_run": len(rows), "final": final, "monitor": head.monitor}
-    scored = [r for r in rows if _finite(r.get(head.monitor))]
-    if scored:
-        pick = max if head.mode == "max" else min
-        best = pick(scored, key=lambda r: r[head.monitor])
+    best = best_row(rows, head.monitor, head.direction)
+    if best is not None:
         summary["best_epoch"] = int(best["epoch"])
         summary["best"] = {k: v for k, v in best.items() if k not in ("epoch", "lr", "seconds")}
-    seconds = [float(r["seconds"]) for r in rows if _finite(r.get("seconds"))]
+    seconds = [float(r["seconds"]) for r in rows if is_finite_number(r.get("seconds"))]
     if seconds:
         summary["seconds_per_epoch"] = float(np.median(seconds[1:] or seconds))
         summary["first_epoch_seconds"] = seconds[0]
     return summary
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def evaluate(model, x, y) -> dict[str, float]:

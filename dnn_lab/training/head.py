@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from dnn_lab.config import catalog
 from dnn_lab.config.schema import Config, spec_name
 from dnn_lab.errors import ConfigError
+from dnn_lab.results.direction import Direction
 
 _DEFAULT_LOSS = {
     "binary": "binary_crossentropy",
@@ -29,7 +30,7 @@ _FITTING_ACTIVATIONS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Head:
     """What the last layer and ``compile`` need, and which metric decides the best epoch."""
 
@@ -38,7 +39,12 @@ class Head:
     loss: str
     metrics: list[str]
     monitor: str  # e.g. val_accuracy
-    mode: str  # max or min
+    direction: Direction  # which way ``monitor`` is better
+
+    @property
+    def mode(self) -> str:
+        """Keras callbacks' word for the direction: ``max`` or ``min``."""
+        return self.direction.value
 
 
 def label_format(task: str, one_hot: bool) -> str:
@@ -63,12 +69,16 @@ def resolve_head(config: Config, task: str, n_classes: int | None) -> Head:
 
     metrics = config.train.metrics if config.train.metrics != "auto" else _DEFAULT_METRICS[task]
     units = 1 if task in ("binary", "regression") else int(n_classes or 0)
-    if task == "regression":
-        monitor_metric, mode = "loss", "min"
-    else:
-        monitor_metric, mode = ("accuracy", "max") if "accuracy" in metrics else ("loss", "min")
-    prefix = "val_" if config.data.validation_split else ""
-    head = Head(units, activation, loss, list(metrics), prefix + monitor_metric, mode)
+    monitor_metric = "accuracy" if task != "regression" and "accuracy" in metrics else "loss"
+    monitor = ("val_" if config.data.validation_split else "") + monitor_metric
+    head = Head(
+        units=units,
+        activation=activation,
+        loss=loss,
+        metrics=list(metrics),
+        monitor=monitor,
+        direction=Direction.of(monitor),
+    )
     _check_monitors(config, head)
     return head
 

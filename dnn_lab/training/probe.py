@@ -30,8 +30,6 @@ from dnn_lab.training.model import layer_outputs
 
 PROBE_SIZE = 256
 SATURATION_MARGIN = 0.01
-EXPLODING_NORM = 1e3  # a gradient norm above this is flagged as exploding
-VANISHING_RATIO = 100.0  # ... and one this many times below the output layer's as vanishing
 SUPPORTED_BACKENDS = ("tensorflow", "jax")
 
 METRICS = (

@@ -5,17 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 
 import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
 from dnn_lab.cli import app
-from dnn_lab.results import compare, show
+from dnn_lab.results import collect, compare, show, tables
 from dnn_lab.results import rundir as runs
+from dnn_lab.results.direction import Direction
 from tests.conftest import fake_run
+from tests.test_cli import modules_after
 
 
 def history(*val_accuracies: float, seconds: float = 0.25) -> list[dict]:
@@ -64,7 +64,7 @@ def three_runs(tmp_path):
 
 def rendered(comparison, width=130) -> str:
     console = Console(file=io.StringIO(), width=width, color_system=None)
-    compare.render_table(comparison, console)
+    tables.render_table(compare.to_table(comparison, curves=tables.TABLE_ROWS), console)
     return console.file.getvalue()
 
 
@@ -92,7 +92,7 @@ def test_table_renders_exactly(three_runs):
 
 def test_markdown_renders_exactly(three_runs):
     result = compare.compare([three_runs], where=["status=completed"])
-    lines = compare.render_markdown(result).splitlines()
+    lines = tables.render_markdown(compare.to_table(result)).splitlines()
     assert lines[2:] == [
         "| run | status | activation | params | epochs | best val_accuracy | best epoch "
         "| final val_loss | final val_accuracy | s/epoch |",
@@ -116,7 +116,7 @@ def test_sorting_both_ways(three_runs):
     worst_first = compare.compare([three_runs], reverse=True)
     assert [r["run"] for r in worst_first.rows] == ["relu", "tanh", "sigmoid"]
     by_loss = compare.compare([three_runs], sort="val_loss")
-    assert by_loss.sort_key == "final_val_loss" and not by_loss.descending
+    assert by_loss.sort_key == "final_val_loss" and by_loss.direction is Direction.MIN
     assert [r["run"] for r in by_loss.rows] == ["tanh", "relu", "sigmoid"]
     by_name = compare.compare([three_runs], sort="model.activation")
     assert [r["run"] for r in by_name.rows] == ["relu", "sigmoid", "tanh"]
@@ -137,8 +137,8 @@ def test_where_filters(three_runs):
 
 def test_json_and_csv_give_back_the_numbers_in_the_run_files(three_runs):
     result = compare.compare([three_runs])
-    exported = json.loads(compare.render_json(result))
-    rows = list(csv.DictReader(io.StringIO(compare.render_csv(result))))
+    exported = json.loads(tables.render_json(compare.to_table(result)))
+    rows = list(csv.DictReader(io.StringIO(tables.render_csv(compare.to_table(result)))))
     for entry, line in zip(exported["runs"], rows, strict=True):
         metrics = (
             json.loads((three_runs.parent / entry["path"] / runs.METRICS_FILE).read_text())
@@ -209,7 +209,7 @@ def test_twenty_runs_plot(tmp_path):
 
 
 def test_runs_lists_newest_first_and_filters_by_status(three_runs):
-    rows = compare.list_runs(three_runs)
+    rows = collect.list_runs(three_runs)
     assert [r["run"] for r in rows] == ["sigmoid", "tanh", "relu"]
     sweep = three_runs / "20260102-000000-study-sweep"
     fake_run(
@@ -219,8 +219,8 @@ def test_runs_lists_newest_first_and_filters_by_status(three_runs):
         started="2026-01-02T00:00:01+00:00",
     )
     (sweep / runs.SWEEP_FILE).write_text("{}")
-    assert compare.list_runs(three_runs)[0]["run"] == "study-000"  # trials of sweeps too
-    assert [r["run"] for r in compare.list_runs(three_runs, "interrupted")] == ["sigmoid"]
+    assert collect.list_runs(three_runs)[0]["run"] == "study-000"  # trials of sweeps too
+    assert [r["run"] for r in collect.list_runs(three_runs, "interrupted")] == ["sigmoid"]
 
 
 def test_show_prints_formula_history_and_environment(trained):
@@ -248,14 +248,14 @@ def test_cli_compare_formats(three_runs, tmp_path):
     assert result.exit_code == 2 and "not a run directory" in result.output
 
 
-def test_compare_and_runs_never_import_tensorflow(three_runs):
-    code = (
-        "import sys\n"
-        f"sys.argv = ['dnn-lab', 'compare', {str(three_runs)!r}]\n"
-        "from dnn_lab.cli import main\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
-        "print('HEAVY=' + ','.join(heavy))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert "HEAVY=\n" in done.stdout or done.stdout.rstrip().endswith("HEAVY=")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["compare", "{runs}"],
+        ["compare", "{runs}", "--format", "json"],
+        ["runs", "{runs}"],
+        ["show", "{runs}/20260101-100000-relu"],
+    ],
+)
+def test_compare_show_and_runs_import_neither_keras_nor_matplotlib(three_runs, args):
+    assert modules_after([a.format(runs=three_runs) for a in args]) == ""

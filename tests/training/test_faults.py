@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from dnn_lab.results import compare
+from dnn_lab.results import collect, compare
 from dnn_lab.results import rundir as runs
 from tests.conftest import TINY, merge, train_config, write_yaml
 
@@ -156,7 +156,7 @@ def test_compare_and_runs_read_a_consistent_view_while_trainings_write(tmp_path)
                     seen.add(row["status"])
                     if row["status"] == "running":
                         assert row["epochs"] >= 0
-                compare.list_runs(tmp_path / "runs")
+                collect.list_runs(tmp_path / "runs")
             time.sleep(0.05)
     finally:
         for process in processes:
