@@ -70,9 +70,23 @@ def _user_errors():
         raise typer.Exit(exc.exit_code) from None
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from dnn_lab import __version__
+
+        typer.echo(f"dnn-lab {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     _state["debug"] = debug
 
@@ -503,3 +517,17 @@ def main() -> None:
 
 
 __all__ = ["app", "main", "EXIT_USER_ERROR"]
+
+
+# --------------------------------------------------------------------------- schema, export
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of a config, for editors and YAML language servers.
+
+    dnn-lab schema > configs/dnn-lab.schema.json
+    """
+    from dnn_lab.config.json_schema import render_schema
+
+    typer.echo(render_schema(), nl=False)
