@@ -66,7 +66,10 @@ def _user_errors():
             import traceback
 
             traceback.print_exc()
-        _stderr().print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+        from rich.markup import escape
+
+        # escaped: "pip install 'dnn-lab[optuna]'" is not a style tag
+        _stderr().print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
 
 
@@ -531,3 +534,72 @@ def schema() -> None:
     from dnn_lab.config.json_schema import render_schema
 
     typer.echo(render_schema(), nl=False)
+
+
+export_app = typer.Typer(
+    help="Export runs and sweeps to MLflow or TensorBoard.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(export_app, name="export")
+
+ExportPaths = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Run directories, sweep folders, or folders of runs (runs/).", show_default=False
+    ),
+]
+
+
+@export_app.command("mlflow")
+def export_mlflow(
+    paths: ExportPaths,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--tracking-uri",
+            help="MLflow tracking URI: a server URL or sqlite:///FILE (default: "
+            "$MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here).",
+        ),
+    ] = None,
+    experiment: Annotated[
+        str, typer.Option("--experiment", help="MLflow experiment, created when missing.")
+    ] = "dnn-lab",
+    with_model: Annotated[
+        bool, typer.Option("--with-model", help="Upload model.keras too.")
+    ] = False,
+) -> None:
+    """Write runs into an MLflow tracking store; a sweep becomes a parent run with its trials.
+
+    Exporting again adds only what is new (epochs, files, changed metrics and status).
+    """
+    with _user_errors():
+        from dnn_lab.results import export_mlflow as exporting
+
+        result = exporting.export_mlflow(paths, tracking_uri, experiment, with_model)
+        typer.echo(exporting.render(result))
+        _warn_skipped(result.skipped)
+
+
+@export_app.command("tensorboard")
+def export_tensorboard(
+    paths: ExportPaths,
+    logdir: Annotated[
+        Path, typer.Option("--logdir", help="Where the event files go (tensorboard --logdir DIR).")
+    ],
+) -> None:
+    """Write runs as TensorBoard event files: per-epoch scalars and HParams to compare them."""
+    with _user_errors():
+        from dnn_lab.results import export_tensorboard as exporting
+
+        result = exporting.export_tensorboard(paths, logdir)
+        typer.echo(exporting.render(result))
+        _warn_skipped(result.skipped)
+
+
+def _warn_skipped(skipped: list[Path]) -> None:
+    if skipped:
+        _stderr().print(
+            "warning: not run directories, skipped: " + ", ".join(map(str, skipped)),
+            soft_wrap=True,
+        )
