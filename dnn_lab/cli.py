@@ -20,7 +20,7 @@ app = typer.Typer(
     name="dnn-lab",
     help="Train, compare and study dense neural networks from YAML configs (Keras 3).",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
@@ -94,7 +94,38 @@ def _main(
     _state["debug"] = debug
 
 
-ConfigArg = Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)]
+def _complete_paths(incomplete: str, suffixes: tuple[str, ...]) -> list[str]:
+    """Folders, and files ending in one of ``suffixes``, that start with what was typed."""
+    import os
+
+    folder, slash, prefix = incomplete.rpartition("/")
+    where = (folder or "/") if slash else "."
+    try:
+        with os.scandir(os.path.expanduser(where)) as entries:
+            found = [
+                folder + slash + entry.name + ("/" if entry.is_dir() else "")
+                for entry in entries
+                if entry.name.startswith(prefix)
+                and (prefix.startswith(".") or not entry.name.startswith("."))
+                and (entry.is_dir() or entry.name.endswith(suffixes))
+            ]
+    except OSError:
+        return []
+    return sorted(found)
+
+
+def _complete_config(incomplete: str) -> list[str]:
+    return _complete_paths(incomplete, (".yaml", ".yml"))
+
+
+def _complete_dir(incomplete: str) -> list[str]:
+    return _complete_paths(incomplete, ())
+
+
+ConfigArg = Annotated[
+    Path,
+    typer.Argument(help="YAML config file.", show_default=False, autocompletion=_complete_config),
+]
 SetOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -194,7 +225,9 @@ def compare(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            help="Run directories, or folders of runs (runs/, a sweep).", show_default=False
+            help="Run directories, or folders of runs (runs/, a sweep).",
+            show_default=False,
+            autocompletion=_complete_dir,
         ),
     ],
     sort: Annotated[
@@ -329,7 +362,11 @@ class Search(str, Enum):
 def sweep(
     config: Annotated[
         Path | None,
-        typer.Argument(help="YAML config (its sweep: section adds axes).", show_default=False),
+        typer.Argument(
+            help="YAML config (its sweep: section adds axes).",
+            show_default=False,
+            autocompletion=_complete_config,
+        ),
     ] = None,
     overrides: SetOption = None,
     grid: Annotated[
@@ -412,7 +449,10 @@ def sweep(
 
 @app.command()
 def report(
-    folder: Annotated[Path, typer.Argument(help="A sweep folder.", show_default=False)],
+    folder: Annotated[
+        Path,
+        typer.Argument(help="A sweep folder.", show_default=False, autocompletion=_complete_dir),
+    ],
     by: Annotated[str | None, typer.Option("--by", metavar="KEY", help="Group by one key.")] = None,
 ) -> None:
     """Write report.md and report.html for a sweep: the table, curves, ranking and configs."""
@@ -446,7 +486,10 @@ def _split(values: list[str] | None) -> list[str]:
 
 @app.command()
 def show(
-    run: Annotated[Path, typer.Argument(help="A run directory.", show_default=False)],
+    run: Annotated[
+        Path,
+        typer.Argument(help="A run directory.", show_default=False, autocompletion=_complete_dir),
+    ],
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Write this run's learning curves to a PNG.")
     ] = None,
@@ -474,7 +517,9 @@ class Status(str, Enum):
 
 @app.command("runs")
 def list_runs(
-    folder: Annotated[Path, typer.Argument(help="A runs directory.")] = Path("runs"),
+    folder: Annotated[
+        Path, typer.Argument(help="A runs directory.", autocompletion=_complete_dir)
+    ] = Path("runs"),
     status: Annotated[
         Status | None, typer.Option("--status", help="Only runs with this status.")
     ] = None,
@@ -546,7 +591,9 @@ app.add_typer(export_app, name="export")
 ExportPaths = Annotated[
     list[Path],
     typer.Argument(
-        help="Run directories, sweep folders, or folders of runs (runs/).", show_default=False
+        help="Run directories, sweep folders, or folders of runs (runs/).",
+        show_default=False,
+        autocompletion=_complete_dir,
     ),
 ]
 
