@@ -220,12 +220,14 @@ class _Protos:
 
     def __init__(self) -> None:
         from tensorboard.compat.proto import event_pb2, summary_pb2
+        from tensorboard.plugins.hparams import plugin_data_pb2
         from tensorboard.plugins.hparams import summary_v2 as hp
         from tensorboard.plugins.scalar import metadata as scalar_metadata
         from tensorboard.summary.writer.record_writer import RecordWriter
         from tensorboard.util import tensor_util
 
         self.event_pb2, self.summary_pb2, self.hp = event_pb2, summary_pb2, hp
+        self.plugin_data_pb2 = plugin_data_pb2
         self.RecordWriter = RecordWriter
         self.tensor_util = tensor_util
         self.scalar_metadata = scalar_metadata.create_summary_metadata(
@@ -256,6 +258,13 @@ class _Protos:
             metrics=[self.hp.Metric(tag, display_name=tag) for tag in metrics],
             time_created_secs=created,
         )
+        # Every key here differs between the runs (that is how it was chosen); TensorBoard
+        # lists hparams that differ first and only infers the flag when it builds the config.
+        (value,) = summary.value
+        data = self.plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content)
+        for info in data.experiment.hparam_infos:
+            info.differs = True
+        value.metadata.plugin_data.content = data.SerializeToString()
         return self.event_pb2.Event(wall_time=time.time(), step=0, summary=summary)
 
 

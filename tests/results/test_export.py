@@ -293,6 +293,7 @@ def test_tensorboard_export_reads_back_with_tensorboards_readers(study, tmp_path
     assert [info.name for info in experiment.hparam_infos] == ["model.activation"]
     (domain,) = experiment.hparam_infos
     assert [v.string_value for v in domain.domain_discrete.values] == ["relu", "tanh"]
+    assert domain.differs
     tags = [info.name.tag for info in experiment.metric_infos]
     assert {"val_accuracy", "val_loss", "best_val_accuracy"} <= set(tags)
 
