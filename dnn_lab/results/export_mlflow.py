@@ -201,7 +201,7 @@ class _Exporter:
         )
         params = {key: _text(value) for key, value in flatten(run.config).items()}
         done.params = self._log_params(run_id, params, mlflow_run.data.params)
-        done.metrics = self._log_history(run_id, run, started or 0)
+        done.metrics = self._log_history(run_id, run, started or 0, fresh=created)
         done.metrics += self._log_summary(run_id, run, mlflow_run.data.metrics)
         self._log_tags(run_id, tags)
         names = list(RUN_ARTIFACTS) + ([runs.MODEL_FILE] if self.with_model else [])
@@ -235,10 +235,10 @@ class _Exporter:
             if value is not None
         }
 
-    def _log_history(self, run_id: str, run: runs.Run, started: int) -> int:
+    def _log_history(self, run_id: str, run: runs.Run, started: int, fresh: bool) -> int:
         """Every epoch of history.csv with step = epoch; only epochs past those already there."""
         keys = {key for row in run.history for key in row if key != "epoch"}
-        last = {key: self._last_step(run_id, key) for key in keys}
+        last = {key: -1 if fresh else self._last_step(run_id, key) for key in keys}
         metrics, clock = [], float(started)
         for row in run.history:
             epoch = row.get("epoch")
