@@ -33,6 +33,9 @@ def gather(paths: Sequence[Path]) -> tuple[list[tuple[Path | None, list[runs.Run
             groups.append((path, take(collect([path])[0])))
             continue
         found, missed = collect([path])  # a run directory, or the runs in a folder
+        if found and runs.is_sweep_dir(path.parent) and Path(found[0].path) == path:
+            groups.append((path.parent, take(found)))  # one trial: still under its sweep
+            continue
         sweeps = []
         if path.is_dir() and runs.try_read_run(path) is None:  # runs/ may hold sweeps too
             sweeps = sorted(p for p in path.iterdir() if p.is_dir() and runs.is_sweep_dir(p))

@@ -194,6 +194,8 @@ class _Exporter:
     def run(self, run: runs.Run, parent: str | None) -> ExportedRun:
         started = _millis(run.started)
         tags = self._run_tags(run)
+        if parent:  # also for a run exported before its sweep was
+            tags["mlflow.parentRunId"] = parent
         mlflow_run, created = self._find_or_create(run_key(run), run.name, started, tags, parent)
         run_id = mlflow_run.info.run_id
         done = ExportedRun(

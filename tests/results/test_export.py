@@ -185,6 +185,17 @@ def test_exporting_twice_duplicates_nothing(study, store):
             assert len(steps) == len(set(steps)), (key, steps)
 
 
+def test_a_trial_exported_alone_is_still_its_sweeps_child(study, store):
+    sweep = study / "20260102-090000-acts-sweep"
+    assert export(store, sweep / "20260102-090001-acts-1").exit_code == 0
+    assert export(store, sweep).exit_code == 0
+    found = mlflow_runs(store)
+    assert len(found) == 3  # the sweep and its two trials, once each
+    parent = found["20260102-090000-acts-sweep@2026-01-02T09:00:00+00:00"].info.run_id
+    children = [run for run in found.values() if run.data.tags.get("dnn_lab.kind") != "sweep"]
+    assert [run.data.tags.get("mlflow.parentRunId") for run in children] == [parent, parent]
+
+
 def test_a_run_that_went_on_gets_only_its_new_epochs(tmp_path, store):
     root = tmp_path / "runs"
     run_dir = fake_run(root, "20260103-100000-live", history=HISTORY[:1], status="running")
