@@ -407,7 +407,10 @@ def sweep(
         bool, typer.Option("--dry-run", help="List the trials without training.")
     ] = False,
     resume: Annotated[
-        Path | None, typer.Option("--resume", help="Continue an interrupted sweep folder.")
+        Path | None,
+        typer.Option(
+            "--resume", help="Continue an interrupted sweep folder.", autocompletion=_complete_dir
+        ),
     ] = None,
 ) -> None:
     """Train one config over a grid, random or guided search, repeated over seeds."""
@@ -632,7 +635,12 @@ def export_mlflow(
 def export_tensorboard(
     paths: ExportPaths,
     logdir: Annotated[
-        Path, typer.Option("--logdir", help="Where the event files go (tensorboard --logdir DIR).")
+        Path,
+        typer.Option(
+            "--logdir",
+            help="Where the event files go (tensorboard --logdir DIR).",
+            autocompletion=_complete_dir,
+        ),
     ],
 ) -> None:
     """Write runs as TensorBoard event files: per-epoch scalars and HParams to compare them."""

@@ -71,3 +71,4 @@ def test_run_arguments_complete_folders_only(tmp_path):
     assert complete("dnn-lab show runs/2", cwd=tmp_path) == ["runs/20260101-100000-a/"]
     assert complete("dnn-lab compare runs/", cwd=tmp_path) == ["runs/20260101-100000-a/"]
     assert complete("dnn-lab export mlflow ru", cwd=tmp_path) == ["runs/"]
+    assert complete("dnn-lab sweep --resume runs/", cwd=tmp_path) == ["runs/20260101-100000-a/"]
