@@ -15,6 +15,7 @@ MLflow is an optional extra, imported only here.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +30,7 @@ from dnn_lab.results.export_common import gather
 
 INSTALL_HINT = "pip install 'dnn-lab[mlflow]'"
 DEFAULT_EXPERIMENT = "dnn-lab"
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # in the working directory; artifacts in ./mlruns
 TAG_RUN_ID = "dnn_lab.run_id"  # what finds a run again on the next export
 MAX_PARAMS_PER_BATCH = 100  # MLflow's limits (mlflow.utils.validation)
 MAX_METRICS_PER_BATCH = 1000
@@ -170,7 +172,9 @@ def _client(tracking_uri: str | None):
         from mlflow.tracking import MlflowClient
     except ImportError:
         raise DnnLabError(f"exporting to MLflow needs MLflow: {INSTALL_HINT}") from None
-    return MlflowClient(tracking_uri=tracking_uri), (MlflowException, OSError)
+    # MLflow 3's default, spelled out so that MLflow 2 (whose default was ./mlruns) agrees
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    return MlflowClient(tracking_uri=uri), (MlflowException, OSError)
 
 
 def _experiment_id(client, name: str) -> str:

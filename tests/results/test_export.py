@@ -246,6 +246,18 @@ def test_a_real_trained_run_with_its_model(trained, store):
     assert len(client.get_metric_history(run.info.run_id, "val_loss")) == epochs
 
 
+def test_the_default_store_is_mlflow_db_here(study, tmp_path, monkeypatch):
+    pytest.importorskip("mlflow")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    result = invoke("export", "mlflow", study / "20260101-100000-alone")
+    assert result.exit_code == 0, result.output
+    assert (here / "mlflow.db").is_file()
+    assert "1 runs in experiment 'dnn-lab' (1 new) at sqlite:///mlflow.db" in result.output
+
+
 def test_without_mlflow_the_error_names_the_extra(study, monkeypatch):
     monkeypatch.setitem(sys.modules, "mlflow", None)
     monkeypatch.setitem(sys.modules, "mlflow.tracking", None)
