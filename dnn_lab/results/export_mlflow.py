@@ -172,7 +172,7 @@ def _client(tracking_uri: str | None):
         from mlflow.tracking import MlflowClient
     except ImportError:
         raise DnnLabError(f"exporting to MLflow needs MLflow: {INSTALL_HINT}") from None
-    # MLflow 3's default, spelled out so that MLflow 2 (whose default was ./mlruns) agrees
+    # recent MLflow's default (3.17 here), spelled out so that older ones (./mlruns) agree
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
     return MlflowClient(tracking_uri=uri), (MlflowException, OSError)
 
