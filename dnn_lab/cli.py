@@ -20,7 +20,7 @@ app = typer.Typer(
     name="dnn-lab",
     help="Train, compare and study dense neural networks from YAML configs (Keras 3).",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
@@ -66,18 +66,66 @@ def _user_errors():
             import traceback
 
             traceback.print_exc()
-        _stderr().print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+        from rich.markup import escape
+
+        # escaped: "pip install 'dnn-lab[optuna]'" is not a style tag
+        _stderr().print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from dnn_lab import __version__
+
+        typer.echo(f"dnn-lab {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     _state["debug"] = debug
 
 
-ConfigArg = Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)]
+def _complete_paths(incomplete: str, suffixes: tuple[str, ...]) -> list[str]:
+    """Folders, and files ending in one of ``suffixes``, that start with what was typed."""
+    import os
+
+    folder, slash, prefix = incomplete.rpartition("/")
+    where = (folder or "/") if slash else "."
+    try:
+        with os.scandir(os.path.expanduser(where)) as entries:
+            found = [
+                folder + slash + entry.name + ("/" if entry.is_dir() else "")
+                for entry in entries
+                if entry.name.startswith(prefix)
+                and (prefix.startswith(".") or not entry.name.startswith("."))
+                and (entry.is_dir() or entry.name.endswith(suffixes))
+            ]
+    except OSError:
+        return []
+    return sorted(found)
+
+
+def _complete_config(incomplete: str) -> list[str]:
+    return _complete_paths(incomplete, (".yaml", ".yml"))
+
+
+def _complete_dir(incomplete: str) -> list[str]:
+    return _complete_paths(incomplete, ())
+
+
+ConfigArg = Annotated[
+    Path,
+    typer.Argument(help="YAML config file.", show_default=False, autocompletion=_complete_config),
+]
 SetOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -177,7 +225,9 @@ def compare(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            help="Run directories, or folders of runs (runs/, a sweep).", show_default=False
+            help="Run directories, or folders of runs (runs/, a sweep).",
+            show_default=False,
+            autocompletion=_complete_dir,
         ),
     ],
     sort: Annotated[
@@ -315,7 +365,11 @@ class Search(str, Enum):
 def sweep(
     config: Annotated[
         Path | None,
-        typer.Argument(help="YAML config (its sweep: section adds axes).", show_default=False),
+        typer.Argument(
+            help="YAML config (its sweep: section adds axes).",
+            show_default=False,
+            autocompletion=_complete_config,
+        ),
     ] = None,
     overrides: SetOption = None,
     grid: Annotated[
@@ -356,7 +410,10 @@ def sweep(
         bool, typer.Option("--dry-run", help="List the trials without training.")
     ] = False,
     resume: Annotated[
-        Path | None, typer.Option("--resume", help="Continue an interrupted sweep folder.")
+        Path | None,
+        typer.Option(
+            "--resume", help="Continue an interrupted sweep folder.", autocompletion=_complete_dir
+        ),
     ] = None,
 ) -> None:
     """Train one config over a grid, random or guided search, repeated over seeds."""
@@ -398,7 +455,10 @@ def sweep(
 
 @app.command()
 def report(
-    folder: Annotated[Path, typer.Argument(help="A sweep folder.", show_default=False)],
+    folder: Annotated[
+        Path,
+        typer.Argument(help="A sweep folder.", show_default=False, autocompletion=_complete_dir),
+    ],
     by: Annotated[str | None, typer.Option("--by", metavar="KEY", help="Group by one key.")] = None,
 ) -> None:
     """Write report.md and report.html for a sweep: the table, curves, ranking and configs."""
@@ -434,7 +494,10 @@ def _split(values: list[str] | None) -> list[str]:
 
 @app.command()
 def show(
-    run: Annotated[Path, typer.Argument(help="A run directory.", show_default=False)],
+    run: Annotated[
+        Path,
+        typer.Argument(help="A run directory.", show_default=False, autocompletion=_complete_dir),
+    ],
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Write this run's learning curves to a PNG.")
     ] = None,
@@ -462,7 +525,9 @@ class Status(str, Enum):
 
 @app.command("runs")
 def list_runs(
-    folder: Annotated[Path, typer.Argument(help="A runs directory.")] = Path("runs"),
+    folder: Annotated[
+        Path, typer.Argument(help="A runs directory.", autocompletion=_complete_dir)
+    ] = Path("runs"),
     status: Annotated[
         Status | None, typer.Option("--status", help="Only runs with this status.")
     ] = None,
@@ -533,3 +598,93 @@ def _exit(code) -> None:
 
 
 __all__ = ["app", "main", "EXIT_USER_ERROR"]
+
+
+# --------------------------------------------------------------------------- schema, export
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of a config, for editors and YAML language servers.
+
+    dnn-lab schema > configs/dnn-lab.schema.json
+    """
+    from dnn_lab.config.json_schema import render_schema
+
+    typer.echo(render_schema(), nl=False)
+
+
+export_app = typer.Typer(
+    help="Export runs and sweeps to MLflow or TensorBoard.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(export_app, name="export")
+
+ExportPaths = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Run directories, sweep folders, or folders of runs (runs/).",
+        show_default=False,
+        autocompletion=_complete_dir,
+    ),
+]
+
+
+@export_app.command("mlflow")
+def export_mlflow(
+    paths: ExportPaths,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--tracking-uri",
+            help="MLflow tracking URI: a server URL or sqlite:///FILE (default: "
+            "$MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here).",
+        ),
+    ] = None,
+    experiment: Annotated[
+        str, typer.Option("--experiment", help="MLflow experiment, created when missing.")
+    ] = "dnn-lab",
+    with_model: Annotated[
+        bool, typer.Option("--with-model", help="Upload model.keras too.")
+    ] = False,
+) -> None:
+    """Write runs into an MLflow tracking store; a sweep becomes a parent run with its trials.
+
+    Exporting again adds only what is new (epochs, files, changed metrics and status).
+    """
+    with _user_errors():
+        from dnn_lab.results import export_mlflow as exporting
+
+        result = exporting.export_mlflow(paths, tracking_uri, experiment, with_model)
+        typer.echo(exporting.render(result))
+        _warn_skipped(result.skipped)
+
+
+@export_app.command("tensorboard")
+def export_tensorboard(
+    paths: ExportPaths,
+    logdir: Annotated[
+        Path,
+        typer.Option(
+            "--logdir",
+            help="Where the event files go (tensorboard --logdir DIR).",
+            autocompletion=_complete_dir,
+        ),
+    ],
+) -> None:
+    """Write runs as TensorBoard event files: per-epoch scalars and HParams to compare them."""
+    with _user_errors():
+        from dnn_lab.results import export_tensorboard as exporting
+
+        result = exporting.export_tensorboard(paths, logdir)
+        typer.echo(exporting.render(result))
+        _warn_skipped(result.skipped)
+
+
+def _warn_skipped(skipped: list[Path]) -> None:
+    if skipped:
+        _stderr().print(
+            "warning: not run directories, skipped: " + ", ".join(map(str, skipped)),
+            soft_wrap=True,
+        )
