@@ -97,7 +97,7 @@ def _load(
     device: Device | None = None,
     backend: Backend | None = None,
 ):
-    from dnn_lab.config.schema import load_config
+    from dnn_lab.config.loading import load_config
 
     extra = list(overrides or [])
     if device is not None:

@@ -26,7 +26,8 @@ from typing import Any
 
 import yaml
 
-from dnn_lab.config.schema import Config, SweepConfig, apply_overrides, parse_yaml, validate_config
+from dnn_lab.config.loading import apply_overrides, parse_yaml, validate_config
+from dnn_lab.config.schema import Config, SweepConfig
 from dnn_lab.errors import (
     EXIT_DIVERGED,
     EXIT_INTERRUPTED,
@@ -152,7 +153,7 @@ def merged_sweep(
     except Exception as exc:  # pydantic ValidationError, reported like any config error
         from pydantic import ValidationError
 
-        from dnn_lab.config.schema import format_validation_error
+        from dnn_lab.config.messages import format_validation_error
 
         if isinstance(exc, ValidationError):
             raise ConfigError(format_validation_error(exc, "sweep")) from None

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dnn_lab.config import catalog
-from dnn_lab.config.schema import Config, spec_name
+from dnn_lab.config.names import spec_name
+from dnn_lab.config.schema import Config
 from dnn_lab.errors import ConfigError
 
 _DEFAULT_LOSS = {

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dnn_lab.config.schema import apply_overrides, load_config, parse_override, validate_config
+from dnn_lab.config.loading import apply_overrides, load_config, parse_override, validate_config
 from dnn_lab.errors import ConfigError
 from tests.conftest import TINY, merge, write_yaml
 
