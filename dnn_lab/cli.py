@@ -154,7 +154,7 @@ def validate(config: ConfigArg, overrides: SetOption = None) -> None:
     """Check a config and print it fully resolved, without training."""
     with _user_errors():
         cfg = _load(config, overrides)
-        from dnn_lab.data.loaders import task_of
+        from dnn_lab.data.prepare import task_of
         from dnn_lab.training.head import resolve_head, resolved
 
         task, n_classes = task_of(cfg.data, cfg.seed)

@@ -23,6 +23,7 @@ from dnn_lab.config.names import (
     short,
     unknown_name,
 )
+from dnn_lab.data.registry import DATASETS
 
 
 class _Section(BaseModel):
@@ -47,8 +48,6 @@ class DataConfig(_Section):
     @field_validator("dataset")
     @classmethod
     def _known_dataset(cls, value: str) -> str:
-        from dnn_lab.data.loaders import DATASETS
-
         if value not in DATASETS:
             raise unknown_name("dataset", value, DATASETS)
         return value

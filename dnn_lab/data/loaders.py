@@ -1,7 +1,7 @@
-"""Where data comes from: the dataset registry and one loader per source.
+"""Where data comes from: one loader per dataset of the registry.
 
-Built-in metadata (task, shape, classes) is plain data here, so ``validate`` and
-``datasets`` answer without loading anything. Loaders return raw arrays; splits
+What is known before loading (task, shape, classes) is in ``dnn_lab.data.registry``,
+so ``validate`` and ``datasets`` answer without loading anything. Loaders return raw arrays; splits
 and scaling happen in ``dnn_lab.data.prepare``. Nothing here imports Keras, except the
 last-resort download of Fashion-MNIST/MNIST through ``keras.datasets``.
 """
@@ -25,23 +25,7 @@ if TYPE_CHECKING:  # numpy is imported by the loaders, so listing datasets stays
 DATA_DIR_VARIABLE = "DNN_LAB_DATA"
 
 
-@dataclass(frozen=True)
-class DatasetInfo:
-    """What is known of a dataset before (or without) loading it."""
-
-    name: str
-    description: str
-    task: str | None  # binary / multiclass / regression; None: inferred from the data
-    input_shape: tuple[int, ...] | None
-    n_classes: int | None
-    n_train: int | None
-    n_test: int | None  # its own test set, if it has one
-    default_scaling: str
-    pixel_max: float | None = None  # what "pixels" scaling divides by
-    class_names: tuple[str, ...] | None = None
-
-
-@dataclass
+@dataclass(kw_only=True)
 class RawData:
     """Arrays as loaded, before splitting and scaling."""
 
@@ -52,12 +36,6 @@ class RawData:
     class_names: list[str] | None = None
     source: str = ""
     notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Dataset:
-    info: DatasetInfo
-    load: Callable[[str | None, str | None], RawData]
 
 
 # --------------------------------------------------------------------------- scikit-learn
@@ -160,10 +138,10 @@ def _idx_dataset(name: str) -> Callable[[str | None, str | None], RawData]:
         if kind == "npz":
             arrays = _read_npz(place / "mnist.npz")
             return RawData(
-                arrays["x_train"],
-                arrays["y_train"],
-                arrays.get("x_test"),
-                arrays.get("y_test"),
+                x=arrays["x_train"],
+                y=arrays["y_train"],
+                x_test=arrays.get("x_test"),
+                y_test=arrays.get("y_test"),
                 source=str(place / "mnist.npz"),
             )
         parts = {key: read_idx(place / file) for key, file in IDX_FILES.items()}
@@ -173,7 +151,13 @@ def _idx_dataset(name: str) -> Callable[[str | None, str | None], RawData]:
                     f"{place}: {len(parts['x' + split])} images but "
                     f"{len(parts['y' + split])} labels"
                 )
-        return RawData(parts["x"], parts["y"], parts["x_test"], parts["y_test"], source=str(place))
+        return RawData(
+            x=parts["x"],
+            y=parts["y"],
+            x_test=parts["x_test"],
+            y_test=parts["y_test"],
+            source=str(place),
+        )
 
     return load
 
@@ -314,160 +298,24 @@ def _csv_labels(labels: list[str]) -> tuple[np.ndarray, list[str] | None]:
         return np.asarray([index[v] for v in labels], dtype=np.int64), names
 
 
-# --------------------------------------------------------------------------- registry
+# --------------------------------------------------------------------------- by name
 
-DATASETS: dict[str, Dataset] = {
-    "digits": Dataset(
-        DatasetInfo(
-            "digits",
-            "8x8 handwritten digits (scikit-learn, ships with the package)",
-            "multiclass",
-            (8, 8),
-            10,
-            1797,
-            None,
-            "pixels",
-            pixel_max=16.0,
-            class_names=tuple(str(i) for i in range(10)),
-        ),
-        _sklearn("load_digits", images=True),
-    ),
-    "iris": Dataset(
-        DatasetInfo(
-            "iris",
-            "iris flowers, 4 measurements (scikit-learn)",
-            "multiclass",
-            (4,),
-            3,
-            150,
-            None,
-            "standard",
-            class_names=("setosa", "versicolor", "virginica"),
-        ),
-        _sklearn("load_iris"),
-    ),
-    "wine": Dataset(
-        DatasetInfo(
-            "wine",
-            "wine cultivars, 13 chemical measurements (scikit-learn)",
-            "multiclass",
-            (13,),
-            3,
-            178,
-            None,
-            "standard",
-            class_names=("class_0", "class_1", "class_2"),
-        ),
-        _sklearn("load_wine"),
-    ),
-    "breast_cancer": Dataset(
-        DatasetInfo(
-            "breast_cancer",
-            "breast tumours, malignant or benign (scikit-learn)",
-            "binary",
-            (30,),
-            2,
-            569,
-            None,
-            "standard",
-            class_names=("malignant", "benign"),
-        ),
-        _sklearn("load_breast_cancer"),
-    ),
-    "diabetes": Dataset(
-        DatasetInfo(
-            "diabetes",
-            "diabetes progression after one year (scikit-learn)",
-            "regression",
-            (10,),
-            None,
-            442,
-            None,
-            "standard",
-        ),
-        _sklearn("load_diabetes"),
-    ),
-    "fashion_mnist": Dataset(
-        DatasetInfo(
-            "fashion_mnist",
-            "28x28 clothing images, 10 classes (Keras; files needed offline)",
-            "multiclass",
-            (28, 28),
-            10,
-            60000,
-            10000,
-            "pixels",
-            pixel_max=255.0,
-            class_names=(
-                "T-shirt/top",
-                "Trouser",
-                "Pullover",
-                "Dress",
-                "Coat",
-                "Sandal",
-                "Shirt",
-                "Sneaker",
-                "Bag",
-                "Ankle boot",
-            ),
-        ),
-        _idx_dataset("fashion_mnist"),
-    ),
-    "mnist": Dataset(
-        DatasetInfo(
-            "mnist",
-            "28x28 handwritten digits, 10 classes (Keras; files needed offline)",
-            "multiclass",
-            (28, 28),
-            10,
-            60000,
-            10000,
-            "pixels",
-            pixel_max=255.0,
-            class_names=tuple(str(i) for i in range(10)),
-        ),
-        _idx_dataset("mnist"),
-    ),
-    "csv": Dataset(
-        DatasetInfo(
-            "csv",
-            "your CSV file: data.path, data.target (numeric features)",
-            None,
-            None,
-            None,
-            None,
-            None,
-            "standard",
-        ),
-        _load_csv,
-    ),
-    "npz": Dataset(
-        DatasetInfo(
-            "npz",
-            "your .npz file: x_train, y_train, optional x_test, y_test",
-            None,
-            None,
-            None,
-            None,
-            None,
-            "standard",
-            pixel_max=255.0,
-        ),
-        _load_npz,
-    ),
+Loader = Callable[[str | None, str | None], RawData]
+
+# One loader per registry entry (``dnn_lab.data.registry.DATASETS``); a test keeps them paired.
+LOADERS: dict[str, Loader] = {
+    "digits": _sklearn("load_digits", images=True),
+    "iris": _sklearn("load_iris"),
+    "wine": _sklearn("load_wine"),
+    "breast_cancer": _sklearn("load_breast_cancer"),
+    "diabetes": _sklearn("load_diabetes"),
+    "fashion_mnist": _idx_dataset("fashion_mnist"),
+    "mnist": _idx_dataset("mnist"),
+    "csv": _load_csv,
+    "npz": _load_npz,
 }
 
 
 def load_raw(name: str, path: str | None, target: str | None) -> RawData:
-    return DATASETS[name].load(path, target)
-
-
-def task_of(config, seed: int) -> tuple[str, int | None]:
-    """The task and class count: from the registry when it knows them, else from the data."""
-    info = DATASETS[config.dataset].info
-    if info.task is not None and config.task in ("auto", info.task):
-        return info.task, info.n_classes if info.task != "binary" else 2
-    from dnn_lab.data.prepare import prepare_data
-
-    prepared = prepare_data(config, seed)
-    return prepared.task, prepared.n_classes
+    """The raw arrays of dataset ``name`` (a key of the registry), before splits and scaling."""
+    return LOADERS[name](path, target)

@@ -13,14 +13,15 @@ from typing import Any
 import numpy as np
 
 from dnn_lab.config.schema import DataConfig
-from dnn_lab.data.loaders import DATASETS, RawData, load_raw
+from dnn_lab.data.loaders import RawData, load_raw
+from dnn_lab.data.registry import dataset_info
 from dnn_lab.errors import DataError
 
 CLASSIFICATION = ("binary", "multiclass")
 MAX_INFERRED_CLASSES = 50
 
 
-@dataclass
+@dataclass(kw_only=True)
 class PreparedData:
     """Splits ready for ``model.fit``; ``summary()`` is what the run directory records."""
 
@@ -99,6 +100,15 @@ def infer_task(y: np.ndarray) -> str:
     return "regression"
 
 
+def task_of(config: DataConfig, seed: int) -> tuple[str, int | None]:
+    """The task and class count: from the registry when it knows them, else from the data."""
+    info = dataset_info(config.dataset)
+    if info.task is not None and config.task in ("auto", info.task):
+        return info.task, info.n_classes if info.task != "binary" else 2
+    prepared = prepare_data(config, seed)
+    return prepared.task, prepared.n_classes
+
+
 def prepare_data(config: DataConfig, seed: int) -> PreparedData:
     """Load, check, split and scale the dataset a config names."""
     raw = load_raw(config.dataset, config.path, config.target)
@@ -118,7 +128,7 @@ def prepare_arrays(raw: RawData, config: DataConfig, seed: int) -> PreparedData:
     if config.max_samples is not None:
         x, y = x[: config.max_samples], y[: config.max_samples]
 
-    info = DATASETS[config.dataset].info
+    info = dataset_info(config.dataset)
     task = config.task if config.task != "auto" else (info.task or infer_task(y))
     y, y_test, n_classes = _check_labels(y, y_test, task, where, info.n_classes)
     class_names = raw.class_names or (list(info.class_names) if info.class_names else None)

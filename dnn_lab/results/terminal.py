@@ -80,7 +80,7 @@ def print_training_result(console: Console, result) -> None:
 def print_datasets(console: Console) -> None:
     from rich import box
 
-    from dnn_lab.data.loaders import DATASETS
+    from dnn_lab.data.registry import DATASETS
 
     wide = console.width >= 110  # the descriptions only fit on a wide terminal
     table = Table(header_style="bold", box=box.SIMPLE_HEAD)
@@ -91,8 +91,7 @@ def print_datasets(console: Console) -> None:
             justify="right" if column in ("samples", "classes") else "left",
             no_wrap=column != "description",
         )
-    for dataset in DATASETS.values():
-        info = dataset.info
+    for info in DATASETS.values():
         samples = "-" if info.n_train is None else f"{info.n_train:,}"
         if info.n_test:
             samples += f"+{info.n_test:,}"

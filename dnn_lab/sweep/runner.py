@@ -282,7 +282,7 @@ class SweepState:
 
 def create_sweep(config: Config, sweep: SweepConfig, runs_dir: Path) -> SweepState:
     """Make the sweep folder, its base config and its trial plan."""
-    from dnn_lab.data.loaders import task_of
+    from dnn_lab.data.prepare import task_of
     from dnn_lab.training.head import resolve_head
 
     base = config.model_copy(update={"sweep": None})
