@@ -9,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from dnn_lab.config.names import short
 from dnn_lab.config.schema import Config
-from dnn_lab.errors import close_match
+from dnn_lab.errors import did_you_mean
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -54,20 +54,16 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
         path = ".".join(str(p) for p in loc) or "(top level)"
         if kind == "extra_forbidden":
             allowed = _allowed_keys(loc)
-            hint = close_match(str(loc[-1]), allowed)
-            text = f"{path}: unknown key"
-            text += (
-                f"; did you mean {'.'.join(str(p) for p in loc[:-1] + (hint,))!r}?" if hint else ""
-            )
+            parent = "".join(f"{p}." for p in loc[:-1])
+            text = f"{path}: unknown key" + did_you_mean(str(loc[-1]), allowed, prefix=parent)
             text += f" Allowed here: {', '.join(allowed)}" if allowed else ""
         elif kind == "dnn_lab":
             # cross-field checks name their keys in full already
             text = error["msg"] if f"{path}." in error["msg"] else f"{path}: {error['msg']}"
         elif kind == "literal_error":
             options = re.findall(r"'([^']*)'", error.get("ctx", {}).get("expected", ""))
-            hint = close_match(str(error["input"]), options)
             text = f"{path}: received {short(error['input'])}; allowed: {', '.join(options)}"
-            text += f"; did you mean {hint!r}?" if hint else ""
+            text += did_you_mean(str(error["input"]), options)
         elif kind == "missing":
             text = f"{path}: required key is missing"
         elif kind.endswith("_type") or kind.endswith("_parsing"):

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic_core import PydanticCustomError
 
 from dnn_lab.config import catalog
-from dnn_lab.errors import close_match
+from dnn_lab.errors import did_you_mean
 
 Spec = str | dict[str, Any]
 
@@ -26,10 +26,7 @@ def short(value: Any, limit: int = 60) -> str:
 
 def unknown_name(kind: str, name: Any, options: Iterable[str]) -> PydanticCustomError:
     options = sorted(options)
-    hint = close_match(name, options)
-    message = f"unknown {kind} {short(name)}"
-    if hint:
-        message += f"; did you mean {hint!r}?"
+    message = f"unknown {kind} {short(name)}{did_you_mean(name, options)}"
     message += f" Allowed: {', '.join(options)}"
     return PydanticCustomError("dnn_lab", message)
 
@@ -69,10 +66,8 @@ def _named_spec(
     allowed = table[canonical]
     for key, param in params.items():
         if key not in allowed:
-            hint = close_match(key, allowed)
-            where = f"{kind} {canonical!r}"
-            text = f"unknown parameter {key!r} for {where}"
-            text += f"; did you mean {hint!r}?" if hint else ""
+            text = f"unknown parameter {key!r} for {kind} {canonical!r}"
+            text += did_you_mean(key, allowed)
             text += f" Allowed: {', '.join(allowed) or '(none)'}"
             raise PydanticCustomError("dnn_lab", text)
         if not isinstance(param, (bool, int, float, str)) or (

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dnn_lab.errors import DataError
+from dnn_lab.errors import DataError, did_you_mean
 
 if TYPE_CHECKING:  # numpy is imported by the loaders, so listing datasets stays instant
     import numpy as np
@@ -250,12 +250,9 @@ def _load_csv(path: str | None, target: str | None) -> RawData:
             f"{path}: set data.target to the label column (columns: {', '.join(header)})"
         )
     if target not in header:
-        from dnn_lab.errors import close_match
-
-        hint = close_match(target, header)
         raise DataError(
             f"{path}: no column {target!r}"
-            + (f"; did you mean {hint!r}?" if hint else "")
+            + did_you_mean(target, header)
             + f" Columns: {', '.join(header)}"
         )
     t_index = header.index(target)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dnn_lab.errors import DataError
+from dnn_lab.errors import DataError, did_you_mean
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -153,4 +153,6 @@ def dataset_info(name: str) -> DatasetInfo:
     try:
         return DATASETS[name]
     except KeyError:
-        raise DataError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}") from None
+        raise DataError(
+            f"unknown dataset {name!r}{did_you_mean(name, DATASETS)} Known: {', '.join(DATASETS)}"
+        ) from None

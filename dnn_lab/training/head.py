@@ -91,12 +91,11 @@ def _check_monitors(config: Config, head: Head) -> None:
         watched.append(("train.schedule.monitor", config.train.schedule.monitor))
     for key, name in watched:
         if name != "auto" and name not in available:
-            from dnn_lab.errors import close_match
+            from dnn_lab.errors import did_you_mean
 
-            hint = close_match(name, available)
             raise ConfigError(
                 f"{key}: {name!r} is not recorded by this run"
-                + (f"; did you mean {hint!r}?" if hint else "")
+                + did_you_mean(name, available)
                 + f" Recorded: {', '.join(available)}"
                 + ("" if config.data.validation_split else " (no validation split, so no val_*)")
             )

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dnn_lab.config.loading import apply_overrides, load_config, parse_override, validate_config
-from dnn_lab.errors import ConfigError
+from dnn_lab.errors import ConfigError, did_you_mean
 from tests.conftest import TINY, merge, write_yaml
 
 
@@ -24,6 +24,13 @@ def test_defaults_resolve_to_the_notes_recipe():
     assert config.model.hidden_layers == 1 and config.model.units == 100
     assert config.model.activation == "relu"
     assert config.train.optimizer == "adam" and config.train.batch_size == 32
+
+
+def test_did_you_mean_is_one_hint_or_nothing():
+    assert did_you_mean("rellu", ["relu", "tanh"]) == "; did you mean 'relu'?"
+    assert did_you_mean("slope", ["negative_slope", "alpha"]) == "; did you mean 'negative_slope'?"
+    assert did_you_mean("UNITS", ["units"], prefix="model.") == "; did you mean 'model.units'?"
+    assert did_you_mean("zzz", ["relu", "tanh"]) == ""
 
 
 def test_misspelt_activation_suggests_the_right_one():

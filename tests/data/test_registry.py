@@ -81,5 +81,5 @@ def test_dataset_info_is_keyword_only():
 
 def test_unknown_dataset_is_a_data_error():
     assert dataset_info("iris").n_classes == 3
-    with pytest.raises(DataError, match="unknown dataset 'irs'"):
+    with pytest.raises(DataError, match="unknown dataset .irs.; did you mean .iris.?"):
         dataset_info("irs")
