@@ -13,7 +13,7 @@ import gzip
 import os
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,7 +35,6 @@ class RawData:
     y_test: np.ndarray | None = None
     class_names: list[str] | None = None
     source: str = ""
-    notes: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- scikit-learn

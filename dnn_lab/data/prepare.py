@@ -39,7 +39,7 @@ class PreparedData:
     dataset: str
     test_source: str | None = None
     stratified: bool = False
-    scaling_stats: dict[str, Any] = field(default_factory=dict)
+    scaling_stats: dict[str, Any] = field(default_factory=dict)  # recorded in summary()
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -60,6 +60,8 @@ class PreparedData:
             "scaling": self.scaling,
             "stratified": self.stratified,
         }
+        if self.scaling_stats:
+            info["scaling_stats"] = self.scaling_stats
         if self.test_source:
             info["test_source"] = self.test_source
         if self.n_classes is not None:
@@ -296,7 +298,22 @@ def _scale(kind, x, x_val, x_test, pixel_max):
         spread = x.max(axis=0) - center
     else:  # pragma: no cover - the schema admits no other value
         raise DataError(f"unknown scaling {kind!r}")
+    spread_raw = spread
     spread = np.where(spread > 0, spread, 1.0).astype(np.float32)
     center = center.astype(np.float32)
-    stats = {"fit_on": "train", "fit_samples": len(x)}
+    constant = int(np.count_nonzero(spread_raw <= 0))
+    # per-feature vectors can be thousands long; run.json keeps their range, enough to see
+    # what the scaling did (a feature left unscaled because it is constant, say)
+    stats = {
+        "fit_on": "train",
+        "fit_samples": len(x),
+        "center_range": _value_range(center),
+        "spread_range": _value_range(spread_raw),
+        "constant_features": constant,
+    }
     return (*(None if a is None else (a - center) / spread for a in (x, x_val, x_test)), stats)
+
+
+def _value_range(values: np.ndarray) -> list[float]:
+    """[min, max] of a statistic's per-feature values, to four significant digits."""
+    return [float(f"{float(v):.4g}") for v in (values.min(), values.max())]

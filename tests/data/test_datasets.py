@@ -199,6 +199,21 @@ def test_standard_scaling_is_fit_on_the_training_split_only():
     assert np.allclose(data.x_test, (raw.x_test - mean) / std, atol=1e-4)
 
 
+def test_the_scaling_statistics_are_recorded_compactly():
+    data = prepare_data(data_config(dataset="wine", test_split=0.2), seed=3)
+    stats = data.summary()["scaling_stats"]
+    assert stats["fit_on"] == "train" and stats["fit_samples"] == len(data.x_train)
+    low, high = stats["center_range"]
+    assert 0 < low < high  # wine's features are positive, proline's mean is in the hundreds
+    assert stats["constant_features"] == 0 and len(stats["spread_range"]) == 2
+    pixels = prepare_data(data_config(dataset="digits"), seed=0).summary()["scaling_stats"]
+    assert pixels == {"divide_by": 16.0}
+    assert (
+        "scaling_stats"
+        not in prepare_data(data_config(dataset="iris", scaling="none"), 0).summary()
+    )
+
+
 def test_minmax_and_pixels():
     data = prepare_data(data_config(dataset="iris", scaling="minmax"), seed=0)
     assert data.x_train.min() == 0.0 and data.x_train.max() == 1.0
