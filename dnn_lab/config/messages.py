@@ -58,6 +58,9 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
             text = f"{path}: unknown key" + did_you_mean(str(loc[-1]), allowed, prefix=parent)
             text += f" Allowed here: {', '.join(allowed)}" if allowed else ""
         elif kind == "dnn_lab":
+            param = (error.get("ctx") or {}).get("param")
+            if param:  # a parameter of a named spec: train.optimizer.learning_rate
+                path = f"{path}.{param}"
             # cross-field checks name their keys in full already
             text = error["msg"] if f"{path}." in error["msg"] else f"{path}: {error['msg']}"
         elif kind == "literal_error":

@@ -8,6 +8,7 @@ allowed, with a close match where there is one (see ``dnn_lab.config.messages``)
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import yaml
@@ -27,8 +28,11 @@ from dnn_lab.data.registry import DATASETS
 
 
 class _Section(BaseModel):
-    # strict: "5" is not an epoch count; extra="forbid": a typo is an error, not a default.
-    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
+    # strict: "5" is not an epoch count; extra="forbid": a typo is an error, not a default;
+    # allow_inf_nan=False: `l2: .inf` would pass here and fail deep inside Keras.
+    model_config = ConfigDict(
+        extra="forbid", strict=True, validate_assignment=True, allow_inf_nan=False
+    )
 
 
 class DataConfig(_Section):
@@ -41,7 +45,7 @@ class DataConfig(_Section):
     one_hot: bool = False  # one-hot labels, for categorical_crossentropy
     validation_split: float = Field(0.2, ge=0.0, lt=1.0)
     test_split: float | None = Field(None, ge=0.0, lt=1.0)  # None: the dataset's own test set
-    split_seed: int | None = None  # None: the run's seed
+    split_seed: int | None = Field(None, ge=0, le=2**32 - 1)  # None: the run's seed
     scaling: Literal["auto", "pixels", "standard", "minmax", "none"] = "auto"
     max_samples: int | None = Field(None, ge=1)  # keep the first N training samples
 
@@ -232,6 +236,12 @@ class ScheduleConfig(_Section):
                     "train.schedule.values needs one more entry than train.schedule.boundaries "
                     f"(received {len(self.values)} values for {len(self.boundaries)} boundaries)",
                 )
+            if any(value <= 0 for value in self.values):
+                raise PydanticCustomError(
+                    "dnn_lab",
+                    "train.schedule.values are learning rates and must all be > 0; "
+                    f"received {short(self.values)}",
+                )
             if sorted(self.boundaries) != self.boundaries or min(self.boundaries, default=1) < 1:
                 raise PydanticCustomError(
                     "dnn_lab", "train.schedule.boundaries must be increasing epoch numbers >= 1"
@@ -344,10 +354,12 @@ class SweepConfig(_Section):
                     raise PydanticCustomError("dnn_lab", f"{key}: choice needs values")
                 continue
             if len(args) != 2 or not all(
-                isinstance(a, (int, float)) and not isinstance(a, bool) for a in args
+                isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a)
+                for a in args
             ):
                 raise PydanticCustomError(
-                    "dnn_lab", f"{key}: {kind} takes [low, high]; received {short(args)}"
+                    "dnn_lab",
+                    f"{key}: {kind} takes [low, high], two finite numbers; received {short(args)}",
                 )
             low, high = args
             if not low < high:
