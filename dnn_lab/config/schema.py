@@ -89,11 +89,43 @@ class LayerConfig(_Section):
 
 
 class InitFromConfig(_Section):
-    """Reuse the first hidden layers of an earlier run (transfer learning)."""
+    """Reuse the first hidden layers of an earlier run (transfer learning).
 
-    run: str  # the source run directory
-    layers: int | None = Field(None, ge=1)  # how many hidden layers; None: all that fit
+    ``init_from: runs/<run>`` alone is short for ``{run: runs/<run>, layers: auto,
+    trainable: true}``.
+    """
+
+    run: str = Field(min_length=1)  # the source run directory
+    # how many hidden layers: N (their shapes must match), None: as many as both models have
+    # (shapes must match), auto: the leading layers whose shapes match, stopping at the first
+    # that does not
+    layers: int | Literal["auto"] | None = None
     trainable: bool = False  # False freezes the reused layers
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"run": data, "layers": "auto", "trainable": True}
+        if not isinstance(data, (dict, InitFromConfig)):
+            raise PydanticCustomError(
+                "dnn_lab",
+                "expected a run directory, or a mapping with run, layers and trainable; "
+                f"received {short(data)}",
+            )
+        return data
+
+    @field_validator("layers", mode="before")
+    @classmethod
+    def _layer_count(cls, value: Any) -> Any:
+        if value is None or value == "auto":
+            return value
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise PydanticCustomError(
+                "dnn_lab",
+                f"expected a number of hidden layers >= 1, or auto; received {short(value)}",
+            )
+        return value
 
 
 class ModelConfig(_Section):
