@@ -35,6 +35,9 @@ class RawData:
     y_test: np.ndarray | None = None
     class_names: list[str] | None = None
     source: str = ""
+    feature_names: list[str] | None = None  # a CSV's columns, to name them in messages
+    label_name: str = "y_train"  # the label column or array, to name it in messages
+    lines: list[int] | None = None  # the file line of each sample, to point at a bad one
 
 
 # --------------------------------------------------------------------------- scikit-learn
@@ -231,19 +234,21 @@ def _load_npz(path: str | None, target: str | None) -> RawData:
 
 
 def _load_csv(path: str | None, target: str | None) -> RawData:
+    """Numeric feature columns and the target column as text (``dnn_lab.data.labels`` reads it)."""
     if not path:
         raise DataError("data.dataset is csv but data.path is not set; name the .csv file")
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.reader(handle))
+            reader = csv.reader(handle)
+            # (line number, fields) of the non-blank rows; a quoted field may span lines
+            rows = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
     except FileNotFoundError:
         raise DataError(f"data file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{path}: cannot read as UTF-8 CSV ({exc})") from None
-    rows = [row for row in rows if any(cell.strip() for cell in row)]
     if len(rows) < 2:
         raise DataError(f"{path}: needs a header row and at least one data row")
-    header = [h.strip() for h in rows[0]]
+    header = [h.strip() for h in rows[0][1]]
     if target is None:
         raise DataError(
             f"{path}: set data.target to the label column (columns: {', '.join(header)})"
@@ -256,7 +261,7 @@ def _load_csv(path: str | None, target: str | None) -> RawData:
         )
     t_index = header.index(target)
     features, labels = [], []
-    for line, row in enumerate(rows[1:], start=2):
+    for line, row in rows[1:]:
         if len(row) != len(header):
             raise DataError(
                 f"{path}: line {line} has {len(row)} fields, the header has {len(header)}"
@@ -276,22 +281,15 @@ def _load_csv(path: str | None, target: str | None) -> RawData:
         labels.append(row[t_index].strip())
     import numpy as np
 
-    y, class_names = _csv_labels(labels)
     return RawData(
-        x=np.asarray(features, dtype=np.float32), y=y, class_names=class_names, source=str(path)
+        # float64: prepare names a column too large for float32 before it becomes inf
+        x=np.asarray(features, dtype=np.float64),
+        y=np.asarray(labels, dtype=str),
+        source=str(path),
+        feature_names=[h for i, h in enumerate(header) if i != t_index],
+        label_name=f"column {target!r}",
+        lines=[line for line, _ in rows[1:]],
     )
-
-
-def _csv_labels(labels: list[str]) -> tuple[np.ndarray, list[str] | None]:
-    """Numeric labels stay numbers; text labels become classes 0..K-1 in sorted order."""
-    import numpy as np
-
-    try:
-        return np.asarray([float(v) for v in labels]), None
-    except ValueError:
-        names = sorted(set(labels))
-        index = {name: i for i, name in enumerate(names)}
-        return np.asarray([index[v] for v in labels], dtype=np.int64), names
 
 
 # --------------------------------------------------------------------------- by name

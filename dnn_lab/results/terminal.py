@@ -31,6 +31,8 @@ def print_run_header(console: Console, run_dir, data_summary: dict, totals: dict
         highlight=False,
         soft_wrap=True,
     )
+    for note in data_summary.get("notes", []):  # samples left out, and why
+        console.print(f"[bold]note[/]   {note}", highlight=False, soft_wrap=True)
     console.print(
         f"[bold]model[/]  {totals['total']:,} params ({totals['trainable']:,} trainable), "
         f"{device['backend']} on {device['kind']} ({device['name']})",

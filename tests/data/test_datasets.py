@@ -287,12 +287,12 @@ def test_bad_csv(tmp_path, files, config, expected):
         (
             {"x_train": np.zeros((6, 2)), "y_train": np.array([0, 1, 2, 0, 1, 2])},
             "binary",
-            "binary task needs labels 0 and 1",
+            "binary task needs two distinct labels; y_train holds 3",
         ),
         (
-            {"x_train": np.zeros((6, 2)), "y_train": np.array([0, 1, -1, 0, 1, 2])},
+            {"x_train": np.zeros((6, 2)), "y_train": np.array([0, 1, 0.5, 0, 1, 2])},
             "multiclass",
-            "must be integers 0, 1, 2",
+            "must be whole numbers or text; y_train holds 0.5",
         ),
         (
             {"x_train": np.full((6, 2), np.inf), "y_train": np.arange(6) % 2},
