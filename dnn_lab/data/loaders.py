@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import os
 import struct
 from collections.abc import Callable
@@ -201,10 +202,19 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     import numpy as np
 
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
+        loaded = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise DataError(f"data file not found: {path}") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable .npz file ({exc})") from None
+    if isinstance(loaded, np.ndarray):  # a .npy file: one array, no names
+        raise DataError(
+            f"{path}: a single .npy array of shape {loaded.shape}, not an .npz archive; an npz "
+            "dataset names its arrays: np.savez('data.npz', x_train=x, y_train=y)"
+        )
+    try:
+        with loaded as archive:
+            return {key: archive[key] for key in archive.files}
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: not a readable .npz file ({exc})") from None
 
@@ -233,19 +243,51 @@ def _load_npz(path: str | None, target: str | None) -> RawData:
     )
 
 
+def _read_text(path: Path) -> str:
+    """A CSV file's text: UTF-8, with or without a BOM, gzip'ed or not."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"data file not found: {path}") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise DataError(f"{path}: a damaged gzip file ({exc})") from None
+    if raw[:4] == b"PK\x03\x04":
+        raise DataError(f"{path}: a zip archive (an .npz?), not CSV text; set data.dataset: npz")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}: not UTF-8 text: byte 0x{raw[exc.start]:02x} on line {line} (a Latin-1 or "
+            "Windows-1252 file?); save it as UTF-8"
+        ) from None
+
+
+def _delimiter(text: str) -> str:
+    """The field separator the header line uses most: comma, semicolon or tab."""
+    header = text.split("\n", 1)[0]
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] > 0 else ","
+
+
 def _load_csv(path: str | None, target: str | None) -> RawData:
     """Numeric feature columns and the target column as text (``dnn_lab.data.labels`` reads it)."""
     if not path:
         raise DataError("data.dataset is csv but data.path is not set; name the .csv file")
+    text = _read_text(Path(path))
+    delimiter = _delimiter(text)
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            # (line number, fields) of the non-blank rows; a quoted field may span lines
-            rows = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
-    except FileNotFoundError:
-        raise DataError(f"data file not found: {path}") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{path}: cannot read as UTF-8 CSV ({exc})") from None
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        # (line number, fields) of the non-blank rows; a quoted field may span lines
+        rows = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
+    except csv.Error as exc:
+        raise DataError(f"{path}: not a readable CSV file ({exc})") from None
     if len(rows) < 2:
         raise DataError(f"{path}: needs a header row and at least one data row")
     header = [h.strip() for h in rows[0][1]]
@@ -273,9 +315,11 @@ def _load_csv(path: str | None, target: str | None) -> RawData:
             try:
                 values.append(float(cell))
             except ValueError:
+                comma = delimiter == ";" and "," in cell  # 1,5 for 1.5, as some locales write
                 raise DataError(
                     f"{path}: line {line}, column {header[column]!r}: {cell!r} is not a number "
-                    "(features must be numeric)"
+                    + ("(a decimal comma? write 1.5, not 1,5)" if comma else "")
+                    + ("" if comma else "(features must be numeric)")
                 ) from None
         features.append(values)
         labels.append(row[t_index].strip())
