@@ -48,6 +48,11 @@ class DataConfig(_Section):
     split_seed: int | None = Field(None, ge=0, le=2**32 - 1)  # None: the run's seed
     scaling: Literal["auto", "pixels", "standard", "minmax", "none"] = "auto"
     max_samples: int | None = Field(None, ge=1)  # keep the first N training samples
+    # csv: text columns to one-hot encode; auto: every text column (dates and IDs left out)
+    categorical: Literal["auto"] | list[str] = "auto"
+    # csv: an empty or NA feature cell is an error, drops its row, or is imputed (median or
+    # most frequent value of the training split)
+    missing: Literal["error", "drop", "impute"] = "error"
 
     @field_validator("dataset")
     @classmethod
@@ -55,6 +60,19 @@ class DataConfig(_Section):
         if value not in DATASETS:
             raise unknown_name("dataset", value, DATASETS)
         return value
+
+    @model_validator(mode="after")
+    def _table_options_for_csv(self) -> DataConfig:
+        if self.dataset != "csv":
+            if self.categorical != "auto":
+                raise PydanticCustomError(
+                    "dnn_lab", "data.categorical is for data.dataset: csv (columns of text)"
+                )
+            if self.missing != "error":
+                raise PydanticCustomError(
+                    "dnn_lab", "data.missing is for data.dataset: csv (empty cells)"
+                )
+        return self
 
     @model_validator(mode="after")
     def _splits_leave_training_data(self) -> DataConfig:

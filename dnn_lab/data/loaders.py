@@ -308,26 +308,13 @@ def _load_csv(path: str | None, target: str | None) -> RawData:
             raise DataError(
                 f"{path}: line {line} has {len(row)} fields, the header has {len(header)}"
             )
-        values = []
-        for column, cell in enumerate(row):
-            if column == t_index:
-                continue
-            try:
-                values.append(float(cell))
-            except ValueError:
-                comma = delimiter == ";" and "," in cell  # 1,5 for 1.5, as some locales write
-                raise DataError(
-                    f"{path}: line {line}, column {header[column]!r}: {cell!r} is not a number "
-                    + ("(a decimal comma? write 1.5, not 1,5)" if comma else "")
-                    + ("" if comma else "(features must be numeric)")
-                ) from None
-        features.append(values)
+        features.append([cell for column, cell in enumerate(row) if column != t_index])
         labels.append(row[t_index].strip())
     import numpy as np
 
     return RawData(
-        # float64: prepare names a column too large for float32 before it becomes inf
-        x=np.asarray(features, dtype=np.float64),
+        # cells as text: dnn_lab.data.tabular types the columns (numbers, categories...)
+        x=np.asarray(features, dtype=str).reshape(len(features), len(header) - 1),
         y=np.asarray(labels, dtype=str),
         source=str(path),
         feature_names=[h for i, h in enumerate(header) if i != t_index],

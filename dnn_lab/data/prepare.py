@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from dnn_lab.config.schema import DataConfig
-from dnn_lab.data import labels
+from dnn_lab.data import labels, tabular
 from dnn_lab.data.labels import CLASSIFICATION, infer_task
 from dnn_lab.data.loaders import RawData, load_raw
 from dnn_lab.data.registry import dataset_info
@@ -40,6 +40,7 @@ class PreparedData:
     stratified: bool = False
     scaling_stats: dict[str, Any] = field(default_factory=dict)  # recorded in summary()
     label_mapping: dict[str, int] | None = None  # original label -> class, when remapped
+    features: dict[str, Any] | None = None  # a CSV's columns: numeric, categories, left out
     dropped: dict[str, int] = field(default_factory=dict)  # samples left out, by reason
     notes: list[str] = field(default_factory=list)  # said when training starts
 
@@ -64,6 +65,8 @@ class PreparedData:
         }
         if self.scaling_stats:
             info["scaling_stats"] = self.scaling_stats
+        if self.features is not None:
+            info["features"] = self.features
         if self.label_mapping is not None:
             info["label_mapping"] = self.label_mapping
         if self.dropped:
@@ -111,7 +114,19 @@ def prepare_data(config: DataConfig, seed: int) -> PreparedData:
 def prepare_arrays(raw: RawData, config: DataConfig, seed: int) -> PreparedData:
     where = raw.source or config.dataset
     names = raw.feature_names
-    x, y = _check_arrays(raw.x, raw.y, where, "x_train", raw.label_name, names, raw.lines)
+    table = None
+    if np.asarray(raw.x).dtype.kind in "USO":  # a CSV's cells: typed and checked column by column
+        table = tabular.read_table(
+            np.asarray(raw.x),
+            names or [],
+            where=where,
+            lines=raw.lines,
+            categorical=config.categorical,
+            missing=config.missing,
+        )
+        x, y = table.values, np.asarray(raw.y)
+    else:
+        x, y = _check_arrays(raw.x, raw.y, where, "x_train", raw.label_name, names, raw.lines)
     x_test, y_test = (None, None)
     test_label = "y_test" if raw.label_name == "y_train" else raw.label_name
     if raw.x_test is not None:
@@ -137,16 +152,23 @@ def prepare_arrays(raw: RawData, config: DataConfig, seed: int) -> PreparedData:
         notes.append(f"left out {int(no_test.sum())} test sample(s) with no label")
         x_test, y_test = x_test[~no_test], y_test[~no_test]
         dropped["no_label_test"] = int(no_test.sum())
+    lines = raw.lines
+    if lines is not None:
+        lines = [line for line, gone in zip(lines, no_label, strict=True) if not gone]
+    if table is not None and config.missing == "drop" and (gaps := tabular.missing_rows(x)).any():
+        notes.append(f"left out {int(gaps.sum())} sample(s) with a missing feature value")
+        dropped["missing_value"] = int(gaps.sum())
+        x, y = x[~gaps], y[~gaps]
+        lines = (
+            None if lines is None else [n for n, gone in zip(lines, gaps, strict=True) if not gone]
+        )
     if len(x) == 0:
-        raise DataError(f"{where}: no sample has a label in {raw.label_name}")
+        raise DataError(f"{where}: no sample is left: {'; '.join(notes)}")
     if config.max_samples is not None:
         x, y = x[: config.max_samples], y[: config.max_samples]
 
     info = dataset_info(config.dataset)
     asked = config.task if config.task != "auto" else (info.task or "auto")
-    lines = raw.lines
-    if lines is not None:
-        lines = [line for line, gone in zip(lines, no_label, strict=True) if not gone]
     y, y_test = _label_values(y, y_test, where, raw.label_name, test_label, asked, lines)
     task = asked if asked != "auto" else infer_task(y)
     encoded = labels.encode(
@@ -190,6 +212,12 @@ def prepare_arrays(raw: RawData, config: DataConfig, seed: int) -> PreparedData:
     if len(x) < 1:
         raise DataError(f"{where}: no training samples left after the splits")
 
+    features = None
+    if table is not None:  # one-hot encoding (and imputation) fit on the training split
+        encoder = tabular.fit_encoder(table, x, impute=config.missing == "impute")
+        x, x_val, x_test = (tabular.transform(encoder, a) for a in (x, x_val, x_test))
+        features = tabular.describe(table, encoder, impute=config.missing == "impute")
+        notes += table.notes
     scaling = config.scaling if config.scaling != "auto" else info.default_scaling
     x, x_val, x_test, stats = _scale(scaling, x, x_val, x_test, info.pixel_max or 255.0)
 
@@ -218,6 +246,7 @@ def prepare_arrays(raw: RawData, config: DataConfig, seed: int) -> PreparedData:
         stratified=stratified,
         scaling_stats=stats,
         label_mapping=encoded.mapping,
+        features=features,
         dropped=dropped,
         notes=notes,
     )

@@ -244,14 +244,14 @@ def test_one_hot_labels():
             "did you mean 'y'",
         ),
         (
-            {"d.csv": "a,b,y\n1,x,0\n"},
+            {"d.csv": "a,b,y\n1,x,0\n2,3,1\n"},
             {"dataset": "csv", "path": "d.csv", "target": "y"},
             "line 2, column 'b': 'x' is not a number",
         ),
         (
-            {"d.csv": "a,b,y\n1,nan,0\n2,3,1\n"},
+            {"d.csv": "a,b,y\n1,inf,0\n2,3,1\n"},
             {"dataset": "csv", "path": "d.csv", "target": "y"},
-            "NaN or infinite",
+            "line 2, column 'b': NaN or infinite",
         ),
         (
             {"d.csv": "a,y\n1,0\n2,1\n"},
@@ -308,7 +308,7 @@ def test_bad_npz(tmp_path, arrays, task, expected):
 
 
 def test_bad_data_exits_2_and_leaves_no_run(tmp_path, make_config):
-    (tmp_path / "d.csv").write_text("a,b,y\n1,x,0\n")
+    (tmp_path / "d.csv").write_text("a,b,y\n1,x,0\n2,3,1\n")
     config = make_config(
         {"data": {"dataset": "csv", "path": str(tmp_path / "d.csv"), "target": "y"}}
     )

@@ -47,7 +47,7 @@ def test_latin1_bytes_are_a_clear_error(tmp_path):
 
 def test_a_decimal_comma_gets_a_hint(tmp_path):
     (tmp_path / "d.csv").write_text("a;b;y\n1;2,5;0\n2;3,5;1\n")
-    with pytest.raises(DataError, match="'2,5' is not a number .a decimal comma"):
+    with pytest.raises(DataError, match="column 'b': '2,5' is not a number .a decimal comma"):
         load(tmp_path / "d.csv")
 
 
