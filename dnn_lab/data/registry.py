@@ -125,7 +125,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             name="csv",
-            description="your CSV file: data.path, data.target (numeric features)",
+            description="your CSV file: data.path, data.target; text columns one-hot encoded",
             task=None,
             input_shape=None,
             n_classes=None,
