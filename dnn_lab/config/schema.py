@@ -61,6 +61,19 @@ class DataConfig(_Section):
             raise unknown_name("dataset", value, DATASETS)
         return value
 
+    @field_validator("categorical", mode="before")
+    @classmethod
+    def _auto_or_names(cls, value: Any) -> Any:
+        if value == "auto" or (
+            isinstance(value, list) and all(isinstance(name, str) for name in value)
+        ):
+            return value
+        raise PydanticCustomError(
+            "dnn_lab",
+            "expected auto or a list of column names, such as [colour, city]; "
+            f"received {short(value)}",
+        )
+
     @model_validator(mode="after")
     def _table_options_for_csv(self) -> DataConfig:
         if self.dataset != "csv":

@@ -59,6 +59,8 @@ def test_categorical_names_the_columns_to_encode(tmp_path):
 def test_table_options_are_for_csv():
     with pytest.raises(ConfigError, match="data.categorical is for data.dataset: csv"):
         validate_config(merge(TINY, {"data": {"categorical": ["a"]}}))
+    with pytest.raises(ConfigError, match="data.categorical: expected auto or a list of column"):
+        validate_config(merge(TINY, {"data": {"dataset": "csv", "categorical": "colour"}}))
     with pytest.raises(ConfigError, match="data.missing: received 'fill'"):
         validate_config(merge(TINY, {"data": {"dataset": "csv", "missing": "fill"}}))
 
