@@ -145,7 +145,7 @@ def _load(
     device: Device | None = None,
     backend: Backend | None = None,
 ):
-    from dnn_lab.config.schema import load_config
+    from dnn_lab.config.loading import load_config
 
     extra = list(overrides or [])
     if device is not None:
@@ -202,7 +202,7 @@ def validate(config: ConfigArg, overrides: SetOption = None) -> None:
     """Check a config and print it fully resolved, without training."""
     with _user_errors():
         cfg = _load(config, overrides)
-        from dnn_lab.data.loaders import task_of
+        from dnn_lab.data.prepare import task_of
         from dnn_lab.training.head import resolve_head, resolved
 
         task, n_classes = task_of(cfg.data, cfg.seed)

@@ -47,3 +47,16 @@ def close_match(word: str, options: Iterable[str]) -> str | None:
     # "slope" for "negative_slope": a part of exactly one option
     containing = [option for lower, option in by_lower.items() if len(word) >= 3 and word in lower]
     return containing[0] if len(containing) == 1 else None
+
+
+def did_you_mean(word: str, options: Iterable[str], prefix: str = "") -> str:
+    """The hint every message ends its problem with: ``"; did you mean 'x'?"``, or ``""``.
+
+    Args:
+        word: what the user wrote.
+        options: what is allowed there.
+        prefix: put before the match in the hint (``"model."`` suggests ``'model.units'``);
+            default none.
+    """
+    hint = close_match(word, options)
+    return f"; did you mean {prefix + str(hint)!r}?" if hint is not None else ""

@@ -59,7 +59,7 @@ def quiet_console():
 
 def train_config(path_or_data, runs_dir: Path, overrides=()):
     """Train in-process, as `dnn-lab train` does, and return the TrainResult."""
-    from dnn_lab.config.schema import load_config, validate_config
+    from dnn_lab.config.loading import load_config, validate_config
     from dnn_lab.training.trainer import train
 
     if isinstance(path_or_data, dict):
@@ -88,7 +88,7 @@ def fake_run(
     metrics: bool = True,
 ) -> Path:
     """A run directory written by hand, with known numbers, for the readers' tests."""
-    from dnn_lab.config.schema import validate_config
+    from dnn_lab.config.loading import validate_config
     from dnn_lab.results import rundir as runs
 
     resolved = validate_config(merge(TINY, config or {})).to_dict()

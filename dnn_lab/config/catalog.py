@@ -48,7 +48,6 @@ RELU_FAMILY = frozenset(
     {"relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "swish"}
 )
 
-_SEEDED = ("seed",)
 _FAN = ("seed",)  # input_axes / output_axes exist for convolutions only; not offered
 
 # Weight initializers: canonical snake_case name -> parameters.

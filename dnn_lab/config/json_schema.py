@@ -185,7 +185,7 @@ def _annotate(class_name: str, definition: dict[str, Any]) -> None:
         if field in _NAMED_FIELDS:
             _refer_to_names(prop, _NAMED_FIELDS[field])
         elif (class_name, field) == ("DataConfig", "dataset"):
-            from dnn_lab.data.loaders import DATASETS
+            from dnn_lab.data.registry import DATASETS
 
             prop["enum"] = list(DATASETS)
         elif (class_name, field) == ("TrainConfig", "loss"):

@@ -1,143 +1,38 @@
-"""The config schema, safe YAML loading, and ``--set`` overrides. Imports no Keras.
+"""The config schema: one pydantic model per section. Imports no Keras.
 
 A config is validated whole before any data is read or TensorFlow is imported:
 unknown keys, wrong types, values out of range and names Keras would not know
-are ``ConfigError``s whose message names the key path, what was received and
-what is allowed, with a close match where there is one.
+are errors whose message names the key path, what was received and what is
+allowed, with a close match where there is one (see ``dnn_lab.config.messages``).
 """
 
 from __future__ import annotations
 
 import math
-import re
-import reprlib
-from collections.abc import Iterable
-from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from dnn_lab.config import catalog
-from dnn_lab.errors import ConfigError, close_match
-
-MAX_CONFIG_BYTES = 256 * 1024
-MAX_YAML_NODES = 20_000
-
-# --------------------------------------------------------------------------- names
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    text = reprlib.repr(value) if isinstance(value, (list, dict, tuple, set)) else repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _unknown_name(kind: str, name: Any, options: Iterable[str]) -> PydanticCustomError:
-    options = sorted(options)
-    hint = close_match(name, options)
-    message = f"unknown {kind} {_short(name)}"
-    if hint:
-        message += f"; did you mean {hint!r}?"
-    message += f" Allowed: {', '.join(options)}"
-    return PydanticCustomError("dnn_lab", message)
-
-
-def _named_spec(
-    value: Any,
-    kind: str,
-    table: dict[str, tuple[str, ...]],
-    aliases: dict[str, str] | None = None,
-) -> str | dict[str, Any]:
-    """Normalize ``"relu"`` or ``{name: leaky_relu, negative_slope: 0.1}`` to canonical form.
-
-    Returns the bare name when there are no parameters, so resolved configs stay terse.
-    """
-    aliases = aliases or {}
-    if isinstance(value, str):
-        name, params = value, {}
-    elif isinstance(value, dict):
-        if "name" not in value:
-            raise PydanticCustomError(
-                "dnn_lab",
-                f"a {kind} given as a mapping needs a 'name' key; received {_short(value)}",
-            )
-        name, params = value["name"], {k: v for k, v in value.items() if k != "name"}
-    else:
-        raise PydanticCustomError(
-            "dnn_lab",
-            f"expected a name, or a mapping with 'name' and parameters; received {_short(value)}",
-        )
-    if not isinstance(name, str):
-        raise PydanticCustomError(
-            "dnn_lab", f"a {kind} name must be a string; received {_short(name)}"
-        )
-    canonical = aliases.get(name, name)
-    if canonical not in table:
-        raise _unknown_name(kind, name, list(table))
-    allowed = table[canonical]
-    for key, param in params.items():
-        if key not in allowed:
-            hint = close_match(key, allowed)
-            where = f"{kind} {canonical!r}"
-            text = f"unknown parameter {key!r} for {where}"
-            text += f"; did you mean {hint!r}?" if hint else ""
-            text += f" Allowed: {', '.join(allowed) or '(none)'}"
-            raise PydanticCustomError("dnn_lab", text)
-        if not isinstance(param, (bool, int, float, str)) or (
-            isinstance(param, float) and not math.isfinite(param)
-        ):
-            raise PydanticCustomError(
-                "dnn_lab",
-                f"parameter {key!r} of {kind} {canonical!r} must be a finite number, a boolean or "
-                f"a string; received {_short(param)}",
-            )
-    return {"name": canonical, **params} if params else canonical
-
-
-def spec_name(spec: str | dict[str, Any]) -> str:
-    return spec if isinstance(spec, str) else spec["name"]
-
-
-def spec_params(spec: str | dict[str, Any]) -> dict[str, Any]:
-    return {} if isinstance(spec, str) else {k: v for k, v in spec.items() if k != "name"}
-
-
-def _activation(value: Any) -> str | dict[str, Any]:
-    return _named_spec(value, "activation", catalog.ACTIVATIONS)
-
-
-def _initializer(value: Any) -> str | dict[str, Any]:
-    return _named_spec(value, "initializer", catalog.INITIALIZERS, catalog.INITIALIZER_ALIASES)
-
-
-def _optimizer(value: Any) -> str | dict[str, Any]:
-    spec = _named_spec(value, "optimizer", catalog.OPTIMIZERS)
-    for key, param in spec_params(spec).items():
-        if isinstance(param, str):  # every optimizer setting is a number or a boolean
-            raise PydanticCustomError(
-                "dnn_lab",
-                f"parameter {key!r} of optimizer {spec_name(spec)!r} must be a number; "
-                f"received {_short(param)}",
-            )
-    return spec
-
-
-# --------------------------------------------------------------------------- schema
-
-Spec = str | dict[str, Any]
+from dnn_lab.config.names import (
+    Spec,
+    activation_spec,
+    initializer_spec,
+    optimizer_spec,
+    short,
+    unknown_name,
+)
+from dnn_lab.data.registry import DATASETS
 
 
 class _Section(BaseModel):
-    # strict: "5" is not an epoch count; extra="forbid": a typo is an error, not a default.
-    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
+    # strict: "5" is not an epoch count; extra="forbid": a typo is an error, not a default;
+    # allow_inf_nan=False: `l2: .inf` would pass here and fail deep inside Keras.
+    model_config = ConfigDict(
+        extra="forbid", strict=True, validate_assignment=True, allow_inf_nan=False
+    )
 
 
 class DataConfig(_Section):
@@ -150,18 +45,47 @@ class DataConfig(_Section):
     one_hot: bool = False  # one-hot labels, for categorical_crossentropy
     validation_split: float = Field(0.2, ge=0.0, lt=1.0)
     test_split: float | None = Field(None, ge=0.0, lt=1.0)  # None: the dataset's own test set
-    split_seed: int | None = None  # None: the run's seed
+    split_seed: int | None = Field(None, ge=0, le=2**32 - 1)  # None: the run's seed
     scaling: Literal["auto", "pixels", "standard", "minmax", "none"] = "auto"
     max_samples: int | None = Field(None, ge=1)  # keep the first N training samples
+    # csv: text columns to one-hot encode; auto: every text column (dates and IDs left out)
+    categorical: Literal["auto"] | list[str] = "auto"
+    # csv: an empty or NA feature cell is an error, drops its row, or is imputed (median or
+    # most frequent value of the training split)
+    missing: Literal["error", "drop", "impute"] = "error"
 
     @field_validator("dataset")
     @classmethod
     def _known_dataset(cls, value: str) -> str:
-        from dnn_lab.data.loaders import DATASETS
-
         if value not in DATASETS:
-            raise _unknown_name("dataset", value, DATASETS)
+            raise unknown_name("dataset", value, DATASETS)
         return value
+
+    @field_validator("categorical", mode="before")
+    @classmethod
+    def _auto_or_names(cls, value: Any) -> Any:
+        if value == "auto" or (
+            isinstance(value, list) and all(isinstance(name, str) for name in value)
+        ):
+            return value
+        raise PydanticCustomError(
+            "dnn_lab",
+            "expected auto or a list of column names, such as [colour, city]; "
+            f"received {short(value)}",
+        )
+
+    @model_validator(mode="after")
+    def _table_options_for_csv(self) -> DataConfig:
+        if self.dataset != "csv":
+            if self.categorical != "auto":
+                raise PydanticCustomError(
+                    "dnn_lab", "data.categorical is for data.dataset: csv (columns of text)"
+                )
+            if self.missing != "error":
+                raise PydanticCustomError(
+                    "dnn_lab", "data.missing is for data.dataset: csv (empty cells)"
+                )
+        return self
 
     @model_validator(mode="after")
     def _splits_leave_training_data(self) -> DataConfig:
@@ -188,19 +112,51 @@ class LayerConfig(_Section):
     max_norm: float | None = Field(None, gt=0.0)
 
     _activation = field_validator("activation", mode="before")(
-        classmethod(lambda cls, v: None if v is None else _activation(v))
+        classmethod(lambda cls, v: None if v is None else activation_spec(v))
     )
     _initializers = field_validator("initializer", "bias_initializer", mode="before")(
-        classmethod(lambda cls, v: None if v is None else _initializer(v))
+        classmethod(lambda cls, v: None if v is None else initializer_spec(v))
     )
 
 
 class InitFromConfig(_Section):
-    """Reuse the first hidden layers of an earlier run (transfer learning)."""
+    """Reuse the first hidden layers of an earlier run (transfer learning).
 
-    run: str  # the source run directory
-    layers: int | None = Field(None, ge=1)  # how many hidden layers; None: all that fit
+    ``init_from: runs/<run>`` alone is short for ``{run: runs/<run>, layers: auto,
+    trainable: true}``.
+    """
+
+    run: str = Field(min_length=1)  # the source run directory
+    # how many hidden layers: N (their shapes must match), None: as many as both models have
+    # (shapes must match), auto: the leading layers whose shapes match, stopping at the first
+    # that does not
+    layers: int | Literal["auto"] | None = None
     trainable: bool = False  # False freezes the reused layers
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"run": data, "layers": "auto", "trainable": True}
+        if not isinstance(data, (dict, InitFromConfig)):
+            raise PydanticCustomError(
+                "dnn_lab",
+                "expected a run directory, or a mapping with run, layers and trainable; "
+                f"received {short(data)}",
+            )
+        return data
+
+    @field_validator("layers", mode="before")
+    @classmethod
+    def _layer_count(cls, value: Any) -> Any:
+        if value is None or value == "auto":
+            return value
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise PydanticCustomError(
+                "dnn_lab",
+                f"expected a number of hidden layers >= 1, or auto; received {short(value)}",
+            )
+        return value
 
 
 class ModelConfig(_Section):
@@ -222,16 +178,16 @@ class ModelConfig(_Section):
     init_from: InitFromConfig | None = None
 
     _activation = field_validator("activation", mode="before")(
-        classmethod(lambda cls, v: None if v is None else _activation(v))
+        classmethod(lambda cls, v: None if v is None else activation_spec(v))
     )
     _initializers = field_validator("initializer", "bias_initializer", mode="before")(
-        classmethod(lambda cls, v: None if v is None else _initializer(v))
+        classmethod(lambda cls, v: None if v is None else initializer_spec(v))
     )
 
     @field_validator("output_activation", mode="before")
     @classmethod
     def _output_activation(cls, value: Any) -> Any:
-        return value if value == "auto" else _activation(value)
+        return value if value == "auto" else activation_spec(value)
 
     @field_validator("units")
     @classmethod
@@ -343,6 +299,12 @@ class ScheduleConfig(_Section):
                     "train.schedule.values needs one more entry than train.schedule.boundaries "
                     f"(received {len(self.values)} values for {len(self.boundaries)} boundaries)",
                 )
+            if any(value <= 0 for value in self.values):
+                raise PydanticCustomError(
+                    "dnn_lab",
+                    "train.schedule.values are learning rates and must all be > 0; "
+                    f"received {short(self.values)}",
+                )
             if sorted(self.boundaries) != self.boundaries or min(self.boundaries, default=1) < 1:
                 raise PydanticCustomError(
                     "dnn_lab", "train.schedule.boundaries must be increasing epoch numbers >= 1"
@@ -386,7 +348,7 @@ class TrainConfig(_Section):
     precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = "float32"
 
     _optimizer = field_validator("optimizer", mode="before")(
-        classmethod(lambda cls, v: _optimizer(v))
+        classmethod(lambda cls, v: optimizer_spec(v))
     )
 
     @field_validator("loss")
@@ -396,7 +358,7 @@ class TrainConfig(_Section):
             return value
         canonical = catalog.LOSS_ALIASES.get(value, value)
         if canonical not in catalog.LOSSES:
-            raise _unknown_name("loss", value, ["auto", *catalog.LOSSES, *catalog.LOSS_ALIASES])
+            raise unknown_name("loss", value, ["auto", *catalog.LOSSES, *catalog.LOSS_ALIASES])
         return canonical
 
     @field_validator("metrics")
@@ -406,7 +368,7 @@ class TrainConfig(_Section):
             return value
         for name in value:
             if name not in catalog.METRICS:
-                raise _unknown_name("metric", name, catalog.METRICS)
+                raise unknown_name("metric", name, catalog.METRICS)
         return value
 
     @field_validator("steps_per_execution")
@@ -447,7 +409,7 @@ class SweepConfig(_Section):
                 raise PydanticCustomError(
                     "dnn_lab",
                     f"{key}: give exactly one of uniform, loguniform, int, choice; "
-                    f"received {_short(spec)}",
+                    f"received {short(spec)}",
                 )
             ((kind, args),) = spec.items()
             if kind == "choice":
@@ -455,10 +417,12 @@ class SweepConfig(_Section):
                     raise PydanticCustomError("dnn_lab", f"{key}: choice needs values")
                 continue
             if len(args) != 2 or not all(
-                isinstance(a, (int, float)) and not isinstance(a, bool) for a in args
+                isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a)
+                for a in args
             ):
                 raise PydanticCustomError(
-                    "dnn_lab", f"{key}: {kind} takes [low, high]; received {_short(args)}"
+                    "dnn_lab",
+                    f"{key}: {kind} takes [low, high], two finite numbers; received {short(args)}",
                 )
             low, high = args
             if not low < high:
@@ -505,277 +469,3 @@ class Config(_Section):
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
-
-
-# --------------------------------------------------------------------------- loading
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """``safe_load`` that rejects duplicate keys instead of keeping the last one."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    loader.flatten_mapping(node)
-    seen: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        try:
-            hash(key)
-        except TypeError:
-            raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                f"a key must be plain text, not {type(key).__name__}",
-                key_node.start_mark,
-            ) from None
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        seen[key] = loader.construct_object(value_node, deep=deep)
-    return seen
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-# YAML 1.1 reads `1e-3` as a string; everyone writing a learning rate means a number.
-_StrictLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
-
-
-def _count_nodes(node: yaml.Node, budget: list[int]) -> None:
-    """Refuse alias bombs: count nodes as they would expand, with a hard ceiling."""
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise ConfigError(
-            f"the config expands to more than {MAX_YAML_NODES} values (a YAML alias bomb?)"
-        )
-    if isinstance(node, yaml.SequenceNode):
-        for child in node.value:
-            _count_nodes(child, budget)
-    elif isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            _count_nodes(key, budget)
-            _count_nodes(value, budget)
-
-
-def parse_yaml(text: str, source: str) -> Any:
-    """Parse one YAML document safely: no tags that build objects, no duplicate keys."""
-    try:
-        loader = _StrictLoader(text)
-        try:
-            node = loader.get_single_node()
-            if node is None:
-                return None
-            _count_nodes(node, [MAX_YAML_NODES])
-            return loader.construct_document(node)
-        finally:
-            loader.dispose()
-    except RecursionError:
-        raise ConfigError(f"{source}: the YAML is nested too deeply") from None
-    except yaml.YAMLError as exc:
-        where = ""
-        mark = getattr(exc, "problem_mark", None)
-        if mark is not None:
-            where = f" (line {mark.line + 1}, column {mark.column + 1})"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{source}: not valid YAML{where}: {problem}") from None
-
-
-def read_config_file(path: Path) -> dict[str, Any]:
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path} is a directory, not a config file") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{path}: {len(raw)} bytes is over the {MAX_CONFIG_BYTES}-byte limit")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    data = parse_yaml(text, str(path))
-    if data is None:
-        raise ConfigError(f"{path}: the config is empty; see configs/adam_relu.yaml for an example")
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"{path}: a config is a mapping of sections (name, seed, data, model, train); "
-            f"received a {type(data).__name__}"
-        )
-    return data
-
-
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """``train.epochs=2`` -> (["train", "epochs"], 2); the value is read as YAML."""
-    key, sep, value = text.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, for example --set train.epochs=2")
-    parts = key.split(".")
-    if any(not part for part in parts):
-        raise ConfigError(f"--set {text!r}: {key!r} is not a dotted key path")
-    return parts, parse_yaml(value, f"--set {key}")
-
-
-_SECTIONS = ("data", "model", "train")
-
-
-def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
-    """Apply ``--set`` overrides to a raw config; the result is validated like the file.
-
-    Overriding ``model.units`` (or ``model.layers``) with a list also sets the layer
-    count, unless ``model.hidden_layers`` is overridden too.
-    """
-    overridden: set[str] = set()
-    for text in overrides:
-        parts, value = parse_override(text)
-        overridden.add(".".join(parts))
-        node: Any = data
-        for depth, part in enumerate(parts[:-1]):
-            here = ".".join(parts[: depth + 1])
-            if isinstance(node, list):
-                node = _list_item(node, part, here)
-                continue
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            elif isinstance(child, str):
-                # `train.optimizer.momentum=0.9` on `optimizer: sgd`: {name: sgd, momentum: 0.9}
-                child = node[part] = {"name": child}
-            elif not isinstance(child, (dict, list)):
-                raise ConfigError(
-                    f"--set {text}: {here} is {_short(child)}, not a section with keys"
-                )
-            node = child
-        last = parts[-1]
-        if isinstance(node, list):
-            node[_list_index(node, last, ".".join(parts))] = value
-        elif len(parts) == 1 and last in _SECTIONS and isinstance(value, dict):
-            # `--set model={activation: relu, initializer: he_normal}` changes those keys and
-            # keeps the rest of the section; a sweep axis can pair values this way
-            current = node.get(last)
-            node[last] = {**current, **value} if isinstance(current, dict) else value
-            overridden.update(f"{last}.{key}" for key in value)
-        else:
-            node[last] = value
-    model = data.get("model")
-    if isinstance(model, dict) and "model.hidden_layers" not in overridden:
-        for key in ("units", "layers"):
-            if f"model.{key}" in overridden and isinstance(model.get(key), list):
-                model.pop("hidden_layers", None)
-    return data
-
-
-def _list_index(items: list, part: str, here: str) -> int:
-    if not part.isdigit() or int(part) >= len(items):
-        raise ConfigError(f"--set: {here}: expected an index below {len(items)}; received {part!r}")
-    return int(part)
-
-
-def _list_item(items: list, part: str, here: str) -> Any:
-    return items[_list_index(items, part, here)]
-
-
-def validate_config(data: dict[str, Any], source: str = "config") -> Config:
-    try:
-        return Config.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from None
-
-
-def load_config(
-    path: Path | None, overrides: Iterable[str] = (), name: str | None = None
-) -> Config:
-    """Read, override and validate a config file; ``path=None`` starts from the defaults."""
-    data = read_config_file(path) if path is not None else {}
-    data.setdefault("name", Path(path).stem if path is not None else "run")
-    data = apply_overrides(data, overrides)
-    if name is not None:
-        data["name"] = name
-    return validate_config(data, str(path) if path is not None else "config")
-
-
-# --------------------------------------------------------------------------- messages
-
-
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    model: type[BaseModel] | None = Config
-    for part in loc:
-        if model is None or not isinstance(part, str) or part not in model.model_fields:
-            return None
-        annotation = model.model_fields[part].annotation
-        model = next(
-            (
-                arg
-                for arg in (getattr(annotation, "__args__", None) or (annotation,))
-                if isinstance(arg, type) and issubclass(arg, BaseModel)
-            ),
-            None,
-        )
-    return model
-
-
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    parent = _model_at(tuple(p for p in loc[:-1] if isinstance(p, str)))
-    return list(parent.model_fields) if parent else []
-
-
-_UNION_TAG = re.compile(r"^(str|int|float|bool|none|[a-z-]+\[.*\])$")
-
-
-def format_validation_error(exc: ValidationError, source: str) -> str:
-    """One line per problem: ``key.path: what is wrong (received ...); did you mean ...``."""
-    lines: dict[str, str] = {}
-    expected: dict[str, list[str]] = {}  # type errors, merged per path (unions report one each)
-    received: dict[str, Any] = {}
-    for error in exc.errors():
-        kind = error["type"]
-        raw = tuple(error["loc"])
-        # pydantic names union members and validator functions in the path; users do not.
-        # The last part of an unknown-key error is the user's key, whatever it looks like.
-        keep_last = raw[-1:] if kind == "extra_forbidden" else ()
-        head = raw[: len(raw) - len(keep_last)]
-        loc = tuple(p for p in head if not (isinstance(p, str) and _UNION_TAG.match(p)))
-        loc += keep_last
-        path = ".".join(str(p) for p in loc) or "(top level)"
-        if kind == "extra_forbidden":
-            allowed = _allowed_keys(loc)
-            hint = close_match(str(loc[-1]), allowed)
-            text = f"{path}: unknown key"
-            text += (
-                f"; did you mean {'.'.join(str(p) for p in loc[:-1] + (hint,))!r}?" if hint else ""
-            )
-            text += f" Allowed here: {', '.join(allowed)}" if allowed else ""
-        elif kind == "dnn_lab":
-            # cross-field checks name their keys in full already
-            text = error["msg"] if f"{path}." in error["msg"] else f"{path}: {error['msg']}"
-        elif kind == "literal_error":
-            options = re.findall(r"'([^']*)'", error.get("ctx", {}).get("expected", ""))
-            hint = close_match(str(error["input"]), options)
-            text = f"{path}: received {_short(error['input'])}; allowed: {', '.join(options)}"
-            text += f"; did you mean {hint!r}?" if hint else ""
-        elif kind == "missing":
-            text = f"{path}: required key is missing"
-        elif kind.endswith("_type") or kind.endswith("_parsing"):
-            want = error["msg"].replace("Input should be ", "").replace("a valid ", "")
-            expected.setdefault(path, []).append(want)
-            received[path] = error["input"]
-            continue
-        else:
-            message = error["msg"][0].lower() + error["msg"][1:]
-            text = f"{path}: {message}; received {_short(error['input'])}"
-        lines.setdefault(path + text, text)
-    for path, wants in expected.items():
-        if not any(key.startswith(path) for key in lines):  # a specific message says more
-            want = " or ".join(dict.fromkeys(wants))
-            lines[path] = f"{path}: expected {want}; received {_short(received[path])}"
-    found = list(lines.values())
-    if len(found) == 1:
-        return f"{source}: {found[0]}"
-    return f"{source}: invalid config\n  " + "\n  ".join(found)

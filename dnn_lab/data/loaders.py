@@ -1,7 +1,7 @@
-"""Where data comes from: the dataset registry and one loader per source.
+"""Where data comes from: one loader per dataset of the registry.
 
-Built-in metadata (task, shape, classes) is plain data here, so ``validate`` and
-``datasets`` answer without loading anything. Loaders return raw arrays; splits
+What is known before loading (task, shape, classes) is in ``dnn_lab.data.registry``,
+so ``validate`` and ``datasets`` answer without loading anything. Loaders return raw arrays; splits
 and scaling happen in ``dnn_lab.data.prepare``. Nothing here imports Keras, except the
 last-resort download of Fashion-MNIST/MNIST through ``keras.datasets``.
 """
@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import os
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dnn_lab.errors import DataError
+from dnn_lab.errors import DataError, did_you_mean
 
 if TYPE_CHECKING:  # numpy is imported by the loaders, so listing datasets stays instant
     import numpy as np
@@ -25,23 +26,7 @@ if TYPE_CHECKING:  # numpy is imported by the loaders, so listing datasets stays
 DATA_DIR_VARIABLE = "DNN_LAB_DATA"
 
 
-@dataclass(frozen=True)
-class DatasetInfo:
-    """What is known of a dataset before (or without) loading it."""
-
-    name: str
-    description: str
-    task: str | None  # binary / multiclass / regression; None: inferred from the data
-    input_shape: tuple[int, ...] | None
-    n_classes: int | None
-    n_train: int | None
-    n_test: int | None  # its own test set, if it has one
-    default_scaling: str
-    pixel_max: float | None = None  # what "pixels" scaling divides by
-    class_names: tuple[str, ...] | None = None
-
-
-@dataclass
+@dataclass(kw_only=True)
 class RawData:
     """Arrays as loaded, before splitting and scaling."""
 
@@ -51,13 +36,9 @@ class RawData:
     y_test: np.ndarray | None = None
     class_names: list[str] | None = None
     source: str = ""
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Dataset:
-    info: DatasetInfo
-    load: Callable[[str | None, str | None], RawData]
+    feature_names: list[str] | None = None  # a CSV's columns, to name them in messages
+    label_name: str = "y_train"  # the label column or array, to name it in messages
+    lines: list[int] | None = None  # the file line of each sample, to point at a bad one
 
 
 # --------------------------------------------------------------------------- scikit-learn
@@ -171,10 +152,10 @@ def _idx_dataset(name: str) -> Callable[[str | None, str | None], RawData]:
         if kind == "npz":
             arrays = _read_npz(place / "mnist.npz")
             return RawData(
-                arrays["x_train"],
-                arrays["y_train"],
-                arrays.get("x_test"),
-                arrays.get("y_test"),
+                x=arrays["x_train"],
+                y=arrays["y_train"],
+                x_test=arrays.get("x_test"),
+                y_test=arrays.get("y_test"),
                 source=str(place / "mnist.npz"),
             )
         parts = {key: read_idx(place / file) for key, file in IDX_FILES.items()}
@@ -184,7 +165,13 @@ def _idx_dataset(name: str) -> Callable[[str | None, str | None], RawData]:
                     f"{place}: {len(parts['x' + split])} images but "
                     f"{len(parts['y' + split])} labels"
                 )
-        return RawData(parts["x"], parts["y"], parts["x_test"], parts["y_test"], source=str(place))
+        return RawData(
+            x=parts["x"],
+            y=parts["y"],
+            x_test=parts["x_test"],
+            y_test=parts["y_test"],
+            source=str(place),
+        )
 
     return load
 
@@ -226,10 +213,19 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     import numpy as np
 
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
+        loaded = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise DataError(f"data file not found: {path}") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable .npz file ({exc})") from None
+    if isinstance(loaded, np.ndarray):  # a .npy file: one array, no names
+        raise DataError(
+            f"{path}: a single .npy array of shape {loaded.shape}, not an .npz archive; an npz "
+            "dataset names its arrays: np.savez('data.npz', x_train=x, y_train=y)"
+        )
+    try:
+        with loaded as archive:
+            return {key: archive[key] for key in archive.files}
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: not a readable .npz file ({exc})") from None
 
@@ -258,227 +254,104 @@ def _load_npz(path: str | None, target: str | None) -> RawData:
     )
 
 
-def _load_csv(path: str | None, target: str | None) -> RawData:
-    if not path:
-        raise DataError("data.dataset is csv but data.path is not set; name the .csv file")
+def _read_text(path: Path) -> str:
+    """A CSV file's text: UTF-8, with or without a BOM, gzip'ed or not."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.reader(handle))
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise DataError(f"data file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read as UTF-8 CSV ({exc})") from None
-    rows = [row for row in rows if any(cell.strip() for cell in row)]
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise DataError(f"{path}: a damaged gzip file ({exc})") from None
+    if raw[:4] == b"PK\x03\x04":
+        raise DataError(f"{path}: a zip archive (an .npz?), not CSV text; set data.dataset: npz")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}: not UTF-8 text: byte 0x{raw[exc.start]:02x} on line {line} (a Latin-1 or "
+            "Windows-1252 file?); save it as UTF-8"
+        ) from None
+
+
+def _delimiter(text: str) -> str:
+    """The field separator the header line uses most: comma, semicolon or tab."""
+    header = text.split("\n", 1)[0]
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] > 0 else ","
+
+
+def _load_csv(path: str | None, target: str | None) -> RawData:
+    """Numeric feature columns and the target column as text (``dnn_lab.data.labels`` reads it)."""
+    if not path:
+        raise DataError("data.dataset is csv but data.path is not set; name the .csv file")
+    text = _read_text(Path(path))
+    delimiter = _delimiter(text)
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        # (line number, fields) of the non-blank rows; a quoted field may span lines
+        rows = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
+    except csv.Error as exc:
+        raise DataError(f"{path}: not a readable CSV file ({exc})") from None
     if len(rows) < 2:
         raise DataError(f"{path}: needs a header row and at least one data row")
-    header = [h.strip() for h in rows[0]]
+    header = [h.strip() for h in rows[0][1]]
     if target is None:
         raise DataError(
             f"{path}: set data.target to the label column (columns: {', '.join(header)})"
         )
     if target not in header:
-        from dnn_lab.errors import close_match
-
-        hint = close_match(target, header)
         raise DataError(
             f"{path}: no column {target!r}"
-            + (f"; did you mean {hint!r}?" if hint else "")
+            + did_you_mean(target, header)
             + f" Columns: {', '.join(header)}"
         )
     t_index = header.index(target)
     features, labels = [], []
-    for line, row in enumerate(rows[1:], start=2):
+    for line, row in rows[1:]:
         if len(row) != len(header):
             raise DataError(
                 f"{path}: line {line} has {len(row)} fields, the header has {len(header)}"
             )
-        values = []
-        for column, cell in enumerate(row):
-            if column == t_index:
-                continue
-            try:
-                values.append(float(cell))
-            except ValueError:
-                raise DataError(
-                    f"{path}: line {line}, column {header[column]!r}: {cell!r} is not a number "
-                    "(features must be numeric)"
-                ) from None
-        features.append(values)
+        features.append([cell for column, cell in enumerate(row) if column != t_index])
         labels.append(row[t_index].strip())
     import numpy as np
 
-    y, class_names = _csv_labels(labels)
     return RawData(
-        x=np.asarray(features, dtype=np.float32), y=y, class_names=class_names, source=str(path)
+        # cells as text: dnn_lab.data.tabular types the columns (numbers, categories...)
+        x=np.asarray(features, dtype=str).reshape(len(features), len(header) - 1),
+        y=np.asarray(labels, dtype=str),
+        source=str(path),
+        feature_names=[h for i, h in enumerate(header) if i != t_index],
+        label_name=f"column {target!r}",
+        lines=[line for line, _ in rows[1:]],
     )
 
 
-def _csv_labels(labels: list[str]) -> tuple[np.ndarray, list[str] | None]:
-    """Numeric labels stay numbers; text labels become classes 0..K-1 in sorted order."""
-    import numpy as np
+# --------------------------------------------------------------------------- by name
 
-    try:
-        return np.asarray([float(v) for v in labels]), None
-    except ValueError:
-        names = sorted(set(labels))
-        index = {name: i for i, name in enumerate(names)}
-        return np.asarray([index[v] for v in labels], dtype=np.int64), names
+Loader = Callable[[str | None, str | None], RawData]
 
-
-# --------------------------------------------------------------------------- registry
-
-DATASETS: dict[str, Dataset] = {
-    "digits": Dataset(
-        DatasetInfo(
-            "digits",
-            "8x8 handwritten digits (scikit-learn, ships with the package)",
-            "multiclass",
-            (8, 8),
-            10,
-            1797,
-            None,
-            "pixels",
-            pixel_max=16.0,
-            class_names=tuple(str(i) for i in range(10)),
-        ),
-        _sklearn("load_digits", images=True),
-    ),
-    "iris": Dataset(
-        DatasetInfo(
-            "iris",
-            "iris flowers, 4 measurements (scikit-learn)",
-            "multiclass",
-            (4,),
-            3,
-            150,
-            None,
-            "standard",
-            class_names=("setosa", "versicolor", "virginica"),
-        ),
-        _sklearn("load_iris"),
-    ),
-    "wine": Dataset(
-        DatasetInfo(
-            "wine",
-            "wine cultivars, 13 chemical measurements (scikit-learn)",
-            "multiclass",
-            (13,),
-            3,
-            178,
-            None,
-            "standard",
-            class_names=("class_0", "class_1", "class_2"),
-        ),
-        _sklearn("load_wine"),
-    ),
-    "breast_cancer": Dataset(
-        DatasetInfo(
-            "breast_cancer",
-            "breast tumours, malignant or benign (scikit-learn)",
-            "binary",
-            (30,),
-            2,
-            569,
-            None,
-            "standard",
-            class_names=("malignant", "benign"),
-        ),
-        _sklearn("load_breast_cancer"),
-    ),
-    "diabetes": Dataset(
-        DatasetInfo(
-            "diabetes",
-            "diabetes progression after one year (scikit-learn)",
-            "regression",
-            (10,),
-            None,
-            442,
-            None,
-            "standard",
-        ),
-        _sklearn("load_diabetes"),
-    ),
-    "fashion_mnist": Dataset(
-        DatasetInfo(
-            "fashion_mnist",
-            "28x28 clothing images, 10 classes (Keras; files needed offline)",
-            "multiclass",
-            (28, 28),
-            10,
-            60000,
-            10000,
-            "pixels",
-            pixel_max=255.0,
-            class_names=(
-                "T-shirt/top",
-                "Trouser",
-                "Pullover",
-                "Dress",
-                "Coat",
-                "Sandal",
-                "Shirt",
-                "Sneaker",
-                "Bag",
-                "Ankle boot",
-            ),
-        ),
-        _idx_dataset("fashion_mnist"),
-    ),
-    "mnist": Dataset(
-        DatasetInfo(
-            "mnist",
-            "28x28 handwritten digits, 10 classes (Keras; files needed offline)",
-            "multiclass",
-            (28, 28),
-            10,
-            60000,
-            10000,
-            "pixels",
-            pixel_max=255.0,
-            class_names=tuple(str(i) for i in range(10)),
-        ),
-        _idx_dataset("mnist"),
-    ),
-    "csv": Dataset(
-        DatasetInfo(
-            "csv",
-            "your CSV file: data.path, data.target (numeric features)",
-            None,
-            None,
-            None,
-            None,
-            None,
-            "standard",
-        ),
-        _load_csv,
-    ),
-    "npz": Dataset(
-        DatasetInfo(
-            "npz",
-            "your .npz file: x_train, y_train, optional x_test, y_test",
-            None,
-            None,
-            None,
-            None,
-            None,
-            "standard",
-            pixel_max=255.0,
-        ),
-        _load_npz,
-    ),
+# One loader per registry entry (``dnn_lab.data.registry.DATASETS``); a test keeps them paired.
+LOADERS: dict[str, Loader] = {
+    "digits": _sklearn("load_digits", images=True),
+    "iris": _sklearn("load_iris"),
+    "wine": _sklearn("load_wine"),
+    "breast_cancer": _sklearn("load_breast_cancer"),
+    "diabetes": _sklearn("load_diabetes"),
+    "fashion_mnist": _idx_dataset("fashion_mnist"),
+    "mnist": _idx_dataset("mnist"),
+    "csv": _load_csv,
+    "npz": _load_npz,
 }
 
 
 def load_raw(name: str, path: str | None, target: str | None) -> RawData:
-    return DATASETS[name].load(path, target)
-
-
-def task_of(config, seed: int) -> tuple[str, int | None]:
-    """The task and class count: from the registry when it knows them, else from the data."""
-    info = DATASETS[config.dataset].info
-    if info.task is not None and config.task in ("auto", info.task):
-        return info.task, info.n_classes if info.task != "binary" else 2
-    from dnn_lab.data.prepare import prepare_data
-
-    prepared = prepare_data(config, seed)
-    return prepared.task, prepared.n_classes
+    """The raw arrays of dataset ``name`` (a key of the registry), before splits and scaling."""
+    return LOADERS[name](path, target)

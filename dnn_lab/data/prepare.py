@@ -13,14 +13,14 @@ from typing import Any
 import numpy as np
 
 from dnn_lab.config.schema import DataConfig
-from dnn_lab.data.loaders import DATASETS, RawData, load_raw
+from dnn_lab.data import labels, tabular
+from dnn_lab.data.labels import CLASSIFICATION, infer_task
+from dnn_lab.data.loaders import RawData, load_raw
+from dnn_lab.data.registry import dataset_info
 from dnn_lab.errors import DataError
 
-CLASSIFICATION = ("binary", "multiclass")
-MAX_INFERRED_CLASSES = 50
 
-
-@dataclass
+@dataclass(kw_only=True)
 class PreparedData:
     """Splits ready for ``model.fit``; ``summary()`` is what the run directory records."""
 
@@ -38,7 +38,11 @@ class PreparedData:
     dataset: str
     test_source: str | None = None
     stratified: bool = False
-    scaling_stats: dict[str, Any] = field(default_factory=dict)
+    scaling_stats: dict[str, Any] = field(default_factory=dict)  # recorded in summary()
+    label_mapping: dict[str, int] | None = None  # original label -> class, when remapped
+    features: dict[str, Any] | None = None  # a CSV's columns: numeric, categories, left out
+    dropped: dict[str, int] = field(default_factory=dict)  # samples left out, by reason
+    notes: list[str] = field(default_factory=list)  # said when training starts
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -59,6 +63,16 @@ class PreparedData:
             "scaling": self.scaling,
             "stratified": self.stratified,
         }
+        if self.scaling_stats:
+            info["scaling_stats"] = self.scaling_stats
+        if self.features is not None:
+            info["features"] = self.features
+        if self.label_mapping is not None:
+            info["label_mapping"] = self.label_mapping
+        if self.dropped:
+            info["dropped"] = self.dropped
+        if self.notes:
+            info["notes"] = self.notes
         if self.test_source:
             info["test_source"] = self.test_source
         if self.n_classes is not None:
@@ -82,21 +96,13 @@ def _class_counts(labels: np.ndarray, n_classes: int) -> list[int]:
     return np.bincount(labels.reshape(-1).astype(np.int64), minlength=n_classes).tolist()
 
 
-def infer_task(y: np.ndarray) -> str:
-    """Integers with few distinct values are classes; anything else is a regression target."""
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] > 1:
-        return "multiclass"
-    flat = y.reshape(-1)
-    if not np.issubdtype(flat.dtype, np.number) or flat.size == 0:
-        return "multiclass"
-    integral = np.all(np.isfinite(flat)) and np.all(np.mod(flat, 1) == 0)
-    distinct = np.unique(flat).size
-    if integral and distinct <= 2:
-        return "binary"
-    if integral and distinct <= MAX_INFERRED_CLASSES:
-        return "multiclass"
-    return "regression"
+def task_of(config: DataConfig, seed: int) -> tuple[str, int | None]:
+    """The task and class count: from the registry when it knows them, else from the data."""
+    info = dataset_info(config.dataset)
+    if info.task is not None and config.task in ("auto", info.task):
+        return info.task, info.n_classes if info.task != "binary" else 2
+    prepared = prepare_data(config, seed)
+    return prepared.task, prepared.n_classes
 
 
 def prepare_data(config: DataConfig, seed: int) -> PreparedData:
@@ -107,23 +113,80 @@ def prepare_data(config: DataConfig, seed: int) -> PreparedData:
 
 def prepare_arrays(raw: RawData, config: DataConfig, seed: int) -> PreparedData:
     where = raw.source or config.dataset
-    x, y = _check_arrays(raw.x, raw.y, where, "x_train", "y_train")
+    names = raw.feature_names
+    table = None
+    if np.asarray(raw.x).dtype.kind in "USO":  # a CSV's cells: typed and checked column by column
+        table = tabular.read_table(
+            np.asarray(raw.x),
+            names or [],
+            where=where,
+            lines=raw.lines,
+            categorical=config.categorical,
+            missing=config.missing,
+        )
+        x, y = table.values, np.asarray(raw.y)
+    else:
+        x, y = _check_arrays(raw.x, raw.y, where, "x_train", raw.label_name, names, raw.lines)
     x_test, y_test = (None, None)
+    test_label = "y_test" if raw.label_name == "y_train" else raw.label_name
     if raw.x_test is not None:
-        x_test, y_test = _check_arrays(raw.x_test, raw.y_test, where, "x_test", "y_test")
+        x_test, y_test = _check_arrays(raw.x_test, raw.y_test, where, "x_test", test_label, names)
         if x_test.shape[1:] != x.shape[1:]:
             raise DataError(
                 f"{where}: x_test has samples of shape {x_test.shape[1:]}, x_train {x.shape[1:]}"
             )
+    # a sample without a label is left out, counted and said
+    notes: list[str] = []
+    no_label = labels.missing(y)
+    if no_label.any():
+        at = raw.lines if raw.lines is not None else range(len(y))
+        first = [str(at[i]) for i in np.flatnonzero(no_label)[:5]]
+        unit = "line" if raw.lines is not None else "sample"
+        notes.append(
+            f"left out {int(no_label.sum())} sample(s) with no label in {raw.label_name} "
+            f"({unit} {', '.join(first)}{', ...' if no_label.sum() > 5 else ''})"
+        )
+        x, y = x[~no_label], y[~no_label]
+    dropped = {"no_label": int(no_label.sum())} if no_label.any() else {}
+    if y_test is not None and (no_test := labels.missing(y_test)).any():
+        notes.append(f"left out {int(no_test.sum())} test sample(s) with no label")
+        x_test, y_test = x_test[~no_test], y_test[~no_test]
+        dropped["no_label_test"] = int(no_test.sum())
+    lines = raw.lines
+    if lines is not None:
+        lines = [line for line, gone in zip(lines, no_label, strict=True) if not gone]
+    if table is not None and config.missing == "drop" and (gaps := tabular.missing_rows(x)).any():
+        notes.append(f"left out {int(gaps.sum())} sample(s) with a missing feature value")
+        dropped["missing_value"] = int(gaps.sum())
+        x, y = x[~gaps], y[~gaps]
+        lines = (
+            None if lines is None else [n for n, gone in zip(lines, gaps, strict=True) if not gone]
+        )
+    if len(x) == 0:
+        raise DataError(f"{where}: no sample is left: {'; '.join(notes)}")
     if config.max_samples is not None:
         x, y = x[: config.max_samples], y[: config.max_samples]
 
-    info = DATASETS[config.dataset].info
-    task = config.task if config.task != "auto" else (info.task or infer_task(y))
-    y, y_test, n_classes = _check_labels(y, y_test, task, where, info.n_classes)
-    class_names = raw.class_names or (list(info.class_names) if info.class_names else None)
-    if n_classes is not None and (class_names is None or len(class_names) != n_classes):
-        class_names = [str(i) for i in range(n_classes)]
+    info = dataset_info(config.dataset)
+    asked = config.task if config.task != "auto" else (info.task or "auto")
+    y, y_test = _label_values(y, y_test, where, raw.label_name, test_label, asked, lines)
+    task = asked if asked != "auto" else infer_task(y)
+    encoded = labels.encode(
+        y,
+        y_test,
+        task=task,
+        inferred=asked == "auto",
+        where=where,
+        name=raw.label_name,
+        known_classes=info.n_classes,
+        class_names=raw.class_names or (list(info.class_names) if info.class_names else None),
+    )
+    y, y_test, n_classes, class_names = (
+        encoded.y,
+        encoded.y_test,
+        encoded.n_classes,
+        encoded.class_names,
+    )
 
     split_seed = config.split_seed if config.split_seed is not None else seed
     stratify = task in CLASSIFICATION
@@ -149,6 +212,12 @@ def prepare_arrays(raw: RawData, config: DataConfig, seed: int) -> PreparedData:
     if len(x) < 1:
         raise DataError(f"{where}: no training samples left after the splits")
 
+    features = None
+    if table is not None:  # one-hot encoding (and imputation) fit on the training split
+        encoder = tabular.fit_encoder(table, x, impute=config.missing == "impute")
+        x, x_val, x_test = (tabular.transform(encoder, a) for a in (x, x_val, x_test))
+        features = tabular.describe(table, encoder, impute=config.missing == "impute")
+        notes += table.notes
     scaling = config.scaling if config.scaling != "auto" else info.default_scaling
     x, x_val, x_test, stats = _scale(scaling, x, x_val, x_test, info.pixel_max or 255.0)
 
@@ -176,12 +245,23 @@ def prepare_arrays(raw: RawData, config: DataConfig, seed: int) -> PreparedData:
         test_source=test_source,
         stratified=stratified,
         scaling_stats=stats,
+        label_mapping=encoded.mapping,
+        features=features,
+        dropped=dropped,
+        notes=notes,
     )
 
 
 def _check_arrays(
-    x: Any, y: Any, where: str, x_name: str, y_name: str
+    x: Any,
+    y: Any,
+    where: str,
+    x_name: str,
+    y_name: str,
+    names: list[str] | None,
+    lines: list[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Features as float32, finite and within float32's reach; labels as they are."""
     x = np.asarray(x)
     y = np.asarray(y)
     if x.ndim < 2:
@@ -192,59 +272,35 @@ def _check_arrays(
         raise DataError(f"{where}: {x_name} is empty")
     if not np.issubdtype(x.dtype, np.number):
         raise DataError(f"{where}: {x_name} is not numeric (dtype {x.dtype})")
-    x = x.astype(np.float32, copy=False)
     bad = ~np.isfinite(x)
     if bad.any():
-        first = np.argwhere(bad)[0]
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
         raise DataError(
-            f"{where}: {x_name} has {int(bad.sum())} NaN or infinite value(s), the first in sample "
-            f"{int(first[0])}"
+            f"{where}: {x_name} has {int(bad.sum())} NaN or infinite value(s), the first in "
+            f"{labels.row_name(first[0], lines)} ({labels.column_name(first, names, x_name)})"
         )
-    if np.issubdtype(y.dtype, np.floating) and not np.all(np.isfinite(y)):
-        raise DataError(f"{where}: {y_name} has NaN or infinite labels")
-    if not np.issubdtype(y.dtype, np.number):
-        raise DataError(f"{where}: {y_name} is not numeric (dtype {y.dtype})")
-    return x, y
+    labels.check_magnitude(x, where, names, x_name, lines)
+    return x.astype(np.float32, copy=False), y
 
 
-def _check_labels(
-    y: np.ndarray, y_test: np.ndarray | None, task: str, where: str, known: int | None
-) -> tuple[np.ndarray, np.ndarray | None, int | None]:
-    if task == "regression":
-        as_float = [
-            None if v is None else v.astype(np.float32).reshape(len(v), -1) for v in (y, y_test)
-        ]
-        return as_float[0], as_float[1], None
-    labels = [v for v in (y, y_test) if v is not None]
-    for values in labels:
-        if values.ndim > 1 and not (values.ndim == 2 and values.shape[1] == 1):
-            raise DataError(
-                f"{where}: classification labels must be one integer per sample; got shape "
-                f"{values.shape} (for one-hot files, store the class index and set data.one_hot)"
-            )
-        flat = values.reshape(-1)
-        if np.any(np.mod(flat, 1) != 0) or np.any(flat < 0):
-            bad = flat[(np.mod(flat, 1) != 0) | (flat < 0)][0]
-            raise DataError(
-                f"{where}: labels for {task} must be integers 0, 1, 2...; found {bad!r}"
-            )
-    n_classes = int(max(int(v.max()) for v in labels)) + 1
-    if task == "binary" and n_classes > 2:
-        raise DataError(
-            f"{where}: a binary task needs labels 0 and 1; found labels up to {n_classes - 1} "
-            "(set data.task: multiclass)"
-        )
-    if task == "binary":
-        n_classes = 2
-    if known is not None and n_classes > known:
-        raise DataError(
-            f"{where}: labels up to {n_classes - 1}, but the dataset has {known} classes"
-        )
-    n_classes = max(n_classes, known or 0)
-    out = [None if v is None else v.reshape(-1).astype(np.int64) for v in (y, y_test)]
-    if task == "binary":
-        out = [None if v is None else v.astype(np.float32).reshape(-1, 1) for v in out]
-    return out[0], out[1], n_classes
+def _label_values(
+    y: np.ndarray,
+    y_test: np.ndarray | None,
+    where: str,
+    name: str,
+    test_name: str,
+    task: str,
+    lines: list[int] | None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Numbers (float64) when every label is one, else text; too large numbers refused."""
+    numbers = labels.as_numbers(y, where, name, task)
+    test = None if y_test is None else labels.as_numbers(y_test, where, test_name, task)
+    if numbers is None or (y_test is not None and test is None):
+        return y.astype(str), None if y_test is None else y_test.astype(str)
+    labels.check_magnitude(numbers, where, None, name, lines)
+    if test is not None:
+        labels.check_magnitude(test, where, None, test_name)
+    return numbers, test
 
 
 def _split(x, y, fraction, seed, stratify, key):
@@ -284,7 +340,22 @@ def _scale(kind, x, x_val, x_test, pixel_max):
         spread = x.max(axis=0) - center
     else:  # pragma: no cover - the schema admits no other value
         raise DataError(f"unknown scaling {kind!r}")
+    spread_raw = spread
     spread = np.where(spread > 0, spread, 1.0).astype(np.float32)
     center = center.astype(np.float32)
-    stats = {"fit_on": "train", "fit_samples": len(x)}
+    constant = int(np.count_nonzero(spread_raw <= 0))
+    # per-feature vectors can be thousands long; run.json keeps their range, enough to see
+    # what the scaling did (a feature left unscaled because it is constant, say)
+    stats = {
+        "fit_on": "train",
+        "fit_samples": len(x),
+        "center_range": _value_range(center),
+        "spread_range": _value_range(spread_raw),
+        "constant_features": constant,
+    }
     return (*(None if a is None else (a - center) / spread for a in (x, x_val, x_test)), stats)
+
+
+def _value_range(values: np.ndarray) -> list[float]:
+    """[min, max] of a statistic's per-feature values, to four significant digits."""
+    return [float(f"{float(v):.4g}") for v in (values.min(), values.max())]

@@ -228,13 +228,12 @@ def _column_for(name: str, rows: list[dict[str, Any]]) -> str:
     for candidate in candidates:
         if candidate in present:
             return candidate
-    from dnn_lab.errors import close_match
+    from dnn_lab.errors import did_you_mean
 
     options = sorted(k for k in present if not k.startswith(("config.", "_")))
-    hint = close_match(name, options)
     raise DnnLabError(
         f"no column {name!r} in these runs"
-        + (f"; did you mean {hint!r}?" if hint else "")
+        + did_you_mean(name, options)
         + f" Columns: {', '.join(options)}, or any config key such as train.batch_size"
     )
 

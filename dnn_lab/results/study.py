@@ -128,13 +128,11 @@ def group_runs(found: list[runs.Run], by: str | None = None, metric: str | None 
         keys = [by]
         missing = [run.path for run, f in zip(found, flat, strict=True) if by not in f]
         if missing and len(missing) == len(found):
-            from dnn_lab.errors import DnnLabError, close_match
+            from dnn_lab.errors import DnnLabError, did_you_mean
 
             options = sorted({k for f in flat for k in f})
-            hint = close_match(by, options)
             raise DnnLabError(
-                f"--by {by!r}: no run has that config key"
-                + (f"; did you mean {hint!r}?" if hint else "")
+                f"--by {by!r}: no run has that config key" + did_you_mean(by, options)
             )
     else:
         keys = sorted(

@@ -21,6 +21,8 @@ def print_run_header(console: Console, run_dir, data_summary: dict, totals: dict
         highlight=False,
         soft_wrap=True,
     )
+    for note in data_summary.get("notes", []):  # samples left out, and why
+        console.print(f"[bold]note[/]   {note}", highlight=False, soft_wrap=True)
     console.print(
         f"[bold]model[/]  {number(totals['total'], 'count')} params "
         f"({number(totals['trainable'], 'count')} trainable), "
@@ -72,7 +74,7 @@ def print_training_result(console: Console, result) -> None:
 def print_datasets(console: Console) -> None:
     from rich import box
 
-    from dnn_lab.data.loaders import DATASETS
+    from dnn_lab.data.registry import DATASETS
 
     wide = console.width >= 110  # the descriptions only fit on a wide terminal
     table = Table(header_style="bold", box=box.SIMPLE_HEAD)
@@ -83,8 +85,7 @@ def print_datasets(console: Console) -> None:
             justify="right" if column in ("samples", "classes") else "left",
             no_wrap=column != "description",
         )
-    for dataset in DATASETS.values():
-        info = dataset.info
+    for info in DATASETS.values():
         samples = number(info.n_train, "count")
         if info.n_test:
             samples += f"+{number(info.n_test, 'count')}"

@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from dnn_lab.config.schema import Config, SweepConfig, apply_overrides, parse_yaml, validate_config
+from dnn_lab.config.loading import apply_overrides, parse_yaml, validate_config
+from dnn_lab.config.schema import Config, SweepConfig
 from dnn_lab.errors import ConfigError
 from dnn_lab.results import rundir as runs
 from dnn_lab.results.direction import Direction
@@ -96,7 +97,7 @@ def merged_sweep(
     except Exception as exc:  # pydantic ValidationError, reported like any config error
         from pydantic import ValidationError
 
-        from dnn_lab.config.schema import format_validation_error
+        from dnn_lab.config.messages import format_validation_error
 
         if isinstance(exc, ValidationError):
             raise ConfigError(format_validation_error(exc, "sweep")) from None
@@ -209,7 +210,7 @@ def plan_only(config: Config, sweep: SweepConfig) -> list[Trial]:
 
 def create_sweep(config: Config, sweep: SweepConfig, runs_dir: Path) -> SweepState:
     """Make the sweep folder, its base config and its trial plan."""
-    from dnn_lab.data.loaders import task_of
+    from dnn_lab.data.prepare import task_of
     from dnn_lab.training.head import resolve_head
 
     base = config.model_copy(update={"sweep": None})

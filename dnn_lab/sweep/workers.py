@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from dnn_lab.config.schema import load_config
+from dnn_lab.config.loading import load_config
 from dnn_lab.errors import EXIT_BUG
 from dnn_lab.results import rundir as runs
 from dnn_lab.sweep.state import BASE_FILE, LOGS_DIR, SweepState, Trial

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dnn_lab.config import catalog
-from dnn_lab.config.schema import Config, spec_name
+from dnn_lab.config.names import spec_name
+from dnn_lab.config.schema import Config
 from dnn_lab.errors import ConfigError
 from dnn_lab.results.direction import Direction
 
@@ -100,12 +101,11 @@ def _check_monitors(config: Config, head: Head) -> None:
         watched.append(("train.schedule.monitor", config.train.schedule.monitor))
     for key, name in watched:
         if name != "auto" and name not in available:
-            from dnn_lab.errors import close_match
+            from dnn_lab.errors import did_you_mean
 
-            hint = close_match(name, available)
             raise ConfigError(
                 f"{key}: {name!r} is not recorded by this run"
-                + (f"; did you mean {hint!r}?" if hint else "")
+                + did_you_mean(name, available)
                 + f" Recorded: {', '.join(available)}"
                 + ("" if config.data.validation_split else " (no validation split, so no val_*)")
             )

@@ -10,7 +10,8 @@ from typing import Any
 
 import keras
 
-from dnn_lab.config.schema import ScheduleConfig, TrainConfig, spec_name, spec_params
+from dnn_lab.config.names import spec_name, spec_params
+from dnn_lab.config.schema import ScheduleConfig, TrainConfig
 from dnn_lab.errors import ConfigError
 
 

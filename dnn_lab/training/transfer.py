@@ -39,10 +39,15 @@ def load_source(run: str) -> keras.Model:
 
 
 def apply_init_from(model: keras.Model, spec: InitFromConfig) -> dict[str, Any]:
-    """Copy weights of the first K hidden blocks from ``spec.run`` into ``model``."""
+    """Copy weights of the first K hidden blocks from ``spec.run`` into ``model``.
+
+    ``layers: auto`` takes the leading blocks whose weights fit and stops at the first that
+    does not (a later block's input would no longer be what it learned on).
+    """
     source = load_source(spec.run)
     available = _hidden_count(source)
-    wanted = spec.layers if spec.layers is not None else min(available, _hidden_count(model))
+    auto = spec.layers == "auto"
+    wanted = spec.layers if isinstance(spec.layers, int) else min(available, _hidden_count(model))
     if wanted > available:
         raise ConfigError(
             f"model.init_from.layers: {wanted} requested, but {spec.run} has "
@@ -54,31 +59,46 @@ def apply_init_from(model: keras.Model, spec: InitFromConfig) -> dict[str, Any]:
             f"{_hidden_count(model)} hidden layers"
         )
     source_layers = {layer.name: layer for layer in source.layers}
-    copied = []
+    copied, reused = [], 0
     for index in range(1, wanted + 1):
+        block = []
         for prefix in ("hidden_", "bn_"):
             name = f"{prefix}{index}"
             target = _layer(model, name)
             origin = source_layers.get(name)
             if target is None and origin is None:
                 continue
+            problem = None
             if target is None or origin is None:
-                raise ConfigError(
+                problem = (
                     f"model.init_from: {name} exists in only one of the two models; batch norm "
                     "must match between the source run and this config"
                 )
-            theirs, ours = origin.get_weights(), target.get_weights()
-            shapes_theirs = [w.shape for w in theirs]
-            shapes_ours = [w.shape for w in ours]
-            if shapes_theirs != shapes_ours:
-                raise ConfigError(
-                    f"model.init_from: {name} has weights {shapes_theirs} in {spec.run} but "
-                    f"{shapes_ours} here; the reused layers need the same input and widths"
-                )
-            target.set_weights(theirs)
+            else:
+                shapes_theirs = [w.shape for w in origin.get_weights()]
+                shapes_ours = [w.shape for w in target.get_weights()]
+                if shapes_theirs != shapes_ours:
+                    problem = (
+                        f"model.init_from: {name} has weights {shapes_theirs} in {spec.run} but "
+                        f"{shapes_ours} here; the reused layers need the same input and widths"
+                    )
+            if problem is not None and not auto:
+                raise ConfigError(problem)
+            block.append((name, target, origin, problem))
+        problems = [problem for *_, problem in block if problem]
+        if problems:  # auto: the first block that does not fit ends the reuse
+            if not copied:
+                raise ConfigError(f"{problems[0]} (no hidden layer of the source run fits)")
+            break
+        for name, target, origin, _ in block:
+            target.set_weights(origin.get_weights())
             target.trainable = spec.trainable
             copied.append(name)
-    return {"run": str(spec.run), "layers": wanted, "trainable": spec.trainable, "copied": copied}
+        reused += 1
+    record = {"run": str(spec.run), "layers": reused, "trainable": spec.trainable}
+    if auto:
+        record["requested"] = "auto"
+    return {**record, "copied": copied}
 
 
 def _layer(model: keras.Model, name: str):

@@ -67,7 +67,7 @@ def run_trial(request: dict[str, Any], received: float) -> dict[str, Any]:
     """Train one trial as ``dnn-lab train`` would; the answer for the driver."""
     from rich.console import Console
 
-    from dnn_lab.config.schema import load_config
+    from dnn_lab.config.loading import load_config
     from dnn_lab.errors import EXIT_BUG, EXIT_TERMINATED, DnnLabError
     from dnn_lab.results.painter import CurvePainter
     from dnn_lab.results.terminal import print_training_result

@@ -14,7 +14,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dnn_lab.config.schema import Config, apply_overrides, load_config, validate_config
+from dnn_lab.config.loading import apply_overrides, load_config, validate_config
+from dnn_lab.config.schema import Config
 from dnn_lab.errors import DnnLabError
 from tests.conftest import TINY, merge
 

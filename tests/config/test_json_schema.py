@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from dnn_lab.cli import app
 from dnn_lab.config import catalog
 from dnn_lab.config.json_schema import DESCRIPTIONS, SCHEMA_FILE, config_schema, render_schema
-from dnn_lab.config.schema import Config, parse_yaml
+from dnn_lab.config.loading import parse_yaml
+from dnn_lab.config.schema import Config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 CONFIG_FILES = sorted(CONFIGS.rglob("*.yaml"))

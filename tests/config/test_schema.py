@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from dnn_lab.config.schema import apply_overrides, load_config, parse_override, validate_config
-from dnn_lab.errors import ConfigError
+from dnn_lab.config.loading import apply_overrides, load_config, parse_override, validate_config
+from dnn_lab.errors import ConfigError, did_you_mean
 from tests.conftest import TINY, merge, write_yaml
 
 
@@ -24,6 +24,13 @@ def test_defaults_resolve_to_the_notes_recipe():
     assert config.model.hidden_layers == 1 and config.model.units == 100
     assert config.model.activation == "relu"
     assert config.train.optimizer == "adam" and config.train.batch_size == 32
+
+
+def test_did_you_mean_is_one_hint_or_nothing():
+    assert did_you_mean("rellu", ["relu", "tanh"]) == "; did you mean 'relu'?"
+    assert did_you_mean("slope", ["negative_slope", "alpha"]) == "; did you mean 'negative_slope'?"
+    assert did_you_mean("UNITS", ["units"], prefix="model.") == "; did you mean 'model.units'?"
+    assert did_you_mean("zzz", ["relu", "tanh"]) == ""
 
 
 def test_misspelt_activation_suggests_the_right_one():
@@ -182,7 +189,7 @@ CONFIGS = sorted((Path(__file__).parents[2] / "configs").rglob("*.yaml"))
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_every_shipped_config_validates(path):
-    from dnn_lab.data.loaders import task_of
+    from dnn_lab.data.prepare import task_of
     from dnn_lab.training.head import resolve_head
 
     config = load_config(path)
@@ -192,3 +199,177 @@ def test_every_shipped_config_validates(path):
         else ("multiclass", 10)
     )
     resolve_head(config, *info)
+
+
+# ---------------------------------------------------------------- non-finite and nonsensical
+
+
+def float_fields(model=None, path=()):
+    """Every float-valued key of the schema, as a key path (a list of floats counts)."""
+    import typing
+
+    from pydantic import BaseModel
+
+    from dnn_lab.config.schema import Config
+
+    model = model or Config
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        args = typing.get_args(annotation) or (annotation,)
+        flat = [a for arg in args for a in (typing.get_args(arg) or (arg,))]
+        if float in flat:
+            yield (*path, name)
+        for arg in flat:
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                yield from float_fields(arg, (*path, name))
+
+
+# what a section needs before one of its keys can be tried
+SECTION_BASES = {
+    ("train", "schedule"): {"kind": "inverse_time", "decay_rate": 0.5, "decay_epochs": 1},
+    ("model", "layers"): {"units": 4},
+}
+
+
+def config_with(path: tuple[str, ...], value) -> dict:
+    data: dict = {}
+    node = data
+    for depth, part in enumerate(path[:-1]):
+        base = dict(SECTION_BASES.get(path[: depth + 1], {}))
+        if path[: depth + 1] == ("model", "layers"):
+            node[part] = [base]
+            node = base
+            continue
+        node = node.setdefault(part, base)
+    node[path[-1]] = [0.1, value] if path[-1] == "values" else value
+    if path[:2] == ("train", "schedule") and path[-1] in ("values", "boundaries"):
+        node.update(kind="piecewise", boundaries=[1])
+    return data
+
+
+FLOAT_KEYS = sorted(float_fields())
+
+
+def test_the_float_keys_are_all_found():
+    assert ("model", "l2") in FLOAT_KEYS and ("model", "layers", "dropout") in FLOAT_KEYS
+    assert ("train", "schedule", "values") in FLOAT_KEYS and len(FLOAT_KEYS) >= 18
+
+
+@pytest.mark.parametrize("path", FLOAT_KEYS, ids=".".join)
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")], ids=repr)
+def test_every_float_refuses_nan_and_infinity(path, value):
+    message = error_for(config_with(path, value))
+    shown = ".".join(p if p != "layers" else "layers.0" for p in path)
+    assert shown in message and repr(value) in message, message
+
+
+def test_yaml_infinity_is_refused_before_keras_sees_it(tmp_path):
+    from typer.testing import CliRunner
+
+    from dnn_lab.cli import app
+
+    path = tmp_path / "inf.yaml"
+    path.write_text("model:\n  l2: .inf\ntrain:\n  optimizer: {name: sgd, learning_rate: .nan}\n")
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "model.l2: input should be a finite number; received inf" in result.output
+    assert "train.optimizer.learning_rate" in result.output and "nan" in result.output
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (
+            {"train": {"optimizer": {"name": "sgd", "learning_rate": -0.1}}},
+            "train.optimizer.learning_rate: must be a number > 0; received -0.1",
+        ),
+        (
+            {"train": {"optimizer": {"name": "adam", "learning_rate": 0}}},
+            "train.optimizer.learning_rate: must be a number > 0; received 0",
+        ),
+        (
+            {"train": {"optimizer": {"name": "adamw", "weight_decay": -0.01}}},
+            "train.optimizer.weight_decay: must be a number >= 0; received -0.01",
+        ),
+        (
+            {"train": {"schedule": {"kind": "exponential", "decay_rate": -0.5, "decay_epochs": 2}}},
+            "train.schedule.decay_rate: input should be greater than 0; received -0.5",
+        ),
+        (
+            {"train": {"schedule": {"kind": "power", "decay_epochs": -2}}},
+            "train.schedule.decay_epochs: input should be greater than 0",
+        ),
+        (
+            {"train": {"schedule": {"kind": "piecewise", "boundaries": [2], "values": [0.1, -1]}}},
+            "train.schedule.values are learning rates and must all be > 0",
+        ),
+        (
+            {"train": {"schedule": {"kind": "plateau", "min_lr": -1e-5}}},
+            "train.schedule.min_lr: input should be greater than or equal to 0",
+        ),
+        (
+            {"train": {"optimizer": {"name": "sgd", "momentum": 1.5}}},
+            "train.optimizer.momentum: must be a number in [0, 1]; received 1.5",
+        ),
+        (
+            {"train": {"optimizer": {"name": "adam", "beta_1": 1.0}}},
+            "train.optimizer.beta_1: must be a number in [0, 1); received 1.0",
+        ),
+        (
+            {"train": {"optimizer": {"name": "rmsprop", "epsilon": 0}}},
+            "train.optimizer.epsilon: must be a number > 0",
+        ),
+        (
+            {"train": {"optimizer": {"name": "ftrl", "learning_rate_power": 0.5}}},
+            "train.optimizer.learning_rate_power: must be a number <= 0",
+        ),
+        (
+            {"train": {"optimizer": {"name": "sgd", "gradient_accumulation_steps": 1}}},
+            "train.optimizer.gradient_accumulation_steps: must be an integer >= 2",
+        ),
+        (
+            {"train": {"optimizer": {"name": "sgd", "nesterov": "yes"}}},
+            "train.optimizer.nesterov: must be true or false; received 'yes'",
+        ),
+        (
+            {"train": {"optimizer": {"name": "sgd", "clipnorm": 1.0, "clipvalue": 0.5}}},
+            "train.optimizer: set one of clipnorm, clipvalue, global_clipnorm; received "
+            "clipnorm and clipvalue",
+        ),
+        (
+            {"model": {"initializer": {"name": "random_normal", "stddev": -0.05}}},
+            "model.initializer.stddev: must be a number > 0; received -0.05",
+        ),
+        (
+            {"model": {"initializer": {"name": "random_uniform", "minval": 1, "maxval": 0}}},
+            "model.initializer.maxval: must be above minval",
+        ),
+        (
+            {"model": {"initializer": {"name": "variance_scaling", "mode": "fanin"}}},
+            "did you mean 'fan_in'?",
+        ),
+        ({"data": {"split_seed": -1}}, "data.split_seed: input should be greater than or equal"),
+        (
+            {
+                "sweep": {
+                    "search": "random",
+                    "trials": 2,
+                    "space": {"model.l2": {"uniform": [0, 1e999]}},
+                }
+            },
+            "model.l2: uniform takes [low, high], two finite numbers",
+        ),
+    ],
+)
+def test_nonsensical_values_are_refused_naming_the_key(extra, expected):
+    assert expected in error_for(extra)
+
+
+def test_optimizer_settings_all_have_a_rule_and_floats_are_stored_as_floats():
+    from dnn_lab.config import catalog
+    from dnn_lab.config.names import OPTIMIZER_PARAMS
+
+    assert {p for params in catalog.OPTIMIZERS.values() for p in params} <= set(OPTIMIZER_PARAMS)
+    config = validate_config({"train": {"optimizer": {"name": "sgd", "momentum": 1}}})
+    assert config.train.optimizer == {"name": "sgd", "momentum": 1.0}
+    assert isinstance(config.train.optimizer["momentum"], float)  # Keras's SGD wants a float

@@ -199,6 +199,21 @@ def test_standard_scaling_is_fit_on_the_training_split_only():
     assert np.allclose(data.x_test, (raw.x_test - mean) / std, atol=1e-4)
 
 
+def test_the_scaling_statistics_are_recorded_compactly():
+    data = prepare_data(data_config(dataset="wine", test_split=0.2), seed=3)
+    stats = data.summary()["scaling_stats"]
+    assert stats["fit_on"] == "train" and stats["fit_samples"] == len(data.x_train)
+    low, high = stats["center_range"]
+    assert 0 < low < high  # wine's features are positive, proline's mean is in the hundreds
+    assert stats["constant_features"] == 0 and len(stats["spread_range"]) == 2
+    pixels = prepare_data(data_config(dataset="digits"), seed=0).summary()["scaling_stats"]
+    assert pixels == {"divide_by": 16.0}
+    assert (
+        "scaling_stats"
+        not in prepare_data(data_config(dataset="iris", scaling="none"), 0).summary()
+    )
+
+
 def test_minmax_and_pixels():
     data = prepare_data(data_config(dataset="iris", scaling="minmax"), seed=0)
     assert data.x_train.min() == 0.0 and data.x_train.max() == 1.0
@@ -229,14 +244,14 @@ def test_one_hot_labels():
             "did you mean 'y'",
         ),
         (
-            {"d.csv": "a,b,y\n1,x,0\n"},
+            {"d.csv": "a,b,y\n1,x,0\n2,3,1\n"},
             {"dataset": "csv", "path": "d.csv", "target": "y"},
             "line 2, column 'b': 'x' is not a number",
         ),
         (
-            {"d.csv": "a,b,y\n1,nan,0\n2,3,1\n"},
+            {"d.csv": "a,b,y\n1,inf,0\n2,3,1\n"},
             {"dataset": "csv", "path": "d.csv", "target": "y"},
-            "NaN or infinite",
+            "line 2, column 'b': NaN or infinite",
         ),
         (
             {"d.csv": "a,y\n1,0\n2,1\n"},
@@ -272,12 +287,12 @@ def test_bad_csv(tmp_path, files, config, expected):
         (
             {"x_train": np.zeros((6, 2)), "y_train": np.array([0, 1, 2, 0, 1, 2])},
             "binary",
-            "binary task needs labels 0 and 1",
+            "binary task needs two distinct labels; y_train holds 3",
         ),
         (
-            {"x_train": np.zeros((6, 2)), "y_train": np.array([0, 1, -1, 0, 1, 2])},
+            {"x_train": np.zeros((6, 2)), "y_train": np.array([0, 1, 0.5, 0, 1, 2])},
             "multiclass",
-            "must be integers 0, 1, 2",
+            "must be whole numbers or text; y_train holds 0.5",
         ),
         (
             {"x_train": np.full((6, 2), np.inf), "y_train": np.arange(6) % 2},
@@ -293,7 +308,7 @@ def test_bad_npz(tmp_path, arrays, task, expected):
 
 
 def test_bad_data_exits_2_and_leaves_no_run(tmp_path, make_config):
-    (tmp_path / "d.csv").write_text("a,b,y\n1,x,0\n")
+    (tmp_path / "d.csv").write_text("a,b,y\n1,x,0\n2,3,1\n")
     config = make_config(
         {"data": {"dataset": "csv", "path": str(tmp_path / "d.csv"), "target": "y"}}
     )

@@ -57,7 +57,7 @@ def test_digits_are_the_arrays_scikit_learn_loads():
 def test_preparing_digits_imports_neither_scikit_learn_nor_scipy():
     code = (
         "import sys\n"
-        "from dnn_lab.config.schema import validate_config\n"
+        "from dnn_lab.config.loading import validate_config\n"
         "from dnn_lab.data.prepare import prepare_data\n"
         "c = validate_config({'name': 'x', 'data': {'dataset': 'digits'}})\n"
         "prepare_data(c.data, c.seed)\n"

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from dnn_lab.config.schema import validate_config
+from dnn_lab.config.loading import validate_config
 from dnn_lab.results.direction import Direction, best_row
 from dnn_lab.training.evaluation import summarize_history
 from dnn_lab.training.head import resolve_head

@@ -14,7 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from dnn_lab.cli import app
-from dnn_lab.config.schema import SweepConfig, validate_config
+from dnn_lab.config.loading import validate_config
+from dnn_lab.config.schema import SweepConfig
 from dnn_lab.errors import ConfigError
 from dnn_lab.results import rundir as runs
 from dnn_lab.results import study
@@ -74,7 +75,7 @@ def test_grid_is_the_product_of_axes_times_repeats():
 
 
 def test_list_values_survive_the_round_trip_through_set():
-    from dnn_lab.config.schema import apply_overrides
+    from dnn_lab.config.loading import apply_overrides
 
     (trial,) = grid_trials(sweep_of(grid={"model.units": [[64, 32]]}), 1)
     config = validate_config(apply_overrides(merge(TINY, {}), trial.set_args()))

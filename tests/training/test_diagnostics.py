@@ -83,7 +83,7 @@ def test_values_match_a_hand_computation_with_gradient_tape(tmp_path):
     import keras
     import tensorflow as tf
 
-    from dnn_lab.config.schema import validate_config
+    from dnn_lab.config.loading import validate_config
     from dnn_lab.data.prepare import prepare_data
     from dnn_lab.training.probe import probe_batch
 

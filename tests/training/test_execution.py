@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from dnn_lab.config.schema import validate_config
+from dnn_lab.config.loading import validate_config
 from dnn_lab.results import rundir as runs
 from dnn_lab.training.execution import decide_jit, plan_execution
 from dnn_lab.training.pipeline import step_flops

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dnn_lab.config.schema import load_config
+from dnn_lab.config.loading import load_config
 from dnn_lab.errors import ConfigError, DnnLabError
 from dnn_lab.results import rundir as runs
 from tests.conftest import TINY, merge, train_config, write_yaml
