@@ -47,6 +47,10 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("DataConfig", "target"): "csv: the label column.",
     ("DataConfig", "task"): "auto: from the dataset or the labels.",
     ("DataConfig", "one_hot"): "One-hot labels, for categorical_crossentropy.",
+    ("DataConfig", "categorical"): "csv: text columns to one-hot encode; auto: every text "
+    "column (dates and IDs are left out with a note).",
+    ("DataConfig", "missing"): "csv: an empty or NA feature cell is an error, drops its row, "
+    "or is imputed (median, or most frequent value, of the training split).",
     ("DataConfig", "validation_split"): "Share of the training data held out for validation "
     "(stratified for classification).",
     ("DataConfig", "test_split"): "Share held out as a test set; null: the dataset's own "

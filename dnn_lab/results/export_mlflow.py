@@ -146,6 +146,11 @@ def _millis(stamp: Any) -> int | None:
         return None
 
 
+def _device(device: Any) -> Any:
+    """``cpu`` or ``gpu`` from run.json's device record (older runs may hold a plain word)."""
+    return device.get("kind") if isinstance(device, dict) else device
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
@@ -225,7 +230,7 @@ class _Exporter:
             "dnn_lab.status": run.status,
             "dnn_lab.seed": info.get("seed", run.config.get("seed")),
             "dnn_lab.backend": info.get("backend", run.config.get("backend")),
-            "dnn_lab.device": info.get("device"),
+            "dnn_lab.device": _device(info.get("device")),
             # run.json does not record the dnn-lab that trained it (yet); the exporter's is kept
             # apart so it is never mistaken for that
             "dnn_lab.version": versions.get("dnn_lab"),

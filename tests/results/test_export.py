@@ -60,7 +60,7 @@ def study(tmp_path) -> Path:
     edit_run_json(
         alone,
         backend="tensorflow",
-        device="cpu",
+        device={"requested": "auto", "backend": "tensorflow", "kind": "cpu", "name": "x86_64"},
         git={"commit": "abc123", "config_modified": False},
     )
     (alone / runs.SUMMARY_FILE).write_text("Model: sequential\n", encoding="utf-8")
