@@ -242,6 +242,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4, help="per round, Fashion-MNIST-shaped")
     parser.add_argument("--repeats", type=int, default=9, help="start-up measurements")
     parser.add_argument("--quick", action="store_true", help="smaller data, one round")
+    parser.add_argument(
+        "--only-time-to-result", action="store_true", help="just the whole-process timings"
+    )
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     sys.path.insert(0, str(HERE))
@@ -250,6 +253,13 @@ def main() -> None:
     n_train = 12_000 if args.quick else 60_000
     fashion = write(OUT / f"fashion_like_{n_train}.npz", n_train=n_train)
     rounds = 1 if args.quick else args.rounds
+    from time_to_result import section
+
+    if args.only_time_to_result:
+        text = "\n".join(section(max(3, rounds)))
+        (OUT / "time-to-result.md").write_text(text)
+        print(text)
+        return
     peak = matmul_gflops()
     lines = [
         f"Machine: {platform.machine()}, {os.cpu_count()} cores; numpy float32 matmul "
@@ -277,6 +287,7 @@ def main() -> None:
         flops_per_sample(64, [300, 100]),
         peak,
     )
+    lines += section(max(3, rounds))
     with tempfile.TemporaryDirectory() as scratch:
         lines += startup(args.repeats, Path(scratch))
         rss = peak_memory_mb(

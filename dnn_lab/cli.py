@@ -400,7 +400,9 @@ def sweep(
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option("--workers", min=1, help="Trials at a time (default: one per GPU, else 1)."),
+        typer.Option(
+            "--workers", min=1, help="Trials at a time (default: one per CPU core, or one per GPU)."
+        ),
     ] = None,
     runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where the sweep folder goes.")] = (
         Path("runs")

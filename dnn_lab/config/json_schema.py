@@ -137,7 +137,10 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("SweepConfig", "search"): "grid: every combination; random: seeded draws; optuna: TPE.",
     ("SweepConfig", "trials"): "random / optuna: how many settings.",
     ("SweepConfig", "repeats"): "Seeds per setting: seed, seed+1, ...",
-    ("SweepConfig", "workers"): "Trials at a time; null: one per GPU, else 1.",
+    (
+        "SweepConfig",
+        "workers",
+    ): "Trials at a time, each in a warm worker; null: one per CPU core, or one per GPU.",
     ("SweepConfig", "prune"): "optuna: stop trials that trail the others.",
 }
 

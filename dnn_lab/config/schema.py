@@ -390,7 +390,7 @@ class SweepConfig(_Section):
     search: Literal["grid", "random", "optuna"] = "grid"
     trials: int | None = Field(None, ge=1, le=100_000)  # random/optuna: how many settings
     repeats: int = Field(1, ge=1, le=1000)  # seeds seed, seed+1, ... per setting
-    workers: int | None = Field(None, ge=1, le=256)  # None: one per GPU, else 1
+    workers: int | None = Field(None, ge=1, le=256)  # None: one per CPU core, or per GPU
     prune: bool = True  # optuna: stop hopeless trials early
 
     @field_validator("grid")

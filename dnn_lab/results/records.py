@@ -209,6 +209,7 @@ class MetricsRecord(_Record):
     test: dict[str, float | None] | None = None
     mc_dropout: dict[str, Any] | None = None  # samples, split, accuracy, plain...
     wall_seconds: float | None = None
+    timing: dict[str, float | None] | None = None  # seconds per phase, process start to end
     extra: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list, compare=False)
 
@@ -225,6 +226,7 @@ class MetricsRecord(_Record):
         "test": "numbers",
         "mc_dropout": "object",
         "wall_seconds": "number",
+        "timing": "numbers",
     }
 
     def best_value(self, metric: str | None) -> float | None:

@@ -153,9 +153,14 @@ def _metrics(run: runs.Run, console: Console) -> None:
         )
     if scores.seconds_per_epoch is not None:
         lines.append(
-            f"time: {number(scores.wall_seconds or 0, 'short')}s, "
+            f"training: {number(scores.wall_seconds or 0, 'short')}s, "
             f"{number(scores.seconds_per_epoch, 'short')}s per epoch"
         )
+    timing = {k: v for k, v in (scores.timing or {}).items() if isinstance(v, (int, float))}
+    if timing:
+        total = timing.pop("total", None)
+        spent = ", ".join(f"{name} {number(value, 'short')}" for name, value in timing.items())
+        lines.append(f"where the time went (s): {spent}; total {number(total, 'short')}")
     if not lines:
         return
     console.print("[bold]metrics[/]")

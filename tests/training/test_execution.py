@@ -78,6 +78,13 @@ def test_a_run_records_its_decision_and_where_its_time_went(tmp_path):
     assert all(timing[name] >= 0 for name in phases)
     assert timing["total"] >= sum(timing[name] for name in phases)
     assert timing["epochs"] > 0 and timing["writing"] > 0
+    from dnn_lab.results import show
+    from tests.conftest import quiet_console
+
+    console = quiet_console()
+    show.render(show.load(result.run_dir), console)
+    printed = console.file.getvalue()
+    assert "where the time went (s): startup " in printed and "framework" in printed
 
 
 def test_a_jax_run_never_loads_tensorflow_and_saves_a_loadable_model(tmp_path):
