@@ -359,15 +359,12 @@ def sweep(
     """Train one config over a grid, random or guided search, repeated over seeds."""
     with _user_errors():
         from dnn_lab.sweep import plan as planning
-        from dnn_lab.sweep.runner import run_sweep
-        from dnn_lab.sweep.state import SweepState
+        from dnn_lab.sweep.runner import resume_sweep, start_sweep
         from dnn_lab.sweep.view import SweepView, print_trial_plan
 
         console = _stdout()
         if resume is not None:
-            state = SweepState.load(resume)
-            code = run_sweep(state, planning.sweep_config_of(state), workers, SweepView(console))
-            raise typer.Exit(code)
+            raise typer.Exit(resume_sweep(resume, workers, SweepView(console)))
         if config is None:
             raise DnnLabError("give a CONFIG to sweep, or --resume SWEEP_DIR")
         cfg = _load(config, overrides, name)
@@ -388,8 +385,7 @@ def sweep(
         if dry_run:
             print_trial_plan(console, planning.plan_only(cfg, plan), plan)
             return
-        state = planning.create_sweep(cfg, plan, runs_dir)
-        code = run_sweep(state, plan, workers, SweepView(console))
+        code = start_sweep(cfg, plan, runs_dir, workers, SweepView(console))
     raise typer.Exit(code)
 
 

@@ -22,6 +22,9 @@ class SweepView:
         self.reported: set[int] = set()
         self._last = 0.0
 
+    def note(self, text: str) -> None:
+        self.console.print(text, highlight=False, soft_wrap=True, markup=False)
+
     def start(self, state, runner) -> None:
         total = state.planned or len(state.trials)
         self.console.print(
