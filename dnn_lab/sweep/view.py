@@ -144,7 +144,8 @@ def print_trial_plan(console: Console, trials, sweep) -> None:
         table.add_row(f"{trial.index:03d}", trial.setting(), str(trial.seed))
     console.print(table)
     settings = len({trial.setting() for trial in trials})
+    seeds = len(trials) // max(1, settings)
     console.print(
-        f"{len(trials)} runs: {settings} settings x {sweep.repeats} seeds ({sweep.search} search)",
+        f"{len(trials)} runs: {settings} settings x {seeds} seeds ({sweep.search} search)",
         highlight=False,
     )

@@ -33,6 +33,10 @@ from tests.conftest import TINY, fake_run, merge, write_yaml
 QUICK = merge(TINY, {"model": {"units": 8}, "train": {"epochs": 1, "batch_size": 128}})
 
 
+def cli(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
 def sweep_of(**kwargs) -> SweepConfig:
     return SweepConfig.model_validate(kwargs)
 
@@ -71,6 +75,44 @@ def test_grid_is_the_product_of_axes_times_repeats():
     assert trials[0].overrides == {"train.optimizer": "sgd", "model.activation": "relu"}
     assert len({t.setting() for t in trials}) == 6
     assert trials[0].set_args() == ["train.optimizer=sgd", "model.activation=relu", "seed=42"]
+
+
+def test_a_seed_axis_sets_the_trials_seeds(tmp_path):
+    from dnn_lab.config.schema import apply_overrides
+
+    trials = grid_trials(sweep_of(grid={"seed": [5, 6], "model.units": [8, 16]}), 1)
+    assert [(t.overrides, t.seed) for t in trials] == [
+        ({"model.units": 8}, 5),
+        ({"model.units": 8}, 6),
+        ({"model.units": 16}, 5),
+        ({"model.units": 16}, 6),
+    ]
+    config = validate_config(apply_overrides(merge(TINY, {}), trials[1].set_args()))
+    assert config.seed == 6  # what the trial's process trains with
+    repeated = grid_trials(sweep_of(grid={"seed": [5, 10]}, repeats=2), 1)
+    assert [t.seed for t in repeated] == [5, 6, 10, 11]  # repeats add to the axis value
+    config = write_yaml(tmp_path / "quick.yaml", QUICK)
+    result = cli("sweep", config, "--grid", "seed=5,6", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "2 runs: 1 settings x 2 seeds" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--grid", "seed=a,b"], "seeds are whole numbers; received 'a'"),
+        (
+            ["--grid", "seed=5,6", "--search", "random", "--trials", "2"],
+            "a random search draws settings, not seeds; repeat each setting over seeds with "
+            "--repeats N",
+        ),
+    ],
+)
+def test_a_seed_axis_that_cannot_work_is_one_clear_error(tmp_path, args, expected):
+    config = write_yaml(tmp_path / "quick.yaml", QUICK)
+    result = cli("sweep", config, *args, "--dry-run", "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 2 and expected in result.output, result.output
+    assert "Traceback" not in result.output and not (tmp_path / "runs").exists()
 
 
 def test_list_values_survive_the_round_trip_through_set():
@@ -163,10 +205,6 @@ def test_optuna_with_a_fixed_seed_proposes_the_same_settings_twice(tmp_path):
 
 
 # ---------------------------------------------------------------- running
-
-
-def cli(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 def only_sweep(folder):
