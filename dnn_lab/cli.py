@@ -360,9 +360,14 @@ def sweep(
     with _user_errors():
         from dnn_lab.sweep import plan as planning
         from dnn_lab.sweep.runner import resume_sweep, start_sweep
-        from dnn_lab.sweep.view import SweepView, print_trial_plan
+        from dnn_lab.sweep.view import SweepView, print_resume_plan, print_trial_plan
 
         console = _stdout()
+        if resume is not None and dry_run:  # reads sweep.json only: no lock, no training
+            from dnn_lab.sweep.state import SweepState
+
+            print_resume_plan(console, SweepState.load(resume))
+            return
         if resume is not None:
             raise typer.Exit(resume_sweep(resume, workers, SweepView(console)))
         if config is None:

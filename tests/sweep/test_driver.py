@@ -100,6 +100,21 @@ def test_readers_never_take_the_lock(tmp_path):
     assert (folder / "report.md").exists()
 
 
+def test_resume_dry_run_lists_what_would_run_and_trains_nothing(tmp_path):
+    state = new_sweep(tmp_path)
+    state.trials[0].status = "completed"
+    state.trials[1].status = "interrupted"
+    state.save()
+    before = (state.folder / runs.SWEEP_FILE).read_bytes()
+    result = cli("sweep", "--resume", state.folder, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "3 trials would run; kept: 1 completed" in result.output
+    assert "interrupted" in result.output and "model.units=16" in result.output
+    assert run_dirs(state.folder) == []
+    assert (state.folder / runs.SWEEP_FILE).read_bytes() == before
+    assert not (state.folder / DRIVER_FILE).exists() and not (state.folder / "logs").exists()
+
+
 # ---------------------------------------------------------------- real drivers
 
 
