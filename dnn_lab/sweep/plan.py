@@ -21,6 +21,7 @@ from dnn_lab.results.direction import Direction
 from dnn_lab.sweep.state import BASE_FILE, SweepState, Trial
 
 SEED = "seed"  # the one axis that sets the trials' seeds, not their settings
+MAX_GRID_SETTINGS = 10_000  # a larger grid is a mistake more often than a plan
 
 # --------------------------------------------------------------------------- parsing axes
 
@@ -148,6 +149,18 @@ def grid_trials(sweep: SweepConfig, base_seed: int) -> list[Trial]:
     return trials
 
 
+def check_grid_size(sweep: SweepConfig) -> None:
+    """Refuse a grid too large to plan, before a single trial is made."""
+    sizes = [len(values) for key, values in sweep.grid.items() if key != SEED]
+    settings = math.prod(sizes)
+    if settings > MAX_GRID_SETTINGS:
+        raise ConfigError(
+            f"the grid has {settings:,} settings ({' x '.join(map(str, sizes))} values), "
+            f"more than {MAX_GRID_SETTINGS:,}: narrow the axes, or sample it with "
+            "--search random --trials N"
+        )
+
+
 def check_seed_axis(sweep: SweepConfig) -> None:
     """A seed axis is a list of whole numbers, in a grid search only."""
     if SEED in sweep.space or (SEED in sweep.grid and sweep.search != "grid"):
@@ -195,6 +208,7 @@ def planned_trials(sweep: SweepConfig, base_seed: int) -> list[Trial]:
     """The trials a grid or random search runs; a guided search plans none ahead."""
     check_seed_axis(sweep)
     if sweep.search == "grid":
+        check_grid_size(sweep)
         return grid_trials(sweep, base_seed)
     if sweep.search == "random":
         return random_trials(sweep, base_seed)

@@ -115,6 +115,30 @@ def test_a_seed_axis_that_cannot_work_is_one_clear_error(tmp_path, args, expecte
     assert "Traceback" not in result.output and not (tmp_path / "runs").exists()
 
 
+def test_a_grid_of_more_than_10000_settings_is_refused_before_planning(tmp_path, monkeypatch):
+    from dnn_lab.sweep import plan
+
+    config = write_yaml(tmp_path / "quick.yaml", QUICK)
+    units = ",".join(str(n) for n in range(1, 102))
+    sizes = ",".join(str(n) for n in range(1, 101))
+    monkeypatch.setattr(plan, "grid_trials", lambda *a: pytest.fail("planned anyway"))
+    for extra in (["--dry-run"], []):
+        result = cli(
+            "sweep",
+            config,
+            "--grid",
+            f"model.units={units}",
+            "--grid",
+            f"train.batch_size={sizes}",
+            *extra,
+            "--runs-dir",
+            tmp_path / "runs",
+        )
+        assert result.exit_code == 2, result.output
+        assert "the grid has 10,100 settings (101 x 100 values), more than 10,000" in result.output
+        assert "--search random" in result.output and not (tmp_path / "runs").exists()
+
+
 def test_list_values_survive_the_round_trip_through_set():
     from dnn_lab.config.schema import apply_overrides
 
