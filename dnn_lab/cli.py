@@ -278,8 +278,9 @@ def _plot_diagnostics(paths: list[Path], target: Path) -> None:
 def _compare_grouped(paths: list[Path], by: str | None, output_format, plot) -> None:
     from dnn_lab.results import compare as comparing
     from dnn_lab.results import study as studying
+    from dnn_lab.sweep.state import counted_runs
 
-    found, skipped = comparing.collect(paths)
+    found, skipped = comparing.collect(counted_runs(paths))
     result = studying.group_runs(found, by=by)
     if output_format is Format.table:
         studying.render_table(result, _stdout(wide_when_piped=True))
@@ -406,11 +407,11 @@ def report(
         from dnn_lab.results import compare as comparing
         from dnn_lab.results import study as studying
         from dnn_lab.results.rundir import SWEEP_FILE, is_sweep_dir
-        from dnn_lab.sweep.state import BASE_FILE
+        from dnn_lab.sweep.state import BASE_FILE, counted_runs
 
         if not is_sweep_dir(folder):
             raise DnnLabError(f"{folder} is not a sweep folder (no {SWEEP_FILE})")
-        found, _ = comparing.collect([folder])
+        found, _ = comparing.collect(counted_runs([folder]))
         result = studying.group_runs(found, by=by)
         info = json_lib.loads((folder / SWEEP_FILE).read_text(encoding="utf-8"))
         base = (

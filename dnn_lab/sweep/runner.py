@@ -68,6 +68,35 @@ def _has_gpus() -> bool:
 # --------------------------------------------------------------------------- one trial's process
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the kernel SIGTERM the trial when the driver dies (Linux).
+
+    A trial runs in its own session, so a driver killed with SIGKILL would otherwise leave
+    it training on, unwatched, beside the trial a resumed driver starts again. SIGTERM
+    lets it stop after its current batch and record itself as interrupted. Elsewhere
+    there is no such call: None, and a killed driver's trials outlive it.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here, not after fork
+    except (OSError, AttributeError):
+        return None
+    driver = os.getpid()
+
+    def arm() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != driver:  # the driver died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arm
+
+
 class _TrialProcess:
     """One trial as ``python -m dnn_lab train`` in a subprocess, logging to ``logs/``.
 
@@ -99,9 +128,15 @@ class _TrialProcess:
         log_path = trial.log_path(state.folder)
         log_path.parent.mkdir(exist_ok=True)
         self.log: IO[str] = open(log_path, "w", encoding="utf-8")  # noqa: SIM115
-        # its own process group: Ctrl-C reaches the sweep, which then stops each trial cleanly
+        # its own process group: Ctrl-C reaches the sweep, which then stops each trial
+        # cleanly; and bound to the driver's life: if the driver dies, so does the trial
         self.process = subprocess.Popen(
-            command, stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            command,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(),
         )
         trial.status, trial.run_dir, trial.value, trial.message = runs.RUNNING, None, None, None
 

@@ -142,7 +142,7 @@ def test_two_resumes_started_together_one_runs_one_exits_2(tmp_path):
 
 def test_a_resume_takes_over_from_a_killed_driver(tmp_path):
     state = new_sweep(
-        tmp_path, merge(QUICK, {"train": {"epochs": 400}}), grid=("model.units=8",), repeats=1
+        tmp_path, merge(QUICK, {"train": {"epochs": 5000}}), grid=("model.units=8",), repeats=1
     )
     driver = dnn_lab("sweep", "--resume", state.folder)
     deadline = time.monotonic() + 180
@@ -158,6 +158,13 @@ def test_a_resume_takes_over_from_a_killed_driver(tmp_path):
     driver.communicate(timeout=60)
     trial_pid = runs.read_run(trial.run_dir).info["pid"]
     try:
+        # the trial dies with its driver: it stops after its batch and says so
+        deadline = time.monotonic() + 30  # it would train 5,000 epochs otherwise
+        while process_alive(trial_pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not process_alive(trial_pid), "the trial outlived its killed driver"
+        assert runs.read_run(trial.run_dir).status == "interrupted"
+
         # finish quickly: shorten the trial in sweep.json (a user would let it run)
         payload = json.loads((state.folder / runs.SWEEP_FILE).read_text())
         payload["trials"][0]["overrides"]["train.epochs"] = 1
@@ -169,4 +176,18 @@ def test_a_resume_takes_over_from_a_killed_driver(tmp_path):
     assert result.exit_code == 0, result.output
     notes = [line for line in result.output.splitlines() if "taking over" in line]
     assert len(notes) == 1 and f"from pid {driver.pid} " in notes[0], result.output
-    assert [t.status for t in SweepState.load(state.folder).trials] == ["completed"]
+    done = SweepState.load(state.folder)
+    assert [t.status for t in done.trials] == ["completed"]
+    assert len(run_dirs(state.folder)) == 2  # the killed driver's run stays, as every run does
+    grouped = json.loads(cli("compare", state.folder, "--format", "json").output)
+    (setting,) = grouped["settings"]
+    assert setting["runs"] == [os.path.basename(done.trials[0].run_dir)]  # only the one counted
+
+
+def process_alive(pid: int) -> bool:
+    """Running and not a zombie (a reparented child may wait a while to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -495,6 +495,33 @@ def test_compare_groups_a_sweep_folder_and_report_writes_files(seeded_runs):
     assert (seeded_runs / "report-curves.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_sweep_statistics_count_only_the_run_each_trial_records(seeded_runs):
+    trials = []
+    for index, optimizer in enumerate(["adam", "sgd", "rmsprop"]):
+        for seed in range(3):
+            run_dir = f"relative/elsewhere/{optimizer}-{seed}"  # found by name in the folder
+            trials.append(
+                {"index": index * 3 + seed, "overrides": {}, "seed": seed, "run_dir": run_dir}
+            )
+    (seeded_runs / "sweep.json").write_text(
+        json.dumps({"name": "opt", "search": "grid", "repeats": 3, "trials": trials})
+    )
+    # a stray: adam's first trial, run again after its driver died; sweep.json does not
+    # point at it, so it must not count
+    fake_run(
+        seeded_runs,
+        "adam-0-stray",
+        {"name": "adam-0", "seed": 0, "train": {"optimizer": "adam"}},
+        acc_history(0.1, 0.2),
+    )
+    payload = json.loads(cli("compare", seeded_runs, "--format", "json").output)
+    adam = next(s for s in payload["settings"] if "adam" in s.values())
+    assert adam["n"] == 3 and len(adam["runs"]) == 3 and adam["mean"] == pytest.approx(0.91)
+    result = cli("report", seeded_runs)
+    assert result.exit_code == 0, result.output
+    assert "| 1 | adam | 3 | 0.9100 | 0.0100 |" in (seeded_runs / "report.md").read_text()
+
+
 def test_merged_sweep_adds_command_line_axes():
     config = validate_config(merge(TINY, {"sweep": {"grid": {"seed": [1, 2]}}}))
     plan = merged_sweep(config, grid=["train.optimizer=sgd,adam"], repeats=2)
