@@ -76,7 +76,10 @@ class DriverLock:
 
     def acquire(self) -> None:
         # O_CLOEXEC (Python's default): trial processes must not inherit the lock
-        fd = os.open(self.folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fd = os.open(self.folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise DnnLabError(f"cannot lock {self.folder / LOCK_FILE}: {exc.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -86,6 +86,13 @@ def test_a_dead_drivers_claim_never_blocks(tmp_path):
         )
 
 
+def test_a_folder_that_cannot_be_locked_is_a_clear_error(tmp_path):
+    from dnn_lab.errors import DnnLabError
+
+    with pytest.raises(DnnLabError, match=r"cannot lock .*\.lock: No such file or directory"):
+        DriverLock(tmp_path / "gone").acquire()
+
+
 def test_readers_never_take_the_lock(tmp_path):
     folder = tmp_path / "study-sweep"
     for seed in range(2):
