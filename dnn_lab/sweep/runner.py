@@ -13,6 +13,7 @@ trial's process is started, watched and stopped.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -71,6 +72,7 @@ def _has_gpus() -> bool:
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
+@functools.cache
 def _die_with_parent() -> Callable[[], None] | None:
     """A ``preexec_fn`` that has the kernel SIGTERM the trial when the driver dies (Linux).
 
