@@ -13,25 +13,19 @@ import sys
 import time
 
 import pytest
-from typer.testing import CliRunner
 
-from dnn_lab.cli import app
 from dnn_lab.config.schema import validate_config
 from dnn_lab.results import rundir as runs
 from dnn_lab.sweep.driver import DRIVER_FILE, DriverLock, SweepBusyError
 from dnn_lab.sweep.plan import create_sweep, merged_sweep
 from dnn_lab.sweep.state import SweepState
-from tests.conftest import TINY, fake_run, merge
+from tests.conftest import fake_run, merge
+from tests.sweep.conftest import QUICK, cli
 
-QUICK = merge(TINY, {"model": {"units": 8}, "train": {"epochs": 1, "batch_size": 128}})
 BUSY = re.compile(
     r"^error: (\S+) is being run by pid (\d+) on (\S+) since \d\d:\d\d:\d\d; "
     r"wait for it, or stop it first$"
 )
-
-
-def cli(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 def new_sweep(tmp_path, config=QUICK, grid=("model.units=8,16",), repeats=2):
