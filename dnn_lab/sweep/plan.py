@@ -171,6 +171,16 @@ def check_seed_axis(sweep: SweepConfig) -> None:
     for value in sweep.grid.get(SEED, []):
         if not isinstance(value, int) or isinstance(value, bool):
             raise ConfigError(f"sweep axis seed: seeds are whole numbers; received {value!r}")
+    seen: dict[int, int] = {}
+    for start in sweep.grid.get(SEED, []):
+        for seed in range(start, start + sweep.repeats):
+            if seed in seen:  # the same run twice would count as two seeds in the statistics
+                raise ConfigError(
+                    f"sweep axis seed: seed {seed} would run twice (from {seen[seed]} and "
+                    f"{start} with {sweep.repeats} repeats); space the seeds at least "
+                    f"{sweep.repeats} apart"
+                )
+            seen[seed] = start
 
 
 def random_trials(sweep: SweepConfig, base_seed: int) -> list[Trial]:

@@ -82,6 +82,11 @@ def test_a_seed_axis_sets_the_trials_seeds(tmp_path):
     [
         (["--grid", "seed=a,b"], "seeds are whole numbers; received 'a'"),
         (
+            ["--grid", "seed=5,6", "--repeats", "2"],
+            "seed 6 would run twice (from 5 and 6 with 2 repeats); "
+            "space the seeds at least 2 apart",
+        ),
+        (
             ["--grid", "seed=5,6", "--search", "random", "--trials", "2"],
             "a random search draws settings, not seeds; repeat each setting over seeds with "
             "--repeats N",
