@@ -330,8 +330,9 @@ def _compare_grouped(paths: list[Path], by: str | None, output_format, plot) -> 
     from dnn_lab.results import study as studying
     from dnn_lab.results import tables
     from dnn_lab.results.collect import collect
+    from dnn_lab.sweep.state import counted_runs
 
-    found, skipped = collect(paths)
+    found, skipped = collect(counted_runs(paths))
     result = studying.group_runs(found, by=by)
     table = studying.to_table(result)
     if output_format is Format.table:
@@ -421,15 +422,17 @@ def sweep(
     """Train one config over a grid, random or guided search, repeated over seeds."""
     with _user_errors():
         from dnn_lab.sweep import plan as planning
-        from dnn_lab.sweep.runner import run_sweep
-        from dnn_lab.sweep.state import SweepState
-        from dnn_lab.sweep.view import SweepView, print_trial_plan
+        from dnn_lab.sweep.runner import resume_sweep, start_sweep
+        from dnn_lab.sweep.view import SweepView, print_resume_plan, print_trial_plan
 
         console = _stdout()
+        if resume is not None and dry_run:  # reads sweep.json only: no lock, no training
+            from dnn_lab.sweep.state import SweepState
+
+            print_resume_plan(console, SweepState.load(resume))
+            return
         if resume is not None:
-            state = SweepState.load(resume)
-            code = run_sweep(state, planning.sweep_config_of(state), workers, SweepView(console))
-            raise typer.Exit(code)
+            raise typer.Exit(resume_sweep(resume, workers, SweepView(console)))
         if config is None:
             raise DnnLabError("give a CONFIG to sweep, or --resume SWEEP_DIR")
         cfg = _load(config, overrides, name)
@@ -450,8 +453,7 @@ def sweep(
         if dry_run:
             print_trial_plan(console, planning.plan_only(cfg, plan), plan)
             return
-        state = planning.create_sweep(cfg, plan, runs_dir)
-        code = run_sweep(state, plan, workers, SweepView(console))
+        code = start_sweep(cfg, plan, runs_dir, workers, SweepView(console))
     raise typer.Exit(code)
 
 
@@ -472,11 +474,11 @@ def report(
         from dnn_lab.results.collect import collect
         from dnn_lab.results.report import write_report
         from dnn_lab.results.rundir import SWEEP_FILE, is_sweep_dir
-        from dnn_lab.sweep.state import BASE_FILE
+        from dnn_lab.sweep.state import BASE_FILE, counted_runs
 
         if not is_sweep_dir(folder):
             raise DnnLabError(f"{folder} is not a sweep folder (no {SWEEP_FILE})")
-        found, _ = collect([folder])
+        found, _ = collect(counted_runs([folder]))
         result = studying.group_runs(found, by=by)
         info = json_lib.loads((folder / SWEEP_FILE).read_text(encoding="utf-8"))
         base = (

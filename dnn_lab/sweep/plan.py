@@ -21,6 +21,9 @@ from dnn_lab.results import rundir as runs
 from dnn_lab.results.direction import Direction
 from dnn_lab.sweep.state import BASE_FILE, SweepState, Trial
 
+SEED = "seed"  # the one axis that sets the trials' seeds, not their settings
+MAX_GRID_SETTINGS = 10_000  # a larger grid is a mistake more often than a plan
+
 # --------------------------------------------------------------------------- parsing axes
 
 
@@ -123,20 +126,62 @@ def sweep_config_of(state: SweepState) -> SweepConfig:
 
 
 def grid_trials(sweep: SweepConfig, base_seed: int) -> list[Trial]:
-    """Every combination of the axes, each repeated with seeds base, base+1, ..."""
-    keys = list(sweep.grid)
+    """Every combination of the axes, each repeated with seeds base, base+1, ...
+
+    A ``seed`` axis gives the seeds instead of ``base``: each of its values starts a
+    run of ``repeats`` seeds (value, value+1, ...). It is the trials' seed, not an
+    override, so it never adds settings.
+    """
+    check_seed_axis(sweep)
+    keys = [k for k in sweep.grid if k != SEED]
     combos = list(itertools.product(*(sweep.grid[k] for k in keys))) or [()]
+    starts = sweep.grid.get(SEED) or [base_seed]
     trials = []
     for combo in combos:
-        for repeat in range(sweep.repeats):
-            trials.append(
-                Trial(
-                    index=len(trials),
-                    overrides=dict(zip(keys, combo, strict=True)),
-                    seed=base_seed + repeat,
+        for start in starts:
+            for repeat in range(sweep.repeats):
+                trials.append(
+                    Trial(
+                        index=len(trials),
+                        overrides=dict(zip(keys, combo, strict=True)),
+                        seed=start + repeat,
+                    )
                 )
-            )
     return trials
+
+
+def check_grid_size(sweep: SweepConfig) -> None:
+    """Refuse a grid too large to plan, before a single trial is made."""
+    sizes = [len(values) for key, values in sweep.grid.items() if key != SEED]
+    settings = math.prod(sizes)
+    if settings > MAX_GRID_SETTINGS:
+        raise ConfigError(
+            f"the grid has {settings:,} settings ({' x '.join(map(str, sizes))} values), "
+            f"more than {MAX_GRID_SETTINGS:,}: narrow the axes, or sample it with "
+            "--search random --trials N"
+        )
+
+
+def check_seed_axis(sweep: SweepConfig) -> None:
+    """A seed axis is a list of whole numbers, in a grid search only."""
+    if SEED in sweep.space or (SEED in sweep.grid and sweep.search != "grid"):
+        raise ConfigError(
+            f"sweep axis seed: a {sweep.search} search draws settings, not seeds; "
+            "repeat each setting over seeds with --repeats N (seeds seed, seed+1, ...)"
+        )
+    for value in sweep.grid.get(SEED, []):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(f"sweep axis seed: seeds are whole numbers; received {value!r}")
+    seen: dict[int, int] = {}
+    for start in sweep.grid.get(SEED, []):
+        for seed in range(start, start + sweep.repeats):
+            if seed in seen:  # the same run twice would count as two seeds in the statistics
+                raise ConfigError(
+                    f"sweep axis seed: seed {seed} would run twice (from {seen[seed]} and "
+                    f"{start} with {sweep.repeats} repeats); space the seeds at least "
+                    f"{sweep.repeats} apart"
+                )
+            seen[seed] = start
 
 
 def random_trials(sweep: SweepConfig, base_seed: int) -> list[Trial]:
@@ -172,7 +217,9 @@ def draw(rng, spec: dict[str, list[Any]]) -> Any:
 
 def planned_trials(sweep: SweepConfig, base_seed: int) -> list[Trial]:
     """The trials a grid or random search runs; a guided search plans none ahead."""
+    check_seed_axis(sweep)
     if sweep.search == "grid":
+        check_grid_size(sweep)
         return grid_trials(sweep, base_seed)
     if sweep.search == "random":
         return random_trials(sweep, base_seed)

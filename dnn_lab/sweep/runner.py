@@ -22,9 +22,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from dnn_lab.config.schema import SweepConfig
+from dnn_lab.config.schema import Config, SweepConfig
 from dnn_lab.errors import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
 from dnn_lab.results import rundir as runs
+from dnn_lab.sweep.driver import DriverLock
+from dnn_lab.sweep.plan import create_sweep, sweep_config_of
 from dnn_lab.sweep.search import FixedPlan, Search
 from dnn_lab.sweep.state import (
     FINISHED,
@@ -207,7 +209,7 @@ def _last_lines(path: Path, count: int = 3) -> str:
     return " | ".join(lines[-count:])
 
 
-# --------------------------------------------------------------------------- entry point
+# --------------------------------------------------------------------------- entry points
 
 
 def make_search(state: SweepState, sweep: SweepConfig) -> Search:
@@ -233,3 +235,22 @@ def run_sweep(state: SweepState, sweep: SweepConfig, workers: int | None, view) 
         return runner.run()
     finally:
         view.stop(state)
+
+
+def start_sweep(
+    config: Config, sweep: SweepConfig, runs_dir: Path, workers: int | None, view
+) -> int:
+    """Make a new sweep folder and run it as its one driver; returns the exit code."""
+    state = create_sweep(config, sweep, runs_dir)
+    with DriverLock(state.folder):
+        return run_sweep(state, sweep, workers, view)
+
+
+def resume_sweep(folder: Path, workers: int | None, view) -> int:
+    """Continue a sweep folder as its one driver; exits 2 at once if another driver has it."""
+    SweepState.load(folder)  # a clear error for a folder that is not a sweep
+    with DriverLock(folder) as lock:
+        if lock.took_over:
+            view.note(lock.took_over)
+        state = SweepState.load(folder)  # read again under the lock: the last driver's word
+        return run_sweep(state, sweep_config_of(state), workers, view)

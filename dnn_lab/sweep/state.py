@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -147,3 +148,34 @@ class SweepState:
             return None
         direction = self.direction or Direction.MIN
         return min(scored, key=lambda t: direction.sort_key(t.value))
+
+
+def counted_runs(paths: Iterable[Path]) -> list[Path]:
+    """``paths`` with each sweep folder replaced by the runs its trials count, one per trial.
+
+    A sweep folder may hold more run directories than trials: a trial interrupted and run
+    again, or one that outlived a killed driver. Statistics over seeds count the run that
+    ``sweep.json`` records for each trial and no other. A folder whose ``sweep.json``
+    lists no trials (written by hand) stands for all its runs.
+    """
+    out: list[Path] = []
+    for path in map(Path, paths):
+        recorded = _recorded_runs(path) if runs.is_sweep_dir(path) else None
+        out.extend([path] if recorded is None else recorded)
+    return out
+
+
+def _recorded_runs(folder: Path) -> list[Path] | None:
+    try:
+        payload = json.loads((folder / runs.SWEEP_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    trials = payload.get("trials") if isinstance(payload, dict) else None
+    if not isinstance(trials, list):
+        return None
+    # by name inside the folder: the path recorded may be relative to another directory
+    return [
+        folder / Path(t["run_dir"]).name
+        for t in trials
+        if isinstance(t, dict) and isinstance(t.get("run_dir"), str) and t["run_dir"]
+    ]

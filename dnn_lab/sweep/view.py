@@ -22,6 +22,9 @@ class SweepView:
         self.reported: set[int] = set()
         self._last = 0.0
 
+    def note(self, text: str) -> None:
+        self.console.print(text, highlight=False, soft_wrap=True, markup=False)
+
     def start(self, state, runner) -> None:
         total = state.planned or len(state.trials)
         self.console.print(
@@ -141,7 +144,39 @@ def print_trial_plan(console: Console, trials, sweep) -> None:
         table.add_row(f"{trial.index:03d}", trial.setting(), str(trial.seed))
     console.print(table)
     settings = len({trial.setting() for trial in trials})
+    seeds = len(trials) // max(1, settings)
     console.print(
-        f"{len(trials)} runs: {settings} settings x {sweep.repeats} seeds ({sweep.search} search)",
+        f"{len(trials)} runs: {settings} settings x {seeds} seeds ({sweep.search} search)",
         highlight=False,
     )
+
+
+def print_resume_plan(console: Console, state) -> None:
+    """What ``sweep --resume DIR`` would run, read from ``sweep.json`` alone (``--dry-run``)."""
+    from rich import box
+
+    todo = [t for t in state.trials if t.status not in FINISHED]
+    if todo:
+        table = Table(box=box.SIMPLE_HEAD, header_style="bold")
+        table.add_column("trial", justify="right")
+        table.add_column("setting")
+        table.add_column("seed", justify="right")
+        table.add_column("now")
+        for trial in todo:
+            table.add_row(f"{trial.index:03d}", trial.setting(), str(trial.seed), trial.status)
+        console.print(table)
+    kept = {s: n for s, n in state.counts().items() if s in FINISHED}
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(kept.items())) or "none"
+    console.print(
+        f"{len(todo)} trials would run; kept: {summary} ({state.folder})",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if state.search == "optuna":
+        asked = len({t.group for t in state.trials if t.group is not None})
+        more = max(0, state.planned // max(1, state.repeats) - asked)
+        if more:
+            console.print(
+                f"then {more} more settings x {state.repeats} seeds, chosen by Optuna",
+                highlight=False,
+            )

@@ -71,7 +71,8 @@ def rendered(comparison, width=130) -> str:
 def test_table_renders_exactly(three_runs):
     text = rendered(compare.compare([three_runs]), width=160)
     lines = [line.rstrip() for line in text.splitlines()]
-    assert lines[0].startswith("same in all 3 runs: backend=tensorflow, data.dataset=digits")
+    assert lines[0].startswith("same in all 3 runs: backend=tensorflow, data.categorical=auto,")
+    assert "data.dataset=digits" in lines[0]
     assert "model.activation" not in lines[0] and "train.epochs=2" in lines[0]
     assert lines[1:] == [
         "",

@@ -91,17 +91,19 @@ def test_a_failed_trial_costs_its_worker_and_nothing_else(tmp_path):
     folder = sweep(
         tmp_path,
         "--grid",
-        "model.initializer={name: variance_scaling, mode: sideways},glorot_uniform,he_normal",
+        # passes validation, fails in the trial: there is no run to start from
+        f"model.init_from={tmp_path / 'no-such-run'},null",
+        "--repeats",
+        2,
         "--workers",
         1,
     )
     state = SweepState.load(folder)
-    assert [t.status for t in state.trials] == ["failed", "completed", "completed"]
-    assert "sideways" in state.trials[0].message
-    second, third = (run_info(t)["pid"] for t in state.trials[1:])
-    assert second == third, "the replacement worker stays warm"
-    failed_log = state.trials[0].log_path(folder).read_text()
-    assert "sideways" in failed_log
+    assert [t.status for t in state.trials] == ["failed", "failed", "completed", "completed"]
+    assert "no-such-run" in state.trials[0].message
+    assert "no-such-run" in state.trials[0].log_path(folder).read_text()
+    third, fourth = (run_info(t)["pid"] for t in state.trials[2:])
+    assert third == fourth, "the replacement worker stays warm"
 
 
 def test_workers_die_with_their_driver(tmp_path):

@@ -1,0 +1,45 @@
+"""Helpers shared by the sweep tests: a quick config, the CLI, runs with known scores."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from dnn_lab.cli import app
+from tests.conftest import TINY, fake_run, merge
+
+QUICK = merge(TINY, {"model": {"units": 8}, "train": {"epochs": 1, "batch_size": 128}})
+
+
+def cli(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def acc_history(*values):
+    return [
+        {
+            "epoch": i + 1,
+            "loss": 1 - v,
+            "accuracy": v,
+            "val_loss": 1 - v,
+            "val_accuracy": v,
+            "lr": 0.001,
+            "seconds": 0.1,
+        }
+        for i, v in enumerate(values)
+    ]
+
+
+@pytest.fixture
+def seeded_runs(tmp_path):
+    root = tmp_path / "study"
+    scores = {"adam": [0.90, 0.92, 0.91], "sgd": [0.80, 0.84, 0.82], "rmsprop": [0.89, 0.93, 0.91]}
+    for optimizer, values in scores.items():
+        for seed, value in enumerate(values):
+            fake_run(
+                root,
+                f"{optimizer}-{seed}",
+                {"name": f"{optimizer}-{seed}", "seed": seed, "train": {"optimizer": optimizer}},
+                acc_history(value - 0.1, value),
+            )
+    return root

@@ -1,0 +1,149 @@
+"""Running sweeps: workers, failures, Optuna, resume after Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from dnn_lab.results import rundir as runs
+from dnn_lab.sweep.state import SweepState
+from tests.conftest import merge, write_yaml
+from tests.sweep.conftest import QUICK, cli
+
+
+def only_sweep(folder):
+    (found,) = [p for p in folder.iterdir() if p.name.endswith("-sweep")]
+    return found
+
+
+def histories(sweep_dir):
+    state = SweepState.load(sweep_dir)
+    out = {}
+    for trial in state.trials:
+        lines = runs.read_history(os.path.join(trial.run_dir, runs.HISTORY_FILE))
+        out[trial.index] = [{k: v for k, v in row.items() if k != "seconds"} for row in lines]
+    return out
+
+
+def test_parallel_workers_give_the_same_results_as_one(tmp_path):
+    config = write_yaml(tmp_path / "quick.yaml", QUICK)
+    for workers in (1, 2):
+        result = cli(
+            "sweep",
+            config,
+            "--grid",
+            "model.activation=relu,tanh",
+            "--runs-dir",
+            tmp_path / f"w{workers}",
+            "--workers",
+            workers,
+        )
+        assert result.exit_code == 0, result.output
+    one, two = (histories(only_sweep(tmp_path / f"w{n}")) for n in (1, 2))
+    assert one == two and len(one) == 2
+
+
+def test_a_failing_trial_does_not_stop_the_others(tmp_path):
+    config = write_yaml(tmp_path / "quick.yaml", QUICK)
+    result = cli(
+        "sweep",
+        config,
+        "--grid",
+        # passes validation, fails in the trial: there is no run to start from
+        f"model.init_from={tmp_path / 'no-such-run'},null",
+        "--runs-dir",
+        tmp_path / "runs",
+    )
+    assert result.exit_code == 0, result.output
+    state = SweepState.load(only_sweep(tmp_path / "runs"))
+    assert [t.status for t in state.trials] == ["failed", "completed"]
+    assert "failed #000" in result.output and "no-such-run" in result.output
+
+
+def test_optuna_sweep_runs_and_records_its_trials(tmp_path):
+    pytest.importorskip("optuna")
+    config = write_yaml(tmp_path / "quick.yaml", QUICK)
+    result = cli(
+        "sweep",
+        config,
+        "--search",
+        "optuna",
+        "--trials",
+        2,
+        "--random",
+        "train.optimizer.learning_rate=loguniform(1e-3,1e-1)",
+        "--runs-dir",
+        tmp_path / "runs",
+    )
+    assert result.exit_code == 0, result.output
+    state = SweepState.load(only_sweep(tmp_path / "runs"))
+    assert len(state.trials) == 2 and all(t.status == "completed" for t in state.trials)
+    assert all(t.value is not None for t in state.trials)
+
+
+def test_resume_after_a_killed_sweep_keeps_completed_trials(tmp_path):
+    config = write_yaml(tmp_path / "slow.yaml", merge(QUICK, {"train": {"epochs": 3}}))
+    slower = "train.epochs=3,400"  # trial 0 finishes quickly, trial 1 is still training
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dnn_lab",
+            "sweep",
+            str(config),
+            "--grid",
+            slower,
+            "--workers",  # one at a time: trial 0 is done before trial 1 starts
+            "1",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        folder = tmp_path / "runs"
+        sweeps = list(folder.glob("*-sweep")) if folder.exists() else []
+        if sweeps:
+            state = SweepState.load(sweeps[0])
+            trial = state.trials[1]
+            if (
+                trial.run_dir
+                and len(runs.read_history(os.path.join(trial.run_dir, runs.HISTORY_FILE))) >= 1
+            ):
+                break
+        time.sleep(0.3)
+    else:
+        process.kill()
+        pytest.fail("the sweep never reached its second trial")
+    process.send_signal(signal.SIGINT)
+    output = process.communicate(timeout=120)[0].decode()
+    assert process.returncode == 130, output
+    sweep_dir = only_sweep(tmp_path / "runs")
+    state = SweepState.load(sweep_dir)
+    assert state.status == "interrupted"
+    assert [t.status for t in state.trials] == ["completed", "interrupted"]
+    first_run = state.trials[0].run_dir
+    interrupted = runs.read_run(state.trials[1].run_dir)
+    assert interrupted.status == "interrupted" and interrupted.history
+
+    # finish quickly: trial 1 would train its 400 epochs again; shorten its setting in
+    # sweep.json (a user would let it run)
+    payload = json.loads((sweep_dir / "sweep.json").read_text())
+    payload["trials"][1]["overrides"]["train.epochs"] = 2
+    (sweep_dir / "sweep.json").write_text(json.dumps(payload))
+    result = cli("sweep", "--resume", sweep_dir)
+    assert result.exit_code == 0, result.output
+    state = SweepState.load(sweep_dir)
+    assert [t.status for t in state.trials] == ["completed", "completed"]
+    assert state.trials[0].run_dir == first_run  # not run again
+    names = sorted(p.name for p in sweep_dir.iterdir() if runs.is_run_dir(p))
+    assert len([n for n in names if n.endswith("-000")]) == 1
+    assert len([n for n in names if n.endswith("-001")]) == 2  # the interrupted run is kept
