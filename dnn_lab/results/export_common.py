@@ -1,7 +1,7 @@
 """What an export covers: the runs named, sweeps with their trials, folders of both.
 
 Shared by the MLflow and TensorBoard exports; reads run directories only through
-``dnn_lab.results.rundir`` and ``compare.collect``.
+``dnn_lab.results.rundir`` and ``collect.collect``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dnn_lab.results import rundir as runs
-from dnn_lab.results.compare import collect
+from dnn_lab.results.collect import collect
 
 
 def gather(paths: Sequence[Path]) -> tuple[list[tuple[Path | None, list[runs.Run]]], list[Path]]:

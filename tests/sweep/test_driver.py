@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from dnn_lab.config.schema import validate_config
+from dnn_lab.config.loading import validate_config
 from dnn_lab.results import rundir as runs
 from dnn_lab.sweep.driver import DRIVER_FILE, DriverLock, SweepBusyError
 from dnn_lab.sweep.plan import create_sweep, merged_sweep

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dnn_lab.config.schema import SweepConfig, validate_config
+from dnn_lab.config.loading import validate_config
+from dnn_lab.config.schema import SweepConfig
 from dnn_lab.errors import ConfigError
 from dnn_lab.results.direction import Direction
 from dnn_lab.sweep.plan import (
@@ -58,7 +59,7 @@ def test_grid_is_the_product_of_axes_times_repeats():
 
 
 def test_a_seed_axis_sets_the_trials_seeds(tmp_path):
-    from dnn_lab.config.schema import apply_overrides
+    from dnn_lab.config.loading import apply_overrides
 
     trials = grid_trials(sweep_of(grid={"seed": [5, 6], "model.units": [8, 16]}), 1)
     assert [(t.overrides, t.seed) for t in trials] == [
@@ -125,7 +126,7 @@ def test_a_grid_of_more_than_10000_settings_is_refused_before_planning(tmp_path,
 
 
 def test_list_values_survive_the_round_trip_through_set():
-    from dnn_lab.config.schema import apply_overrides
+    from dnn_lab.config.loading import apply_overrides
 
     (trial,) = grid_trials(sweep_of(grid={"model.units": [[64, 32]]}), 1)
     config = validate_config(apply_overrides(merge(TINY, {}), trial.set_args()))
