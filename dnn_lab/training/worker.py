@@ -30,11 +30,16 @@ THREADS_VARIABLE = "DNN_LAB_THREADS"
 
 
 def _die_with_parent() -> None:
-    """Linux: the kernel ends this worker when its driver dies, however it dies."""
+    """Linux: the kernel sends SIGTERM when the driver dies, however it dies.
+
+    A trial then stops after its current batch and records itself ``interrupted``, with
+    its history, and the worker ends: no trial trains on unwatched beside the one a
+    resumed sweep starts again.
+    """
     try:
         import ctypes
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
     if os.getppid() == 1:  # the driver died before the line above ran
@@ -144,7 +149,10 @@ def serve(requests=None, answers_fd: int | None = None) -> int:
         stopping["idle"] = False
         answer = run_trial(json.loads(line), received)
         stopping["idle"] = True
-        os.write(answers, (json.dumps(answer) + "\n").encode("utf-8"))
+        try:
+            os.write(answers, (json.dumps(answer) + "\n").encode("utf-8"))
+        except BrokenPipeError:  # the driver is gone; the run directory says what happened
+            return 0
     return 0
 
 
