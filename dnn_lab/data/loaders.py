@@ -2,8 +2,8 @@
 
 What is known before loading (task, shape, classes) is in ``dnn_lab.data.registry``,
 so ``validate`` and ``datasets`` answer without loading anything. Loaders return raw arrays; splits
-and scaling happen in ``dnn_lab.data.prepare``. Nothing here imports Keras, except the
-last-resort download of Fashion-MNIST/MNIST through ``keras.datasets``.
+and scaling happen in ``dnn_lab.data.prepare``. Nothing here imports Keras: Fashion-MNIST
+and MNIST, when missing, are downloaded from where Keras's own loaders fetch them.
 """
 
 from __future__ import annotations
@@ -144,9 +144,9 @@ def _idx_dataset(name: str) -> Callable[[str | None, str | None], RawData]:
     def load(path: str | None, target: str | None) -> RawData:
         found = _find_files(name, path)
         if found is None:
-            _download_with_keras(name, path)
+            _download(name, path)
             found = _find_files(name, path)
-        if found is None:  # pragma: no cover - keras saved somewhere unexpected
+        if found is None:  # pragma: no cover - the files went somewhere unexpected
             raise DataError(_missing_files_message(name, path, "the download left no files"))
         place, kind = found
         if kind == "npz":
@@ -176,22 +176,46 @@ def _idx_dataset(name: str) -> Callable[[str | None, str | None], RawData]:
     return load
 
 
-def _download_with_keras(name: str, path: str | None) -> None:
-    """Let Keras fetch the files into its cache; without a network, explain what to do."""
-    import socket
+# Where Keras's own loaders fetch these files from; DNN_LAB_DATASETS_URL points elsewhere
+# (a mirror inside a company network, or a local server in the tests).
+DATASETS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+DOWNLOAD_TIMEOUT_SECONDS = 30  # a blocked network should fail, not hang
 
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(30)  # a blocked network should fail, not hang
+
+def _download(name: str, path: str | None) -> None:
+    """Fetch the files into Keras's cache folder, where Keras itself would keep them.
+
+    Each file is written under a temporary name and renamed, so an interrupted download
+    never leaves half a file that looks whole. Without a network, explain what to do.
+    """
+    import tempfile
+    import urllib.request
+
+    base = os.environ.get("DNN_LAB_DATASETS_URL", DATASETS_URL).rstrip("/") + "/"
+    if name == "mnist":
+        wanted = {"mnist.npz": _keras_cache_dir() / "mnist.npz"}
+    else:
+        folder = _idx_candidates(name, None)[-1]
+        wanted = {f: folder / f for f in IDX_FILES.values()}
     try:
-        from keras import datasets as keras_datasets
-
-        getattr(keras_datasets, name).load_data()
+        for remote, local in wanted.items():
+            if local.is_file():
+                continue
+            local.parent.mkdir(parents=True, exist_ok=True)
+            with urllib.request.urlopen(base + remote, timeout=DOWNLOAD_TIMEOUT_SECONDS) as answer:
+                handle, partial = tempfile.mkstemp(dir=local.parent, prefix=".partial.")
+                try:
+                    with os.fdopen(handle, "wb") as out:
+                        while chunk := answer.read(1 << 20):
+                            out.write(chunk)
+                    os.replace(partial, local)
+                finally:
+                    if os.path.exists(partial):
+                        os.unlink(partial)
     except Exception as exc:  # any failure of the download is the same to the user
         raise DataError(
             _missing_files_message(name, path, f"{type(exc).__name__}: {exc}")
         ) from None
-    finally:
-        socket.setdefaulttimeout(previous)
 
 
 def _missing_files_message(name: str, path: str | None, reason: str) -> str:

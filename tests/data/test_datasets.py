@@ -86,21 +86,41 @@ def test_fashion_mnist_is_found_in_the_keras_cache_and_dnn_lab_data(tmp_path, mo
 
 
 def test_missing_files_and_a_failed_download_say_what_to_put_where(tmp_path, monkeypatch):
-    import keras
-
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty"))
     monkeypatch.delenv("DNN_LAB_DATA", raising=False)
-
-    def no_network():
-        raise OSError("network is unreachable")
-
-    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", no_network)
+    # a port on this machine that nothing listens on: the download is refused at once
+    monkeypatch.setenv("DNN_LAB_DATASETS_URL", "http://127.0.0.1:9/")
     with pytest.raises(DataError) as caught:
         prepare_data(data_config(dataset="fashion_mnist"), 1)
     message = str(caught.value)
-    assert "network is unreachable" in message
+    assert "Connection refused" in message or "URLError" in message
     assert "train-images-idx3-ubyte.gz" in message and "t10k-labels-idx1-ubyte.gz" in message
     assert "DNN_LAB_DATA" in message and str(tmp_path / "empty") in message
+    assert not list((tmp_path / "empty").rglob("*.gz")), "no half-downloaded file is left"
+
+
+def test_missing_files_are_downloaded_where_keras_keeps_them(tmp_path, monkeypatch):
+    """A real HTTP download from a server on this machine, in the files' own format."""
+    import functools
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    write_mnist_like(served, n_train=30, n_test=10)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+        monkeypatch.delenv("DNN_LAB_DATA", raising=False)
+        monkeypatch.setenv("DNN_LAB_DATASETS_URL", f"http://127.0.0.1:{server.server_port}/")
+        prepared = prepare_data(data_config(dataset="fashion_mnist"), 1)
+    finally:
+        server.shutdown()
+    assert len(prepared.x_test) == 10 and prepared.input_shape == (28, 28)
+    kept = tmp_path / "keras" / "datasets" / "fashion-mnist"
+    assert sorted(p.name for p in kept.iterdir()) == sorted(IDX_FILES.values())
 
 
 def test_mnist_npz_as_keras_stores_it(tmp_path):
