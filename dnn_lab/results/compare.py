@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dnn_lab.direction import Direction, is_finite_number
 from dnn_lab.errors import DnnLabError
 from dnn_lab.results import rundir as runs
 from dnn_lab.results.collect import MISSING, collect, config_get, flatten
-from dnn_lab.results.direction import Direction, is_finite_number
 from dnn_lab.results.formatting import Style, is_named_spec, show_value
 from dnn_lab.results.records import MetricsRecord
 from dnn_lab.results.tables import Column, Table, sparkline

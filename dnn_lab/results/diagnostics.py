@@ -10,8 +10,8 @@ import io
 import math
 from pathlib import Path
 
+from dnn_lab.direction import is_finite_number
 from dnn_lab.results import rundir as runs
-from dnn_lab.results.direction import is_finite_number
 from dnn_lab.results.formatting import Style, number
 
 EXPLODING_NORM = 1e3  # a gradient norm above this is flagged as exploding

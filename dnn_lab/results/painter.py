@@ -31,6 +31,7 @@ class CurvePainter:
         if background is None:
             background = "matplotlib.pyplot" not in sys.modules and (os.cpu_count() or 1) > 1
         self._process: subprocess.Popen | None = None
+        self._request: tuple[list[dict[str, Any]], Path, str] | None = None
         if background:
             try:
                 self._process = subprocess.Popen(
@@ -44,16 +45,35 @@ class CurvePainter:
             except OSError:
                 self._process = None
 
-    def draw(self, rows: list[dict[str, Any]], path: Path, title: str) -> None:
-        """Write ``path`` whole or not at all: drawn under a temporary name, then renamed."""
-        path = Path(path)
-        partial = path.with_name(f".partial.{path.name}")
+    @property
+    def begun(self) -> bool:
+        return self._request is not None
+
+    def begin(self, rows: list[dict[str, Any]], path: Path, title: str) -> None:
+        """Hand the curves to the helper, which draws them while the run saves its model."""
+        self._request = (rows, Path(path), title)
+        if self._process is None:
+            return
+        partial = _partial(Path(path))
+        request = json.dumps({"rows": rows, "path": str(partial), "title": title})
+        try:
+            self._process.stdin.write(request + "\n")
+            self._process.stdin.flush()  # the helper reads one line; communicate() closes it
+        except (OSError, ValueError):
+            self.close()
+
+    def finish(self) -> None:
+        """Wait for the curves: ``path`` is then whole, drawn here if the helper failed."""
+        if self._request is None:
+            return
+        rows, path, title = self._request
+        self._request = None
+        partial = _partial(path)
         process, self._process = self._process, None
         drawn = False
         if process is not None:
-            request = json.dumps({"rows": rows, "path": str(partial), "title": title})
             try:
-                answer, _ = process.communicate(request + "\n", timeout=DRAW_TIMEOUT_SECONDS)
+                answer, _ = process.communicate(timeout=DRAW_TIMEOUT_SECONDS)
                 drawn = process.returncode == 0 and answer.strip() == "ok" and partial.is_file()
             except (OSError, subprocess.SubprocessError, ValueError):
                 process.kill()
@@ -67,11 +87,20 @@ class CurvePainter:
         finally:
             partial.unlink(missing_ok=True)
 
+    def draw(self, rows: list[dict[str, Any]], path: Path, title: str) -> None:
+        """Write ``path`` whole or not at all: drawn under a temporary name, then renamed."""
+        self.begin(rows, path, title)
+        self.finish()
+
     def close(self) -> None:
         process, self._process = self._process, None
         if process is not None:
             process.kill()
             process.wait()
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(f".partial.{path.name}")
 
 
 def _die_with_parent() -> None:
@@ -89,10 +118,17 @@ def _serve() -> int:
     import matplotlib
 
     matplotlib.use("Agg")
+    import tempfile
+
     import matplotlib.pyplot  # noqa: F401  (the import is the point: it is what takes long)
 
     from dnn_lab.results.plots import plot_curves
 
+    # While the run still trains, draw a throwaway figure: the fonts, the text layout and
+    # the PNG writer are then ready, and the real curves take a fraction of the time.
+    warm_up = [{"epoch": 1, "loss": 1.0, "val_loss": 1.0}, {"epoch": 2, "loss": 0.5}]
+    with tempfile.TemporaryDirectory(prefix="dnn-lab-painter-") as scratch:
+        plot_curves([("warm-up", warm_up)], Path(scratch) / "warm-up.png", title="warm-up")
     line = sys.stdin.readline()
     if not line:
         return 0

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dnn_lab.direction import is_finite_number
 from dnn_lab.errors import DnnLabError
-from dnn_lab.results.direction import is_finite_number
 
 FIGURE_SIZE = (12.0, 4.8)  # inches; at DPI below, 1200 x 480 pixels
 DPI = 100

@@ -13,10 +13,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from dnn_lab.direction import Direction, best_row
 from dnn_lab.results import rundir as runs
 from dnn_lab.results.collect import flatten
 from dnn_lab.results.compare import short_titles
-from dnn_lab.results.direction import Direction, best_row
 from dnn_lab.results.formatting import number, show_value
 from dnn_lab.results.tables import Column, Table
 

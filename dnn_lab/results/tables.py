@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dnn_lab.direction import Direction, is_finite_number
 from dnn_lab.results import rundir as runs
-from dnn_lab.results.direction import Direction, is_finite_number
 from dnn_lab.results.formatting import Style, number, show_value
 
 TABLE_ROWS = 25  # a terminal table of more rows is read by nobody; exports have them all

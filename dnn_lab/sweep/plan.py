@@ -16,9 +16,9 @@ from typing import Any
 
 from dnn_lab.config.loading import apply_overrides, parse_yaml, validate_config
 from dnn_lab.config.schema import Config, SweepConfig
+from dnn_lab.direction import Direction
 from dnn_lab.errors import ConfigError
 from dnn_lab.results import rundir as runs
-from dnn_lab.results.direction import Direction
 from dnn_lab.sweep.state import BASE_FILE, SweepState, Trial
 
 SEED = "seed"  # the one axis that sets the trials' seeds, not their settings
@@ -257,8 +257,8 @@ def plan_only(config: Config, sweep: SweepConfig) -> list[Trial]:
 
 def create_sweep(config: Config, sweep: SweepConfig, runs_dir: Path) -> SweepState:
     """Make the sweep folder, its base config and its trial plan."""
+    from dnn_lab.config.head import resolve_head
     from dnn_lab.data.prepare import task_of
-    from dnn_lab.training.head import resolve_head
 
     base = config.model_copy(update={"sweep": None})
     trials = plan_only(config, sweep)

@@ -42,7 +42,7 @@ def configure(backend: str, device: str) -> dict[str, Any]:
             cache_flag = f"--tf_xla_persistent_cache_directory={cache / 'xla'}"
             os.environ["TF_XLA_FLAGS"] = f"{flags} {cache_flag}".strip()
     try:
-        import_keras()
+        import_keras(backend)
     except ImportError as exc:
         extra = {"jax": "dnn-lab[jax]", "torch": "dnn-lab[torch]"}.get(backend, "tensorflow")
         raise DnnLabError(
@@ -120,24 +120,32 @@ def _limit_threads(backend: str) -> None:
         pass
 
 
-def import_keras():
-    """Import Keras without the scikit-learn it would import for its own wrappers.
+# Packages that Keras and TensorFlow import at start-up when they are installed, only to
+# offer features a dnn-lab run never uses: scikit-learn (Keras's scikit-learn wrappers, and
+# SciPy with it), pandas (DataFrame inputs), matplotlib (Keras's image-gallery plots) and,
+# under TensorFlow, JAX (TensorFlow Lite's JAX converter). Together about 1.5 s of every run.
+OPTIONAL_AT_IMPORT = ("sklearn", "pandas", "matplotlib")
+OPTIONAL_FOR_BACKEND = {"tensorflow": ("jax", "torch"), "jax": ("torch",), "torch": ("jax",)}
 
-    ``import keras`` imports scikit-learn when it is installed (for
-    ``keras.wrappers.SKLearnClassifier``, which dnn-lab never uses), and scikit-learn
-    imports SciPy: about a second before the first epoch of every run. Keras treats a
-    missing scikit-learn as optional, so it is hidden while Keras imports; afterwards
-    ``import sklearn`` works as usual. Where scikit-learn is already loaded this costs
-    nothing and changes nothing.
+
+def import_keras(backend: str | None = None):
+    """Import Keras without the optional packages it would load for features dnn-lab skips.
+
+    Keras and TensorFlow treat each of them as optional (``try: import ... except
+    ImportError``), so they are hidden while Keras imports; afterwards ``import pandas``
+    or ``import matplotlib`` works as usual (the curves are drawn with matplotlib). A
+    package that is already loaded is left alone.
     """
-    hidden = "sklearn" not in sys.modules
-    if hidden:
-        sys.modules["sklearn"] = None  # type: ignore[assignment]  (import raises ImportError)
+    names = OPTIONAL_AT_IMPORT + OPTIONAL_FOR_BACKEND.get(backend or "", ())
+    hidden = [name for name in names if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  (import raises ImportError)
     try:
         import keras
     finally:
-        if hidden and sys.modules.get("sklearn", False) is None:
-            del sys.modules["sklearn"]
+        for name in hidden:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
     return keras
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from dnn_lab.results.direction import best_row, is_finite_number
-from dnn_lab.training.head import Head
+from dnn_lab.config.head import Head
+from dnn_lab.direction import best_row, is_finite_number
 
 EVAL_BATCH_SIZE = 4096  # evaluation has no gradients; big batches are just faster
 

@@ -13,10 +13,10 @@ from typing import Any
 import keras
 import numpy as np
 
+from dnn_lab.config.head import Head
 from dnn_lab.config.names import spec_name, spec_params
 from dnn_lab.config.schema import Config, LayerConfig
 from dnn_lab.errors import ConfigError
-from dnn_lab.training.head import Head
 
 
 @keras.saving.register_keras_serializable(package="dnn_lab")

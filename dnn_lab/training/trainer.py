@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from dnn_lab.config.head import Head, resolve_head, resolved
 from dnn_lab.config.schema import Config
 from dnn_lab.data.prepare import PreparedData, prepare_data
 from dnn_lab.errors import (
@@ -37,7 +38,6 @@ from dnn_lab.errors import (
 from dnn_lab.results import rundir as runs
 from dnn_lab.results.painter import CurvePainter
 from dnn_lab.training.execution import ExecutionPlan, plan_execution
-from dnn_lab.training.head import Head, resolve_head, resolved
 from dnn_lab.training.timing import Stopwatch
 
 
@@ -243,6 +243,8 @@ class Training:
                     **feed,
                     **validation,
                 )
+                if recorder.rows:  # drawn on the other core while the model is saved
+                    self.painter.begin(list(recorder.rows), run_dir / runs.CURVES_FILE, config.name)
                 if nan_guard.where is not None:
                     status, exit_code = runs.DIVERGED, EXIT_DIVERGED
                     record["diverged"] = nan_guard.where
@@ -300,7 +302,9 @@ class Training:
 
     def _save_curves(self, rows) -> None:
         try:
-            self.painter.draw(rows, self.run_dir / runs.CURVES_FILE, self.config.name)
+            if not self.painter.begun:
+                self.painter.begin(rows, self.run_dir / runs.CURVES_FILE, self.config.name)
+            self.painter.finish()
         except Exception as exc:  # a plot is never worth losing a run over
             self.record.setdefault("warnings", []).append(f"could not draw curves.png: {exc}")
 

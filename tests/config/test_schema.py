@@ -189,8 +189,8 @@ CONFIGS = sorted((Path(__file__).parents[2] / "configs").rglob("*.yaml"))
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_every_shipped_config_validates(path):
+    from dnn_lab.config.head import resolve_head
     from dnn_lab.data.prepare import task_of
-    from dnn_lab.training.head import resolve_head
 
     config = load_config(path)
     info = (

@@ -11,9 +11,9 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from dnn_lab.cli import app
+from dnn_lab.direction import Direction
 from dnn_lab.results import collect, compare, show, tables
 from dnn_lab.results import rundir as runs
-from dnn_lab.results.direction import Direction
 from tests.conftest import fake_run
 from tests.test_cli import modules_after
 

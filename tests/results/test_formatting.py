@@ -10,8 +10,8 @@ import math
 import pytest
 from rich.console import Console
 
+from dnn_lab.direction import Direction
 from dnn_lab.results import tables
-from dnn_lab.results.direction import Direction
 from dnn_lab.results.formatting import number, show_value
 
 

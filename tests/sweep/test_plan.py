@@ -6,8 +6,8 @@ import pytest
 
 from dnn_lab.config.loading import validate_config
 from dnn_lab.config.schema import SweepConfig
+from dnn_lab.direction import Direction
 from dnn_lab.errors import ConfigError
-from dnn_lab.results.direction import Direction
 from dnn_lab.sweep.plan import (
     grid_trials,
     merged_sweep,

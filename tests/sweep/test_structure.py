@@ -6,8 +6,8 @@ import ast
 from pathlib import Path
 
 import dnn_lab.sweep
+from dnn_lab.direction import Direction
 from dnn_lab.results import rundir as runs
-from dnn_lab.results.direction import Direction
 from dnn_lab.sweep.search import FixedPlan
 from dnn_lab.sweep.state import PENDING, SweepState, Trial
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from dnn_lab.config.head import resolve_head
 from dnn_lab.config.loading import validate_config
 from dnn_lab.errors import ConfigError
-from dnn_lab.training.head import resolve_head
 from tests.conftest import TINY, merge
 
 keras = pytest.importorskip("keras")

@@ -80,7 +80,7 @@ def test_per_layer_specs_override_the_model_defaults(tmp_path):
     ],
 )
 def test_every_notes_activation_builds(name):
-    from dnn_lab.training.head import resolve_head
+    from dnn_lab.config.head import resolve_head
     from dnn_lab.training.model import build_model
 
     config = validate_config(merge(TINY, {"model": {"activation": name}}))
@@ -101,7 +101,7 @@ def test_leaky_relu_with_its_slope_trains_saves_and_loads(tmp_path):
 
 
 def test_initializer_with_parameters_sets_the_weights():
-    from dnn_lab.training.head import resolve_head
+    from dnn_lab.config.head import resolve_head
     from dnn_lab.training.model import build_model
 
     config = validate_config(
@@ -397,7 +397,7 @@ def test_bad_technique_values_are_config_errors(extra, expected):
 
 
 def test_a_monitor_that_is_never_recorded_is_an_error():
-    from dnn_lab.training.head import resolve_head
+    from dnn_lab.config.head import resolve_head
 
     config = validate_config(merge(TINY, {"train": {"early_stopping": {"monitor": "val_acc"}}}))
     with pytest.raises(ConfigError, match="did you mean 'val_accuracy'"):

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from dnn_lab.config import catalog
 from dnn_lab.config.names import spec_name
 from dnn_lab.config.schema import Config
+from dnn_lab.direction import Direction
 from dnn_lab.errors import ConfigError
-from dnn_lab.results.direction import Direction
 
 _DEFAULT_LOSS = {
     "binary": "binary_crossentropy",

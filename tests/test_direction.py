@@ -6,10 +6,10 @@ import math
 
 import pytest
 
+from dnn_lab.config.head import resolve_head
 from dnn_lab.config.loading import validate_config
-from dnn_lab.results.direction import Direction, best_row
+from dnn_lab.direction import Direction, best_row
 from dnn_lab.training.evaluation import summarize_history
-from dnn_lab.training.head import resolve_head
 from tests.conftest import TINY, merge
 
 

@@ -1,0 +1,95 @@
+"""Commands that hand runs and configs to other tools: schema, export mlflow/tensorboard."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dnn_lab.cli.app import _complete_dir, _stderr, _user_errors, app
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of a config, for editors and YAML language servers.
+
+    dnn-lab schema > configs/dnn-lab.schema.json
+    """
+    from dnn_lab.config.json_schema import render_schema
+
+    typer.echo(render_schema(), nl=False)
+
+
+export_app = typer.Typer(
+    help="Export runs and sweeps to MLflow or TensorBoard.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(export_app, name="export")
+
+ExportPaths = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Run directories, sweep folders, or folders of runs (runs/).",
+        show_default=False,
+        autocompletion=_complete_dir,
+    ),
+]
+
+
+@export_app.command("mlflow")
+def export_mlflow(
+    paths: ExportPaths,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--tracking-uri",
+            help="MLflow tracking URI: a server URL or sqlite:///FILE (default: "
+            "$MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here).",
+        ),
+    ] = None,
+    experiment: Annotated[
+        str, typer.Option("--experiment", help="MLflow experiment, created when missing.")
+    ] = "dnn-lab",
+    with_model: Annotated[
+        bool, typer.Option("--with-model", help="Upload model.keras too.")
+    ] = False,
+) -> None:
+    """Write runs into an MLflow tracking store; a sweep becomes a parent run with its trials.
+
+    Exporting again adds only what is new (epochs, files, changed metrics and status).
+    """
+    with _user_errors():
+        from dnn_lab.results import export_mlflow as exporting
+
+        result = exporting.export_mlflow(paths, tracking_uri, experiment, with_model)
+        typer.echo(exporting.render(result))
+        _warn_skipped(result.skipped)
+
+
+@export_app.command("tensorboard")
+def export_tensorboard(
+    paths: ExportPaths,
+    logdir: Annotated[
+        Path,
+        typer.Option(
+            "--logdir",
+            help="Where the event files go (tensorboard --logdir DIR).",
+            autocompletion=_complete_dir,
+        ),
+    ],
+) -> None:
+    """Write runs as TensorBoard event files: per-epoch scalars and HParams to compare them."""
+    with _user_errors():
+        from dnn_lab.results import export_tensorboard as exporting
+
+        result = exporting.export_tensorboard(paths, logdir)
+        typer.echo(exporting.render(result))
+        _warn_skipped(result.skipped)
+
+
+def _warn_skipped(skipped: list[Path]) -> None:
+    if skipped:
+        _stderr().print(
+            "warning: not run directories, skipped: " + ", ".join(map(str, skipped)),
+            soft_wrap=True,
+        )

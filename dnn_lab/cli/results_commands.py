@@ -1,0 +1,243 @@
+"""Commands that read run directories: compare, report, show, runs."""
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dnn_lab.cli.app import (
+    Format,
+    _complete_dir,
+    _split,
+    _stderr,
+    _stdout,
+    _user_errors,
+    app,
+)
+from dnn_lab.errors import DnnLabError
+
+
+@app.command()
+def compare(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Run directories, or folders of runs (runs/, a sweep).",
+            show_default=False,
+            autocompletion=_complete_dir,
+        ),
+    ],
+    sort: Annotated[
+        str | None,
+        typer.Option(
+            "--sort",
+            help="Column to sort by (default: the task's validation metric, "
+            "best first), e.g. val_loss, params, train.batch_size.",
+        ),
+    ] = None,
+    reverse: Annotated[bool, typer.Option("--reverse", help="Flip the sort order.")] = False,
+    top: Annotated[int | None, typer.Option("--top", min=1, help="Show the first N.")] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--where",
+            metavar="KEY=VALUE",
+            help="Keep runs where a key matches (also !=, <, >). Repeatable.",
+        ),
+    ] = None,
+    columns: Annotated[
+        list[str] | None,
+        typer.Option("--columns", metavar="KEY", help="Add a column, e.g. train.epochs."),
+    ] = None,
+    output_format: Annotated[
+        Format, typer.Option("--format", help="table, markdown, csv or json.")
+    ] = Format.table,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write learning curves of these runs to a PNG.")
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", metavar="KEY", help="Group runs by one config key, over seeds."),
+    ] = None,
+    ungrouped: Annotated[
+        bool, typer.Option("--ungrouped", help="A sweep's trials one by one, not per setting.")
+    ] = False,
+    plot_diagnostics: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot-diagnostics",
+            help="Gradient flow and dead/saturated units of "
+            "the runs side by side, as a PNG (runs trained with --diagnostics).",
+        ),
+    ] = None,
+) -> None:
+    """Show runs side by side: what differs between them and how they scored.
+
+    A sweep folder is shown per setting: mean, std and 95% interval over seeds.
+    """
+    with _user_errors():
+        from dnn_lab.results import compare as comparing
+        from dnn_lab.results import tables
+        from dnn_lab.results.rundir import is_sweep_dir
+
+        if plot_diagnostics is not None:
+            _plot_diagnostics(paths, plot_diagnostics)
+        if by is not None or (not ungrouped and any(is_sweep_dir(p) for p in paths)):
+            _compare_grouped(paths, by, output_format, plot)
+            return
+
+        result = comparing.compare(
+            paths, sort=sort, reverse=reverse, top=top, where=where or (), columns=_split(columns)
+        )
+        if output_format is Format.table:
+            limit = None if top else tables.TABLE_ROWS
+            table = comparing.to_table(result, curves=limit or len(result.rows))
+            tables.render_table(table, _stdout(wide_when_piped=True), limit=limit)
+        else:
+            render = {
+                Format.markdown: tables.render_markdown,
+                Format.csv: tables.render_csv,
+                Format.json: tables.render_json,
+            }[output_format]
+            typer.echo(render(comparing.to_table(result)), nl=False)
+            if result.skipped:
+                _stderr().print(
+                    "warning: not run directories, skipped: " + ", ".join(map(str, result.skipped)),
+                    soft_wrap=True,
+                )
+        if plot is not None:
+            comparing.plot(result, plot)
+            _stderr().print(f"curves written to {plot}", soft_wrap=True)
+
+
+def _plot_diagnostics(paths: list[Path], target: Path) -> None:
+    from dnn_lab.results import diagnostics as diagnosis
+    from dnn_lab.results.collect import collect
+
+    found, _ = collect(paths)
+    items = [(run.name, diagnosis.read(run.path)) for run in found]
+    items = [(name, table) for name, table in items if table]
+    if not items:
+        raise DnnLabError("none of these runs recorded diagnostics (train with --diagnostics)")
+    diagnosis.plot(items, target)
+    _stderr().print(f"diagnostics written to {target}", soft_wrap=True)
+
+
+def _compare_grouped(paths: list[Path], by: str | None, output_format, plot) -> None:
+    from dnn_lab.results import study as studying
+    from dnn_lab.results import tables
+    from dnn_lab.results.collect import collect
+    from dnn_lab.sweep.state import counted_runs
+
+    found, skipped = collect(counted_runs(paths))
+    result = studying.group_runs(found, by=by)
+    table = studying.to_table(result)
+    if output_format is Format.table:
+        tables.render_table(table, _stdout(wide_when_piped=True), limit=None)
+    else:
+        render = {
+            Format.markdown: tables.render_markdown,
+            Format.csv: tables.render_csv,
+            Format.json: tables.render_json,
+        }[output_format]
+        typer.echo(render(table), nl=False)
+    if skipped:
+        _stderr().print(
+            "warning: not run directories, skipped: " + ", ".join(map(str, skipped)), soft_wrap=True
+        )
+    if plot is not None:
+        from dnn_lab.results.plots import plot_bands
+
+        groups = [(s.label(), [r.history for r in s.runs if r.history]) for s in result.settings]
+        plot_bands([(label, h) for label, h in groups if h], plot, metric=result.metric)
+        _stderr().print(f"curves written to {plot}", soft_wrap=True)
+
+
+@app.command()
+def report(
+    folder: Annotated[
+        Path,
+        typer.Argument(help="A sweep folder.", show_default=False, autocompletion=_complete_dir),
+    ],
+    by: Annotated[str | None, typer.Option("--by", metavar="KEY", help="Group by one key.")] = None,
+) -> None:
+    """Write report.md and report.html for a sweep: the table, curves, ranking and configs."""
+    with _user_errors():
+        import json as json_lib
+
+        from dnn_lab.results import study as studying
+        from dnn_lab.results import tables
+        from dnn_lab.results.collect import collect
+        from dnn_lab.results.report import write_report
+        from dnn_lab.results.rundir import SWEEP_FILE, is_sweep_dir
+        from dnn_lab.sweep.state import BASE_FILE, counted_runs
+
+        if not is_sweep_dir(folder):
+            raise DnnLabError(f"{folder} is not a sweep folder (no {SWEEP_FILE})")
+        found, _ = collect(counted_runs([folder]))
+        result = studying.group_runs(found, by=by)
+        info = json_lib.loads((folder / SWEEP_FILE).read_text(encoding="utf-8"))
+        base = (
+            (folder / BASE_FILE).read_text(encoding="utf-8")
+            if (folder / BASE_FILE).exists()
+            else None
+        )
+        written = write_report(folder, result, base, info)
+        tables.render_table(studying.to_table(result), _stdout(wide_when_piped=True), limit=None)
+        for path in written:
+            _stderr().print(f"wrote {path}", soft_wrap=True)
+
+
+@app.command()
+def show(
+    run: Annotated[
+        Path,
+        typer.Argument(help="A run directory.", show_default=False, autocompletion=_complete_dir),
+    ],
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write this run's learning curves to a PNG.")
+    ] = None,
+) -> None:
+    """One run in detail: summary, parameters, history, metrics and environment."""
+    with _user_errors():
+        from dnn_lab.results import show as showing
+
+        found = showing.load(run)
+        showing.render(found, _stdout(wide_when_piped=True))
+        if plot is not None:
+            showing.plot(found, plot)
+            _stderr().print(f"curves written to {plot}", soft_wrap=True)
+
+
+class Status(str, Enum):
+    running = "running"
+    completed = "completed"
+    failed = "failed"
+    interrupted = "interrupted"
+    diverged = "diverged"
+    crashed = "crashed"
+    damaged = "damaged"
+
+
+@app.command("runs")
+def list_runs(
+    folder: Annotated[
+        Path, typer.Argument(help="A runs directory.", autocompletion=_complete_dir)
+    ] = Path("runs"),
+    status: Annotated[
+        Status | None, typer.Option("--status", help="Only runs with this status.")
+    ] = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Every run, not only the newest 25.")
+    ] = False,
+) -> None:
+    """List the runs in a runs directory, newest first."""
+    with _user_errors():
+        from dnn_lab.results.collect import list_runs as listing
+        from dnn_lab.results.terminal import print_run_list
+
+        if not folder.is_dir():
+            raise DnnLabError(f"{folder} is not a directory")
+        rows = listing(folder, status.value if status else None)
+        print_run_list(_stdout(wide_when_piped=True), rows, limit=None if show_all else 25)

@@ -1,0 +1,119 @@
+"""The sweep command: a grid, random or guided search, repeated over seeds."""
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dnn_lab.cli.app import (
+    SetOption,
+    _complete_config,
+    _complete_dir,
+    _load,
+    _stdout,
+    _user_errors,
+    app,
+)
+from dnn_lab.errors import DnnLabError
+
+
+class Search(str, Enum):
+    grid = "grid"
+    random = "random"
+    optuna = "optuna"
+
+
+@app.command()
+def sweep(
+    config: Annotated[
+        Path | None,
+        typer.Argument(
+            help="YAML config (its sweep: section adds axes).",
+            show_default=False,
+            autocompletion=_complete_config,
+        ),
+    ] = None,
+    overrides: SetOption = None,
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grid",
+            metavar="KEY=V1,V2",
+            help="A sweep axis, e.g. --grid train.optimizer=sgd,adam. Repeatable.",
+        ),
+    ] = None,
+    random: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--random",
+            metavar="KEY=KIND(ARGS)",
+            help="A range to draw from: uniform(a,b), loguniform(a,b), int(a,b), "
+            "choice(x,y). Repeatable.",
+        ),
+    ] = None,
+    search: Annotated[
+        Search | None, typer.Option("--search", help="grid, random or optuna.")
+    ] = None,
+    trials: Annotated[
+        int | None, typer.Option("--trials", min=1, help="Settings to try (random, optuna).")
+    ] = None,
+    repeats: Annotated[
+        int | None, typer.Option("--repeats", min=1, help="Seeds per setting: seed, seed+1, ...")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", min=1, help="Trials at a time (default: one per CPU core, or one per GPU)."
+        ),
+    ] = None,
+    runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where the sweep folder goes.")] = (
+        Path("runs")
+    ),
+    name: Annotated[str | None, typer.Option("--name", help="Sweep name.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List the trials without training.")
+    ] = False,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            "--resume", help="Continue an interrupted sweep folder.", autocompletion=_complete_dir
+        ),
+    ] = None,
+) -> None:
+    """Train one config over a grid, random or guided search, repeated over seeds."""
+    with _user_errors():
+        from dnn_lab.sweep import plan as planning
+        from dnn_lab.sweep.runner import resume_sweep, start_sweep
+        from dnn_lab.sweep.view import SweepView, print_resume_plan, print_trial_plan
+
+        console = _stdout()
+        if resume is not None and dry_run:  # reads sweep.json only: no lock, no training
+            from dnn_lab.sweep.state import SweepState
+
+            print_resume_plan(console, SweepState.load(resume))
+            return
+        if resume is not None:
+            raise typer.Exit(resume_sweep(resume, workers, SweepView(console)))
+        if config is None:
+            raise DnnLabError("give a CONFIG to sweep, or --resume SWEEP_DIR")
+        cfg = _load(config, overrides, name)
+        plan = planning.merged_sweep(
+            cfg,
+            grid or (),
+            random or (),
+            search.value if search else None,
+            trials,
+            repeats,
+            workers,
+        )
+        if not plan.grid and not plan.space and plan.repeats == 1:
+            raise DnnLabError(
+                "nothing to sweep: give --grid KEY=V1,V2, --random KEY=KIND(ARGS), --repeats N, "
+                "or a sweep: section in the config"
+            )
+        if dry_run:
+            print_trial_plan(console, planning.plan_only(cfg, plan), plan)
+            return
+        code = start_sweep(cfg, plan, runs_dir, workers, SweepView(console))
+    raise typer.Exit(code)

@@ -1,0 +1,85 @@
+"""Commands that train or check a config: train, validate, datasets."""
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dnn_lab.cli.app import (
+    Backend,
+    ConfigArg,
+    Device,
+    SetOption,
+    _load,
+    _stderr,
+    _stdout,
+    _user_errors,
+    app,
+)
+
+
+@app.command()
+def train(
+    config: ConfigArg,
+    overrides: SetOption = None,
+    runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where run directories go.")] = Path(
+        "runs"
+    ),
+    name: Annotated[
+        str | None, typer.Option("--name", help="Run name (default: the config's name).")
+    ] = None,
+    device: Annotated[
+        Device | None, typer.Option("--device", help="auto, cpu or gpu (default: the config's).")
+    ] = None,
+    backend: Annotated[
+        Backend | None, typer.Option("--backend", help="Keras backend (default: the config's).")
+    ] = None,
+    diagnostics: Annotated[
+        bool,
+        typer.Option("--diagnostics", help="Record gradient norms, dead and saturated units."),
+    ] = False,
+) -> None:
+    """Train the network a config describes and write a run directory."""
+    with _user_errors():
+        extra = ["train.diagnostics=true"] if diagnostics else []
+        cfg = _load(config, [*(overrides or []), *extra], name, device, backend)
+        if cfg.sweep is not None:
+            _stderr().print(
+                "note: this config has a sweep: section; train runs its base config once "
+                f"(dnn-lab sweep {config} runs the study)",
+                soft_wrap=True,
+            )
+        from dnn_lab.results.terminal import print_training_result
+        from dnn_lab.training.trainer import train as run_training
+
+        console = _stdout()
+        result = run_training(cfg, runs_dir, console=console, command=sys.argv, config_path=config)
+        print_training_result(console, result)
+    if result.error is not None:
+        raise result.error
+    raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def validate(config: ConfigArg, overrides: SetOption = None) -> None:
+    """Check a config and print it fully resolved, without training."""
+    with _user_errors():
+        cfg = _load(config, overrides)
+        from dnn_lab.config.head import resolve_head, resolved
+        from dnn_lab.data.prepare import task_of
+
+        task, n_classes = task_of(cfg.data, cfg.seed)
+        cfg = resolved(cfg, resolve_head(cfg, task, n_classes))
+    typer.echo(cfg.to_yaml(), nl=False)
+    _stderr().print(
+        f"[green]ok:[/] {config} is valid ({task}, loss {cfg.train.loss})", soft_wrap=True
+    )
+
+
+@app.command()
+def datasets() -> None:
+    """List the datasets a config can name, with size, shape, task and classes."""
+    from dnn_lab.results.terminal import print_datasets
+
+    print_datasets(_stdout())
