@@ -62,9 +62,12 @@ def sweep(
         int | None, typer.Option("--repeats", min=1, help="Seeds per setting: seed, seed+1, ...")
     ] = None,
     workers: Annotated[
-        int | None,
+        str | None,
         typer.Option(
-            "--workers", min=1, help="Trials at a time (default: one per CPU core, or one per GPU)."
+            "--workers",
+            metavar="N|auto",
+            help="Trials at a time, each in a warm worker (default auto: one per CPU core, "
+            "or one per GPU).",
         ),
     ] = None,
     runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where the sweep folder goes.")] = (
@@ -88,13 +91,14 @@ def sweep(
         from dnn_lab.sweep.view import SweepView, print_resume_plan, print_trial_plan
 
         console = _stdout()
+        worker_count = _worker_count(workers)
         if resume is not None and dry_run:  # reads sweep.json only: no lock, no training
             from dnn_lab.sweep.state import SweepState
 
             print_resume_plan(console, SweepState.load(resume))
             return
         if resume is not None:
-            raise typer.Exit(resume_sweep(resume, workers, SweepView(console)))
+            raise typer.Exit(resume_sweep(resume, worker_count, SweepView(console)))
         if config is None:
             raise DnnLabError("give a CONFIG to sweep, or --resume SWEEP_DIR")
         cfg = _load(config, overrides, name)
@@ -105,7 +109,7 @@ def sweep(
             search.value if search else None,
             trials,
             repeats,
-            workers,
+            worker_count,
         )
         if not plan.grid and not plan.space and plan.repeats == 1:
             raise DnnLabError(
@@ -115,5 +119,14 @@ def sweep(
         if dry_run:
             print_trial_plan(console, planning.plan_only(cfg, plan), plan)
             return
-        code = start_sweep(cfg, plan, runs_dir, workers, SweepView(console))
+        code = start_sweep(cfg, plan, runs_dir, worker_count, SweepView(console))
     raise typer.Exit(code)
+
+
+def _worker_count(text: str | None) -> int | None:
+    """``--workers``: a count, or ``auto`` (None: the sweep decides from cores and GPUs)."""
+    if text is None or text.strip().lower() == "auto":
+        return None
+    if text.strip().isdigit() and int(text) >= 1:
+        return int(text)
+    raise DnnLabError(f"--workers: expected a number of at least 1, or auto; received {text!r}")

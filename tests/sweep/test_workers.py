@@ -149,3 +149,14 @@ def _alive(pid: int) -> bool:
 def test_auto_workers_share_the_cores(monkeypatch, cores, trials, gpus, expected):
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
     assert auto_workers(trials, gpus) == expected
+
+
+def test_workers_take_a_count_or_auto(tmp_path):
+    config = write_yaml(tmp_path / "warm.yaml", WARM)
+    for value, code in (("auto", 0), ("2", 0), ("lots", 2), ("0", 2)):
+        result = CliRunner().invoke(
+            app, ["sweep", str(config), "--repeats", "2", "--workers", value, "--dry-run"]
+        )
+        assert result.exit_code == code, result.output
+        if code:
+            assert "--workers: expected a number of at least 1, or auto" in result.output
