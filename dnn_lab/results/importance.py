@@ -118,15 +118,15 @@ def importance(info: dict[str, Any]) -> Importance:
     result = Importance(metric=metric, direction=direction, settings=len(settings), keys=[])
     if not keys:
         result.note = (
-            "no swept key took two values among the completed settings: nothing to rank"
+            "No swept key took two values among the completed settings: nothing to rank"
             if settings
-            else "no completed settings: nothing to rank"
+            else "No completed settings: nothing to rank"
         )
         return result
     needed = max(MIN_SETTINGS, 2 * len(keys))
     if len(settings) < needed:
         result.note = (
-            f"too few settings for an importance estimate: {len(settings)} completed, "
+            f"Too few settings for an importance estimate: {len(settings)} completed, "
             f"{needed} needed for {len(keys)} swept key{'s' if len(keys) > 1 else ''} "
             "(anything less would rank noise)"
         )

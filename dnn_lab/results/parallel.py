@@ -20,6 +20,7 @@ from dnn_lab.results.study import Study
 
 WIDTH, HEIGHT = 1000, 440
 TOP, BOTTOM, LEFT, RIGHT = 56, 40, 90, 150  # margins; the colour bar sits in the right one
+MAX_CATEGORIES = 8  # a numeric axis with more distinct values is drawn to scale
 # viridis at five stops, dark (worst) to bright (best)
 _VIRIDIS = ((68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37))
 
@@ -42,10 +43,11 @@ class Axis:
 
     def __post_init__(self) -> None:
         numbers = [v for v in self.values if is_finite_number(v)]
-        self.numeric = len(numbers) == len(self.values) and len(set(numbers)) > 2
+        # a few values (a grid axis) read best evenly spaced, each named; many on a scale
+        self.numeric = len(numbers) == len(self.values) and len(set(numbers)) > MAX_CATEGORIES
         if self.numeric:
             low, high = min(numbers), max(numbers)
-            self.log = low > 0 and high / low >= 20
+            self.log = low > 0 and high / low >= 10
             self.low, self.high = (math.log10(low), math.log10(high)) if self.log else (low, high)
             self.categories: list[str] = []
         else:

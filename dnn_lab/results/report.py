@@ -129,13 +129,13 @@ def _importance_lines(sweep_info: dict[str, Any]) -> list[str]:
     except DnnLabError as exc:  # Optuna missing: the rest of the report still stands
         return [*lines, f"{exc}.", ""]
     if not found.enough:
-        return [*lines, f"{found.note[:1].upper()}{found.note[1:]}.", ""]
+        return [*lines, f"{found.note}.", ""]
     return [
         *lines,
         f"Share of the variance of the mean {found.metric} over seeds that each swept key "
         f"explains (Optuna's fANOVA over {found.settings} completed settings).",
         "",
-        f"{found.note[:1].upper()}{found.note[1:]}.",
+        f"{found.note}.",
         "",
         render_markdown(importances.to_table(found)),
     ]

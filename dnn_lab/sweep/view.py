@@ -54,7 +54,9 @@ class SweepView:
                 value = "-" if trial.value is None else fmt(trial.value)
                 line = (
                     f"[{done}/{total}] {trial.status} #{trial.index:03d} {trial.setting()} "
-                    f"seed={trial.seed}: {state.monitor} {value}"
+                    f"seed={trial.seed}"
+                    + (f" epochs={trial.budget}" if trial.budget is not None else "")
+                    + f": {state.monitor} {value}"
                 )
                 (self.live.console if self.live else self.console).print(
                     line, highlight=False, soft_wrap=True, markup=False

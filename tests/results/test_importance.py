@@ -83,7 +83,7 @@ def test_too_few_settings_say_so_instead_of_ranking_noise():
     info = sweep_info(grid={"model.units": [8, 16], "model.activation": ["relu"]})
     found = importances.importance(info)  # no Optuna needed to say so
     assert not found.enough
-    assert "too few settings" in found.note and "2 completed" in found.note
+    assert "Too few settings" in found.note and "2 completed" in found.note
 
 
 def test_a_random_sweep_over_ranges_is_ranked_too():
