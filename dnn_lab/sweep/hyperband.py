@@ -110,7 +110,8 @@ class HalvingSearch:
             return False  # the last rung, or decided already (a resumed sweep)
         means = self.means(current)
         order = sorted(means, key=lambda g: (self.direction.sort_key(means[g]), g))
-        keep = order[: max(1, len(order) // self.eta)]
+        # a setting whose every seed failed or diverged has nothing to go on with
+        keep = [g for g in order[: max(1, len(order) // self.eta)] if math.isfinite(means[g])]
         for trial in current:
             if trial.status != runs.COMPLETED:
                 continue
@@ -135,7 +136,7 @@ class HalvingSearch:
                     )
                 )
         state.save()
-        return True
+        return bool(keep)
 
 
 def epochs_of(state: SweepState) -> int:

@@ -105,6 +105,36 @@ def test_with_repeats_a_setting_is_judged_on_its_mean(tmp_path):
     assert [t.status for t in first] == ["pruned", "pruned"] and "0.4950" in first[0].message
 
 
+def test_a_resumed_search_runs_the_rung_it_was_in_and_decides_each_rung_once(tmp_path):
+    state = state_of(tmp_path, [1, 2, 3], epochs=3)
+    search = HalvingSearch(state, 3)
+    for _ in range(3):
+        trial = search.ask(state)
+        trial.status, trial.value = runs.COMPLETED, trial.overrides["model.units"] / 10
+    assert search.wants_more(state)  # decides rung 1: width 3 goes on
+    (second,) = [t for t in state.trials if t.budget == 3]
+    second.status = runs.INTERRUPTED  # the driver was stopped
+    state.save()
+    again = SweepState.load(tmp_path)
+    again.trials[-1].status = "pending"  # as the runner does for what did not finish
+    resumed = HalvingSearch(again, 3)
+    assert resumed.ask(again).index == second.index
+    assert len(again.trials) == 4 and [t.status for t in again.trials[:3]] == [
+        "pruned",
+        "pruned",
+        "promoted",
+    ]
+
+
+def test_a_setting_whose_seeds_all_failed_is_not_promoted(tmp_path):
+    state = state_of(tmp_path, [1, 2], eta=2, epochs=2)
+    search = HalvingSearch(state, 2)
+    for _ in range(2):
+        trial = search.ask(state)
+        trial.status, trial.value = runs.FAILED, None
+    assert not search.wants_more(state) and len(state.trials) == 2
+
+
 @pytest.mark.parametrize(
     ("sweep", "expected"),
     [
