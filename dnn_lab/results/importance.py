@@ -116,19 +116,24 @@ def importance(info: dict[str, Any]) -> Importance:
         and all(k in o for o, _ in settings)
     ]
     result = Importance(metric=metric, direction=direction, settings=len(settings), keys=[])
+    why = (
+        " (a hyperband search completes only the settings of its last rung)"
+        if info.get("search") == "hyperband"
+        else ""
+    )
     if not keys:
         result.note = (
             "No swept key took two values among the completed settings: nothing to rank"
             if settings
             else "No completed settings: nothing to rank"
-        )
+        ) + why
         return result
     needed = max(MIN_SETTINGS, 2 * len(keys))
     if len(settings) < needed:
         result.note = (
             f"Too few settings for an importance estimate: {len(settings)} completed, "
             f"{needed} needed for {len(keys)} swept key{'s' if len(keys) > 1 else ''} "
-            "(anything less would rank noise)"
+            "(anything less would rank noise)" + why
         )
         return result
     try:

@@ -223,3 +223,26 @@ def test_optuna_multi_objective_search_records_its_objectives(tmp_path):
     assert [t.status for t in state.trials] == ["completed"] * 2
     result = cli("compare", folder, "--pareto", "--format", "markdown")
     assert result.exit_code == 0 and "on the front of" in result.output
+
+
+def test_objectives_must_start_with_the_metric_trials_are_scored_by(tmp_path):
+    config = write_yaml(tmp_path / "quick.yaml", QUICK)
+    result = cli(
+        "sweep",
+        config,
+        "--search",
+        "optuna",
+        "--trials",
+        2,
+        "--random",
+        "model.units=int(2,8)",
+        "--objectives",
+        "val_loss,params",
+        "--runs-dir",
+        tmp_path / "runs",
+    )
+    assert result.exit_code == 2
+    assert (
+        "the first objective is the metric the trials are scored by, val_accuracy" in result.output
+    )
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
