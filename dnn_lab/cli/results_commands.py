@@ -71,6 +71,22 @@ def compare(
             "the runs side by side, as a PNG (runs trained with --diagnostics).",
         ),
     ] = None,
+    importance: Annotated[
+        bool,
+        typer.Option(
+            "--importance",
+            help="A sweep's keys ranked by the share of the metric's variance they explain "
+            "(Optuna's fANOVA), with its stability over seeds.",
+        ),
+    ] = False,
+    pareto: Annotated[
+        bool,
+        typer.Option(
+            "--pareto",
+            help="The settings no other beats on both the metric and the parameter count "
+            "(or seconds per epoch); --plot draws the fronts.",
+        ),
+    ] = False,
 ) -> None:
     """Show runs side by side: what differs between them and how they scored.
 
@@ -83,6 +99,12 @@ def compare(
 
         if plot_diagnostics is not None:
             _plot_diagnostics(paths, plot_diagnostics)
+        if importance:
+            _compare_importance(paths, output_format)
+            return
+        if pareto:
+            _compare_pareto(paths, by, output_format, plot)
+            return
         if by is not None or (not ungrouped and any(is_sweep_dir(p) for p in paths)):
             _compare_grouped(paths, by, output_format, plot)
             return
@@ -152,6 +174,51 @@ def _compare_grouped(paths: list[Path], by: str | None, output_format, plot) -> 
         groups = [(s.label(), [r.history for r in s.runs if r.history]) for s in result.settings]
         plot_bands([(label, h) for label, h in groups if h], plot, metric=result.metric)
         _stderr().print(f"curves written to {plot}", soft_wrap=True)
+
+
+def _render(table, output_format) -> None:
+    from dnn_lab.results import tables
+
+    if output_format is Format.table:
+        tables.render_table(table, _stdout(wide_when_piped=True), limit=None)
+        return
+    render = {
+        Format.markdown: tables.render_markdown,
+        Format.csv: tables.render_csv,
+        Format.json: tables.render_json,
+    }[output_format]
+    typer.echo(render(table), nl=False)
+
+
+def _compare_importance(paths: list[Path], output_format) -> None:
+    import json as json_lib
+
+    from dnn_lab.results import importance as importances
+    from dnn_lab.results.rundir import SWEEP_FILE, is_sweep_dir
+
+    folders = [p for p in paths if is_sweep_dir(p)]
+    if len(folders) != 1 or len(paths) != 1:
+        raise DnnLabError("--importance takes one sweep folder (the folder with sweep.json)")
+    info = json_lib.loads((folders[0] / SWEEP_FILE).read_text(encoding="utf-8"))
+    found = importances.importance(info)
+    if not found.enough and output_format is Format.table:
+        _stdout().print(found.note, highlight=False, soft_wrap=True)
+        return
+    _render(importances.to_table(found), output_format)
+
+
+def _compare_pareto(paths: list[Path], by: str | None, output_format, plot) -> None:
+    from dnn_lab.results import pareto as fronts
+    from dnn_lab.results import study as studying
+    from dnn_lab.results.collect import collect
+    from dnn_lab.sweep.state import counted_runs
+
+    found, _ = collect(counted_runs(paths))
+    result = fronts.tradeoffs(studying.group_runs(found, by=by))
+    _render(fronts.to_table(result), output_format)
+    if plot is not None:
+        fronts.plot_fronts(result, plot)
+        _stderr().print(f"fronts written to {plot}", soft_wrap=True)
 
 
 @app.command()

@@ -22,6 +22,7 @@ class Search(str, Enum):
     grid = "grid"
     random = "random"
     optuna = "optuna"
+    hyperband = "hyperband"
 
 
 @app.command()
@@ -53,10 +54,24 @@ def sweep(
         ),
     ] = None,
     search: Annotated[
-        Search | None, typer.Option("--search", help="grid, random or optuna.")
+        Search | None,
+        typer.Option(
+            "--search",
+            help="grid, random, optuna, or hyperband (successive halving over epochs).",
+        ),
+    ] = None,
+    objectives: Annotated[
+        str | None,
+        typer.Option(
+            "--objectives",
+            metavar="METRIC,COST",
+            help="optuna: a multi-objective search, e.g. val_accuracy,params "
+            "(costs: params, seconds_per_epoch).",
+        ),
     ] = None,
     trials: Annotated[
-        int | None, typer.Option("--trials", min=1, help="Settings to try (random, optuna).")
+        int | None,
+        typer.Option("--trials", min=1, help="Settings to try (random, optuna, hyperband)."),
     ] = None,
     repeats: Annotated[
         int | None, typer.Option("--repeats", min=1, help="Seeds per setting: seed, seed+1, ...")
@@ -110,6 +125,7 @@ def sweep(
             trials,
             repeats,
             worker_count,
+            objectives=_split([objectives]) if objectives else None,
         )
         if not plan.grid and not plan.space and plan.repeats == 1:
             raise DnnLabError(

@@ -134,14 +134,19 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     "model.activation: [relu, tanh].",
     ("SweepConfig", "space"): "random / optuna: a dotted key and one of {uniform: [a, b]}, "
     "{loguniform: [a, b]}, {int: [a, b]}, {choice: [...]}.",
-    ("SweepConfig", "search"): "grid: every combination; random: seeded draws; optuna: TPE.",
-    ("SweepConfig", "trials"): "random / optuna: how many settings.",
+    ("SweepConfig", "search"): "grid: every combination; random: seeded draws; optuna: TPE; "
+    "hyperband: successive halving over epochs.",
+    ("SweepConfig", "trials"): "random / optuna / hyperband: how many settings.",
     ("SweepConfig", "repeats"): "Seeds per setting: seed, seed+1, ...",
     (
         "SweepConfig",
         "workers",
     ): "Trials at a time, each in a warm worker; null: one per CPU core, or one per GPU.",
     ("SweepConfig", "prune"): "optuna: stop trials that trail the others.",
+    ("SweepConfig", "min_epochs"): "hyperband: epochs of the first rung.",
+    ("SweepConfig", "eta"): "hyperband: 1/eta of the settings go on at each rung.",
+    ("SweepConfig", "objectives"): "optuna: the metric then costs (params, "
+    "seconds_per_epoch): a multi-objective study.",
 }
 
 # Fields that take a Keras name (or {name: ..., parameters}): kind, names -> parameters,

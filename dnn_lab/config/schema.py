@@ -382,16 +382,26 @@ class TrainConfig(_Section):
 Distribution = Literal["uniform", "loguniform", "int", "choice"]
 
 
+# Costs a multi-objective search can trade the validation metric against, both minimized.
+COSTS = ("params", "seconds_per_epoch")
+
+
 class SweepConfig(_Section):
     """Many runs of one config: a grid, a random or a guided search, repeated over seeds."""
 
     grid: dict[str, list[Any]] = Field(default_factory=dict)  # key: [value, value...]
     space: dict[str, dict[Distribution, list[Any]]] = Field(default_factory=dict)
-    search: Literal["grid", "random", "optuna"] = "grid"
-    trials: int | None = Field(None, ge=1, le=100_000)  # random/optuna: how many settings
+    search: Literal["grid", "random", "optuna", "hyperband"] = "grid"
+    # random/optuna: how many settings; hyperband: settings drawn (default: the grid's)
+    trials: int | None = Field(None, ge=1, le=100_000)
     repeats: int = Field(1, ge=1, le=1000)  # seeds seed, seed+1, ... per setting
     workers: int | None = Field(None, ge=1, le=256)  # None: one per CPU core, or per GPU
     prune: bool = True  # optuna: stop hopeless trials early
+    # hyperband: the first rung's epochs, and 1/eta of the settings go on at each rung
+    min_epochs: int = Field(1, ge=1, le=100_000)
+    eta: int = Field(3, ge=2, le=100)
+    # optuna: several objectives make a multi-objective study (the first is the metric)
+    objectives: list[str] | None = None
 
     @field_validator("grid")
     @classmethod
@@ -435,7 +445,40 @@ class SweepConfig(_Section):
 
     @model_validator(mode="after")
     def _search_has_what_it_needs(self) -> SweepConfig:
-        if self.search in ("random", "optuna"):
+        if self.objectives is not None:
+            if self.search != "optuna":
+                raise PydanticCustomError(
+                    "dnn_lab", f"sweep.objectives is for search: optuna; received {self.search}"
+                )
+            if len(set(self.objectives)) != len(self.objectives) or len(self.objectives) < 2:
+                raise PydanticCustomError(
+                    "dnn_lab",
+                    "sweep.objectives: give two or more different objectives, e.g. "
+                    f"[val_accuracy, params]; received {short(self.objectives)}",
+                )
+            if self.objectives[0] in COSTS:
+                raise PydanticCustomError(
+                    "dnn_lab",
+                    "sweep.objectives: the first objective is the validation metric "
+                    f"(val_accuracy, val_loss...); received {self.objectives[0]}",
+                )
+            if any(o not in COSTS for o in self.objectives[1:]):
+                raise PydanticCustomError(
+                    "dnn_lab",
+                    f"sweep.objectives: after the metric come costs, {' or '.join(COSTS)}; "
+                    f"received {short(self.objectives[1:])}",
+                )
+        if self.search == "hyperband":
+            if not self.space and not self.grid:
+                raise PydanticCustomError(
+                    "dnn_lab", "a hyperband search needs sweep.grid or sweep.space to draw from"
+                )
+            if self.space and self.trials is None:
+                raise PydanticCustomError(
+                    "dnn_lab",
+                    "a hyperband search over ranges needs sweep.trials (how many settings)",
+                )
+        elif self.search in ("random", "optuna"):
             if not self.space and not self.grid:
                 raise PydanticCustomError(
                     "dnn_lab", f"a {self.search} search needs sweep.space (ranges to draw from)"
@@ -446,7 +489,8 @@ class SweepConfig(_Section):
                 )
         elif self.space:
             raise PydanticCustomError(
-                "dnn_lab", "sweep.space is for search: random or optuna; a grid uses sweep.grid"
+                "dnn_lab",
+                "sweep.space is for search: random, optuna or hyperband; a grid uses sweep.grid",
             )
         return self
 

@@ -3,11 +3,18 @@
 Optuna is an optional extra (``dnn-lab[optuna]``); it is imported only here.
 Each proposed setting runs ``repeats`` times (seeds seed, seed+1...) and Optuna
 is told the mean; pruning watches single-seed settings epoch by epoch.
+
+With ``objectives`` (``--objectives val_accuracy,params``) the study is
+multi-objective: Optuna is told the metric and each cost (the parameter count, the
+seconds per epoch, means over seeds, both minimized) and TPE looks for the front of
+settings no other beats on all of them. Optuna cannot prune a multi-objective trial,
+so none is pruned.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 from dnn_lab.config.schema import SweepConfig
@@ -30,13 +37,20 @@ class OptunaSearch:
         self.optuna = optuna
         self.sweep = sweep
         self.space = search_space(sweep)
+        self.costs = list(sweep.objectives[1:]) if sweep.objectives else []
+        if sweep.objectives and sweep.objectives[0] != state.monitor:
+            raise DnnLabError(
+                f"--objectives {','.join(sweep.objectives)}: the first objective is the metric "
+                f"the trials are scored by, {state.monitor}; e.g. --objectives "
+                f"{state.monitor},{','.join(self.costs)}"
+            )
         pruner = (
             optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
-            if sweep.prune and sweep.repeats == 1
+            if sweep.prune and sweep.repeats == 1 and not self.costs
             else optuna.pruners.NopPruner()
         )
         self.study = optuna.create_study(
-            direction=state.direction.optuna,
+            directions=[state.direction.optuna] + ["minimize"] * len(self.costs),
             sampler=optuna.samplers.TPESampler(seed=state.seed),
             pruner=pruner,
         )
@@ -75,13 +89,13 @@ class OptunaSearch:
         for group, members in sorted(groups.items()):
             params = {k: self._encode(k, v) for k, v in members[0].overrides.items()}
             if all(t.status in FINISHED for t in members):
-                value = _mean([t.value for t in members if t.status != PRUNED])
+                values = self._values(members, state)
                 done = self.optuna.trial.create_trial(
                     params=params,
                     distributions=distributions,
-                    value=value if value is not None else None,
+                    values=values,
                     state=self.optuna.trial.TrialState.COMPLETE
-                    if value is not None
+                    if values is not None
                     else self.optuna.trial.TrialState.PRUNED,
                 )
                 self.study.add_trial(done)
@@ -132,7 +146,7 @@ class OptunaSearch:
     def report(self, trial: Trial, value: float, epoch: int) -> bool:
         """Record an epoch's value; True when the pruner says stop."""
         handle = self.handles.get(trial.group)
-        if handle is None or self.sweep.repeats != 1 or not math.isfinite(value):
+        if handle is None or self.sweep.repeats != 1 or self.costs or not math.isfinite(value):
             return False
         handle.report(value, epoch)
         return handle.should_prune()
@@ -152,11 +166,33 @@ class OptunaSearch:
         if all(t.status == PRUNED for t in members):
             self.study.tell(handle, state=states.PRUNED)
             return
-        value = _mean([t.value for t in members if t.status != PRUNED])
-        if value is None:
+        values = self._values(members, state)
+        if values is None:
             self.study.tell(handle, state=states.FAIL)
         else:
-            self.study.tell(handle, value)
+            self.study.tell(handle, values if self.costs else values[0])
+
+    def _values(self, members: list[Trial], state: SweepState) -> list[float] | None:
+        """The objectives of a finished setting: the metric's mean, then each cost's mean."""
+        kept = [t for t in members if t.status != PRUNED]
+        values = [_mean([t.value for t in kept])]
+        for cost in self.costs:
+            values.append(_mean([_cost(t, cost, state) for t in kept if t.value is not None]))
+        return None if any(v is None for v in values) else values
+
+
+def _cost(trial: Trial, cost: str, state: SweepState) -> float | None:
+    """A trial's parameter count or seconds per epoch, read from its run directory."""
+    from dnn_lab.results import rundir as runs
+
+    if not trial.run_dir:
+        return None
+    run = runs.try_read_run(state.folder / Path(trial.run_dir).name)
+    if run is None:
+        return None
+    if cost == "params":
+        return run.totals.get("total")
+    return run.scores.seconds_per_epoch
 
 
 def _mean(values: list[float | None]) -> float | None:

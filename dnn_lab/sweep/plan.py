@@ -78,6 +78,7 @@ def merged_sweep(
     trials: int | None = None,
     repeats: int | None = None,
     workers: int | None = None,
+    objectives: list[str] | None = None,
 ) -> SweepConfig:
     """The config's ``sweep:`` section with the command line's axes added on top."""
     data = config.sweep.model_dump() if config.sweep is not None else {}
@@ -92,6 +93,7 @@ def merged_sweep(
         ("trials", trials),
         ("repeats", repeats),
         ("workers", workers),
+        ("objectives", objectives),
     ):
         if value is not None:
             data[key] = value
@@ -115,9 +117,12 @@ def sweep_config_of(state: SweepState) -> SweepConfig:
             "grid": state.grid,
             "space": state.space,
             "search": state.search,
-            "trials": settings if state.search != "grid" else None,
+            "trials": settings if state.search in ("random", "optuna") or state.space else None,
             "repeats": state.repeats,
             "prune": state.prune,
+            "min_epochs": state.min_epochs,
+            "eta": state.eta,
+            "objectives": state.objectives,
         }
     )
 
@@ -215,15 +220,60 @@ def draw(rng, spec: dict[str, list[Any]]) -> Any:
     return float(rng.uniform(args[0], args[1]))
 
 
-def planned_trials(sweep: SweepConfig, base_seed: int) -> list[Trial]:
-    """The trials a grid or random search runs; a guided search plans none ahead."""
+def planned_trials(sweep: SweepConfig, base_seed: int, epochs: int | None = None) -> list[Trial]:
+    """The trials a grid, random or hyperband search starts with; a guided search plans none.
+
+    ``epochs`` (the base config's ``train.epochs``) sets a hyperband search's rungs.
+    """
     check_seed_axis(sweep)
     if sweep.search == "grid":
         check_grid_size(sweep)
         return grid_trials(sweep, base_seed)
     if sweep.search == "random":
         return random_trials(sweep, base_seed)
+    if sweep.search == "hyperband":
+        return halving_trials(sweep, base_seed, epochs or 1)
     return []
+
+
+def halving_trials(sweep: SweepConfig, base_seed: int, epochs: int) -> list[Trial]:
+    """A hyperband search's first rung: the grid's settings, or ``trials`` draws.
+
+    Each trains the first rung's epochs (``budget``); ``group`` ties a setting's seeds
+    together, since promotion goes by their mean (:mod:`dnn_lab.sweep.hyperband`).
+    """
+    from dnn_lab.sweep.hyperband import halving_rungs
+
+    if "train.epochs" in search_space(sweep):
+        raise ConfigError(
+            "sweep axis train.epochs: a hyperband search sets the epochs itself, rung by rung "
+            "up to the config's train.epochs; remove the axis"
+        )
+    if sweep.space or sweep.trials is not None:
+        trials = random_trials(sweep, base_seed)
+        for trial in trials:  # each draw's seeds are neighbours; two equal draws stay two
+            trial.group = trial.index // sweep.repeats
+    else:
+        check_grid_size(sweep)
+        trials = grid_trials(sweep, base_seed)
+        groups: dict[str, int] = {}
+        for trial in trials:
+            trial.group = groups.setdefault(trial.setting(), len(groups))
+    first = halving_rungs(epochs, sweep.min_epochs, sweep.eta)[0]
+    for trial in trials:
+        trial.budget = first
+    return trials
+
+
+def planned_runs(sweep: SweepConfig, trials: list[Trial], epochs: int) -> int:
+    """How many runs a sweep will make: its trials, or a guided search's settings x seeds."""
+    if sweep.search == "hyperband":
+        from dnn_lab.sweep.hyperband import halving_rungs, settings_per_rung
+
+        settings = len({t.group for t in trials})
+        rungs = len(halving_rungs(epochs, sweep.min_epochs, sweep.eta))
+        return sum(settings_per_rung(settings, rungs, sweep.eta)) * sweep.repeats
+    return len(trials) if trials else (sweep.trials or 0) * sweep.repeats
 
 
 def check_trials(base: dict[str, Any], trials: list[Trial], sweep: SweepConfig) -> None:
@@ -250,7 +300,7 @@ def check_trials(base: dict[str, Any], trials: list[Trial], sweep: SweepConfig) 
 def plan_only(config: Config, sweep: SweepConfig) -> list[Trial]:
     """The trials a sweep would run, for ``--dry-run``; validates them all."""
     base = config.model_copy(update={"sweep": None})
-    trials = planned_trials(sweep, config.seed)
+    trials = planned_trials(sweep, config.seed, config.train.epochs)
     check_trials(base.to_dict(), trials, sweep)
     return trials
 
@@ -264,9 +314,14 @@ def create_sweep(config: Config, sweep: SweepConfig, runs_dir: Path) -> SweepSta
     trials = plan_only(config, sweep)
     task, n_classes = task_of(base.data, base.seed)
     head = resolve_head(base, task, n_classes)
+    if sweep.objectives and sweep.objectives[0] != head.monitor:
+        raise ConfigError(
+            f"sweep.objectives: the first objective is the metric the trials are scored by, "
+            f"{head.monitor}; received {sweep.objectives[0]}"
+        )
     folder = runs.create_run_dir(runs_dir, f"{config.name}-sweep")
     runs.atomic_write_text(folder / BASE_FILE, base.to_yaml())
-    planned = len(trials) if trials else (sweep.trials or 0) * sweep.repeats
+    planned = planned_runs(sweep, trials, config.train.epochs)
     state = SweepState(
         folder=folder,
         name=config.name,
@@ -279,6 +334,9 @@ def create_sweep(config: Config, sweep: SweepConfig, runs_dir: Path) -> SweepSta
         monitor=head.monitor,
         direction=Direction(head.mode),
         prune=sweep.prune,
+        min_epochs=sweep.min_epochs,
+        eta=sweep.eta,
+        objectives=sweep.objectives,
         trials=trials,
     )
     state.save()

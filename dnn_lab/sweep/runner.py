@@ -218,6 +218,10 @@ def make_search(state: SweepState, sweep: SweepConfig) -> Search:
         from dnn_lab.sweep.optuna_search import OptunaSearch
 
         return OptunaSearch(state, sweep)
+    if state.search == "hyperband":
+        from dnn_lab.sweep.hyperband import HalvingSearch, epochs_of
+
+        return HalvingSearch(state, epochs_of(state))
     return FixedPlan()
 
 

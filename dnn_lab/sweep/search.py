@@ -2,7 +2,9 @@
 
 The runner knows how to run trials; a search decides which ones. ``FixedPlan`` hands out
 the trials a grid or random search planned ahead; ``OptunaSearch``
-(:mod:`dnn_lab.sweep.optuna_search`) proposes settings from the results so far.
+(:mod:`dnn_lab.sweep.optuna_search`) proposes settings from the results so far;
+``HalvingSearch`` (:mod:`dnn_lab.sweep.hyperband`) runs planned trials and prunes all
+but the best settings at each rung of epochs.
 """
 
 from __future__ import annotations

@@ -25,8 +25,9 @@ LOGS_DIR = "logs"  # one trial-NNN.log per trial: what its process printed
 
 PENDING = "pending"
 PRUNED = "pruned"
+PROMOTED = "promoted"  # hyperband: completed its rung, and its setting went on to the next
 # Statuses a resumed sweep keeps; every other trial runs again.
-FINISHED = frozenset({runs.COMPLETED, runs.FAILED, runs.DIVERGED, PRUNED})
+FINISHED = frozenset({runs.COMPLETED, runs.FAILED, runs.DIVERGED, PRUNED, PROMOTED})
 
 
 def inline(value: Any) -> str:
@@ -50,12 +51,15 @@ class Trial:
     epochs: int | None = None
     message: str | None = None
     group: int | None = None  # guided search: the setting this trial repeats
+    budget: int | None = None  # hyperband: the epochs of this trial's rung (train.epochs)
 
     def setting(self) -> str:
         return " ".join(f"{k}={inline(v)}" for k, v in self.overrides.items()) or "(base)"
 
     def set_args(self) -> list[str]:
         args = [f"{k}={inline(v)}" for k, v in self.overrides.items()]
+        if self.budget is not None:
+            args.append(f"train.epochs={self.budget}")
         return [*args, f"seed={self.seed}"]
 
     def log_path(self, folder: Path) -> Path:
@@ -94,6 +98,9 @@ class SweepState:
         default_factory=lambda: datetime.now().astimezone().isoformat(timespec="seconds")
     )
     prune: bool = True
+    min_epochs: int = 1  # hyperband: the first rung
+    eta: int = 3  # hyperband: 1/eta of the settings go on at each rung
+    objectives: list[str] | None = None  # optuna: a multi-objective study's objectives
     trials: list[Trial] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:

@@ -54,7 +54,9 @@ class SweepView:
                 value = "-" if trial.value is None else fmt(trial.value)
                 line = (
                     f"[{done}/{total}] {trial.status} #{trial.index:03d} {trial.setting()} "
-                    f"seed={trial.seed}: {state.monitor} {value}"
+                    f"seed={trial.seed}"
+                    + (f" epochs={trial.budget}" if trial.budget is not None else "")
+                    + f": {state.monitor} {value}"
                 )
                 (self.live.console if self.live else self.console).print(
                     line, highlight=False, soft_wrap=True, markup=False
@@ -127,10 +129,11 @@ def print_trial_plan(console: Console, trials, sweep) -> None:
     from rich import box
 
     if sweep.search == "optuna":
+        goal = f", trading {' against '.join(sweep.objectives)}" if sweep.objectives else ""
         console.print(
             f"{sweep.trials} settings x {sweep.repeats} seeds = "
             f"{(sweep.trials or 0) * sweep.repeats} runs, chosen by Optuna's TPE "
-            "sampler as results come in, from:",
+            f"sampler as results come in{goal}, from:",
             highlight=False,
         )
         for key, spec in search_space(sweep).items():
@@ -149,6 +152,14 @@ def print_trial_plan(console: Console, trials, sweep) -> None:
         f"{len(trials)} runs: {settings} settings x {seeds} seeds ({sweep.search} search)",
         highlight=False,
     )
+    if sweep.search == "hyperband":
+        budget = trials[0].budget if trials else "?"
+        console.print(
+            f"each trains {budget} epochs first; then only the best 1/{sweep.eta} of the "
+            f"settings (mean over seeds) train {sweep.eta} times as many, and so on up to "
+            "the config's train.epochs",
+            highlight=False,
+        )
 
 
 def print_resume_plan(console: Console, state) -> None:
