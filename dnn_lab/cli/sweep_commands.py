@@ -11,6 +11,7 @@ from dnn_lab.cli.app import (
     _complete_config,
     _complete_dir,
     _load,
+    _split,
     _stdout,
     _user_errors,
     app,

@@ -17,9 +17,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from dnn_lab.direction import Direction, is_finite_number
 from dnn_lab.errors import DnnLabError
 from dnn_lab.results import rundir as runs
-from dnn_lab.results.direction import Direction, is_finite_number
 from dnn_lab.results.formatting import number
 from dnn_lab.results.tables import Column, Table
 

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from dnn_lab.results.direction import is_finite_number
+from dnn_lab.direction import is_finite_number
 from dnn_lab.results.formatting import number, show_value
 from dnn_lab.results.study import Study
 

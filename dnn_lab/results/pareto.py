@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dnn_lab.results.direction import Direction, is_finite_number
+from dnn_lab.direction import Direction, is_finite_number
 from dnn_lab.results.formatting import number, show_value
 from dnn_lab.results.study import Setting, Study
 from dnn_lab.results.tables import Column, Table

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import math
 
+from dnn_lab.direction import Direction
 from dnn_lab.results import rundir as runs
-from dnn_lab.results.direction import Direction
 from dnn_lab.sweep.state import BASE_FILE, FINISHED, PROMOTED, PRUNED, SweepState, Trial
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from dnn_lab.results.direction import Direction
-
+from dnn_lab.direction import Direction
 from dnn_lab.results import pareto
 from dnn_lab.results import rundir as runs
 from dnn_lab.results.collect import collect
