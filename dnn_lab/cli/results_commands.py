@@ -148,22 +148,12 @@ def _plot_diagnostics(paths: list[Path], target: Path) -> None:
 
 def _compare_grouped(paths: list[Path], by: str | None, output_format, plot) -> None:
     from dnn_lab.results import study as studying
-    from dnn_lab.results import tables
     from dnn_lab.results.collect import collect
     from dnn_lab.sweep.state import counted_runs
 
     found, skipped = collect(counted_runs(paths))
     result = studying.group_runs(found, by=by)
-    table = studying.to_table(result)
-    if output_format is Format.table:
-        tables.render_table(table, _stdout(wide_when_piped=True), limit=None)
-    else:
-        render = {
-            Format.markdown: tables.render_markdown,
-            Format.csv: tables.render_csv,
-            Format.json: tables.render_json,
-        }[output_format]
-        typer.echo(render(table), nl=False)
+    _render(studying.to_table(result), output_format)
     if skipped:
         _stderr().print(
             "warning: not run directories, skipped: " + ", ".join(map(str, skipped)), soft_wrap=True

@@ -20,6 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dnn_lab.lifetime import killed_with_parent
+
 # A helper that is not done by then has failed; the run draws the curves itself.
 DRAW_TIMEOUT_SECONDS = 60.0
 
@@ -40,7 +42,7 @@ class CurvePainter:
                     stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL,
                     text=True,
-                    preexec_fn=_die_with_parent,
+                    preexec_fn=killed_with_parent,
                 )
             except OSError:
                 self._process = None
@@ -101,17 +103,6 @@ class CurvePainter:
 
 def _partial(path: Path) -> Path:
     return path.with_name(f".partial.{path.name}")
-
-
-def _die_with_parent() -> None:
-    """Linux: end this helper when the run's process dies, however it dies."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def _serve() -> int:

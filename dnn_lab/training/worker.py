@@ -25,25 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-# Settings that hold for a whole process; a trial that needs others needs another worker.
-THREADS_VARIABLE = "DNN_LAB_THREADS"
-
-
-def _die_with_parent() -> None:
-    """Linux: the kernel sends SIGTERM when the driver dies, however it dies.
-
-    A trial then stops after its current batch and records itself ``interrupted``, with
-    its history, and the worker ends: no trial trains on unwatched beside the one a
-    resumed sweep starts again.
-    """
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() == 1:  # the driver died before the line above ran
-        os._exit(1)
+from dnn_lab.lifetime import end_with_parent
 
 
 @contextlib.contextmanager
@@ -157,7 +139,8 @@ def serve(requests=None, answers_fd: int | None = None) -> int:
 
 
 def main() -> int:
-    _die_with_parent()
+    # SIGTERM when the driver dies: the trial stops after its batch, says `interrupted`
+    end_with_parent(signal.SIGTERM)
     answers = os.dup(1)  # the driver's pipe; everything else printed goes to the log (fd 2)
     os.dup2(2, 1)
     return serve(answers_fd=answers)
