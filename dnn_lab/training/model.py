@@ -8,6 +8,7 @@ Layers are named so a run's summary reads like the config: ``hidden_1``,
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import keras
@@ -217,9 +218,19 @@ def build_model(config: Config, input_shape: tuple[int, ...], head: Head) -> ker
             )
         )
     try:
-        return keras.Sequential(layers, name=config.name)
+        return keras.Sequential(layers, name=keras_name(config.name))
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"model: Keras could not build this network: {exc}") from None
+
+
+def keras_name(name: str) -> str:
+    """A model name Keras and TensorFlow accept as a scope: ``my run`` -> ``my_run``.
+
+    Keras refuses spaces, ``=``, ``+`` and non-ASCII letters in a scope name; the run
+    keeps the user's name in ``run.json`` and ``config.yaml``.
+    """
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_.-")
+    return cleaned or "model"
 
 
 def layer_outputs(model: keras.Model, x, training=lambda layer: False) -> list:
