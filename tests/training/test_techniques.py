@@ -227,6 +227,31 @@ def test_plateau_schedule_reduces_the_rate(tmp_path):
     assert rates[0] == pytest.approx(1e-9) and rates[-1] < rates[0]
 
 
+@pytest.mark.parametrize(
+    ("schedule", "key", "rate"),
+    [
+        # float32 overflows within the first epoch
+        (
+            {"kind": "exponential", "decay_rate": 1e6, "decay_epochs": 0.05},
+            "decay_rate",
+            "becomes inf at epoch 1",
+        ),
+        # a value beyond float32
+        (
+            {"kind": "piecewise", "boundaries": [1], "values": [0.01, 1e39]},
+            "values",
+            "cannot be computed",
+        ),
+    ],
+)
+def test_a_schedule_whose_rate_is_not_finite_is_a_config_error(tmp_path, schedule, key, rate):
+    with pytest.raises(ConfigError) as caught:
+        train_config({"train": {"schedule": schedule}}, tmp_path / "runs")
+    message = str(caught.value)
+    assert f"train.schedule.{key}" in message and rate in message
+    assert "learning rate" in message and not (tmp_path / "runs").exists()
+
+
 def test_batch_norm_statistics_count_as_non_trainable(tmp_path):
     result = train_config({"model": {"batch_norm": "before"}}, tmp_path)
     params = json.loads((result.run_dir / runs.PARAMS_FILE).read_text())
