@@ -68,8 +68,11 @@ def _user_errors():
             traceback.print_exc()
         from rich.markup import escape
 
+        from dnn_lab.errors import Interrupted
+
+        label = "stopped" if isinstance(exc, Interrupted) else "error"
         # escaped: "pip install 'dnn-lab[optuna]'" is not a style tag
-        _stderr().print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, soft_wrap=True)
+        _stderr().print(f"[bold red]{label}:[/] {escape(str(exc))}", markup=True, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
 
 
