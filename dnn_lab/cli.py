@@ -41,9 +41,13 @@ class Backend(str, Enum):
 
 
 def _stderr():
+    """Messages, with markup off: paths and names are printed as they are, brackets and all.
+
+    The few that style a word (``error:``) ask for markup and escape what they quote.
+    """
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, markup=False)
 
 
 def _stdout(wide_when_piped: bool = False):
@@ -211,8 +215,12 @@ def validate(config: ConfigArg, overrides: SetOption = None) -> None:
         task, n_classes = task_of(cfg.data, cfg.seed)
         cfg = resolved(cfg, resolve_head(cfg, task, n_classes))
     typer.echo(cfg.to_yaml(), nl=False)
+    from rich.markup import escape
+
     _stderr().print(
-        f"[green]ok:[/] {config} is valid ({task}, loss {cfg.train.loss})", soft_wrap=True
+        f"[green]ok:[/] {escape(str(config))} is valid ({task}, loss {cfg.train.loss})",
+        markup=True,
+        soft_wrap=True,
     )
 
 
