@@ -13,6 +13,14 @@ from dnn_lab.results.study import Study, to_table
 from dnn_lab.results.tables import render_markdown
 
 
+def read_base_config(path: Path) -> str | None:
+    """The sweep's base config as text for the report; None when it cannot be read."""
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
 def write_report(
     folder: Path, study: Study, base_config: str | None, sweep_info: dict
 ) -> list[Path]:
