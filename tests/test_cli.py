@@ -103,6 +103,7 @@ def test_validate_imports_no_tensorflow(tmp_path):
 
 # --------------------------------------------------------------------------- text as it is
 
+
 def test_paths_with_markup_are_printed_as_they_are(tmp_path):
     # a closing tag with nothing to close, and a style name
     folder = tmp_path / "a[" / "]b [bold]c"
