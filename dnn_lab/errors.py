@@ -8,6 +8,7 @@ Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import difflib
+import signal
 from collections.abc import Iterable
 
 # Exit codes, documented in the README.
@@ -23,6 +24,18 @@ class DnnLabError(Exception):
     """A problem the user can fix; its message says what and where."""
 
     exit_code = EXIT_USER_ERROR
+
+
+class Interrupted(DnnLabError):
+    """SIGINT or SIGTERM before a run directory existed: the run ends, nothing was written."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        self.exit_code = EXIT_TERMINATED if signum == signal.SIGTERM else EXIT_INTERRUPTED
+        super().__init__(
+            f"stopped by {signal.Signals(signum).name} before training began; "
+            "no run directory was written"
+        )
 
 
 class ConfigError(DnnLabError):

@@ -99,3 +99,45 @@ def test_validate_imports_no_tensorflow(tmp_path):
     config = write_yaml(tmp_path / "c.yaml", merge(TINY, {}))
     assert "tensorflow" not in modules_after(["validate", str(config)])
     assert "keras" not in modules_after(["validate", str(config)])
+
+
+# --------------------------------------------------------------------------- text as it is
+
+
+def test_paths_with_markup_are_printed_as_they_are(tmp_path):
+    # a closing tag with nothing to close, and a style name
+    folder = tmp_path / "a[" / "]b [bold]c"
+    folder.mkdir(parents=True)
+    assert "[/]" in str(folder)
+    good = write_yaml(folder / "tiny.yaml", merge(TINY, {"train": {"epochs": 1}}))
+    result = invoke("validate", good)
+    assert result.exit_code == 0, result.output
+    assert f"ok: {good} is valid" in result.output
+
+    bad = write_yaml(folder / "bad.yaml", merge(TINY, {"model": {"activation": "rellu"}}))
+    result = invoke("validate", bad)
+    assert result.exit_code == 2 and f"error: {bad}: model.activation" in result.output
+    assert "Traceback" not in result.output
+
+    runs_dir = folder / "runs"
+    result = invoke("train", good, "--runs-dir", runs_dir)
+    assert result.exit_code == 0, result.output
+    (run_dir,) = runs_dir.iterdir()
+    assert f"run    {run_dir}" in result.output and "completed in" in result.output
+    assert str(run_dir) in result.output.split("completed", 1)[1]
+
+
+@pytest.mark.skipif(
+    __import__("importlib").util.find_spec("torch") is not None, reason="torch is installed"
+)
+def test_a_missing_backend_names_the_extra_with_its_brackets(make_config, tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "dnn_lab", "train", str(make_config()), "--backend", "torch"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "install dnn-lab[torch]" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "runs").exists()

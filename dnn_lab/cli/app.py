@@ -35,9 +35,13 @@ class Backend(str, Enum):
 
 
 def _stderr():
+    """Messages, with markup off: paths and names are printed as they are, brackets and all.
+
+    The few that style a word (``error:``) ask for markup and escape what they quote.
+    """
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, markup=False)
 
 
 def _stdout(wide_when_piped: bool = False):
@@ -62,8 +66,11 @@ def _user_errors():
             traceback.print_exc()
         from rich.markup import escape
 
+        from dnn_lab.errors import Interrupted
+
+        label = "stopped" if isinstance(exc, Interrupted) else "error"
         # escaped: "pip install 'dnn-lab[optuna]'" is not a style tag
-        _stderr().print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, soft_wrap=True)
+        _stderr().print(f"[bold red]{label}:[/] {escape(str(exc))}", markup=True, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
 
 

@@ -221,26 +221,17 @@ def report(
 ) -> None:
     """Write report.md and report.html for a sweep: the table, curves, ranking and configs."""
     with _user_errors():
-        import json as json_lib
-
         from dnn_lab.results import study as studying
         from dnn_lab.results import tables
         from dnn_lab.results.collect import collect
-        from dnn_lab.results.report import write_report
-        from dnn_lab.results.rundir import SWEEP_FILE, is_sweep_dir
+        from dnn_lab.results.report import read_base_config, write_report
         from dnn_lab.sweep.state import BASE_FILE, counted_runs
+        from dnn_lab.sweep.sweep_file import read_sweep_file
 
-        if not is_sweep_dir(folder):
-            raise DnnLabError(f"{folder} is not a sweep folder (no {SWEEP_FILE})")
+        info = read_sweep_file(folder)  # first: a damaged file is one message, no report
         found, _ = collect(counted_runs([folder]))
         result = studying.group_runs(found, by=by)
-        info = json_lib.loads((folder / SWEEP_FILE).read_text(encoding="utf-8"))
-        base = (
-            (folder / BASE_FILE).read_text(encoding="utf-8")
-            if (folder / BASE_FILE).exists()
-            else None
-        )
-        written = write_report(folder, result, base, info)
+        written = write_report(folder, result, read_base_config(folder / BASE_FILE), info)
         tables.render_table(studying.to_table(result), _stdout(wide_when_piped=True), limit=None)
         for path in written:
             _stderr().print(f"wrote {path}", soft_wrap=True)

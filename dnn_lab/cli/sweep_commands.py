@@ -108,6 +108,10 @@ def sweep(
 
         console = _stdout()
         worker_count = _worker_count(workers)
+        if resume is not None:
+            from dnn_lab.sweep.sweep_file import read_sweep_file
+
+            read_sweep_file(resume)  # a damaged sweep.json: one message naming the field
         if resume is not None and dry_run:  # reads sweep.json only: no lock, no training
             from dnn_lab.sweep.state import SweepState
 

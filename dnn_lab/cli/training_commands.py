@@ -72,8 +72,12 @@ def validate(config: ConfigArg, overrides: SetOption = None) -> None:
         task, n_classes = task_of(cfg.data, cfg.seed)
         cfg = resolved(cfg, resolve_head(cfg, task, n_classes))
     typer.echo(cfg.to_yaml(), nl=False)
+    from rich.markup import escape
+
     _stderr().print(
-        f"[green]ok:[/] {config} is valid ({task}, loss {cfg.train.loss})", soft_wrap=True
+        f"[green]ok:[/] {escape(str(config))} is valid ({task}, loss {cfg.train.loss})",
+        markup=True,
+        soft_wrap=True,
     )
 
 

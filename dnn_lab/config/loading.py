@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -93,18 +95,53 @@ def parse_yaml(text: str, source: str) -> Any:
         raise ConfigError(f"{source}: not valid YAML{where}: {problem}") from None
 
 
-def read_config_file(path: Path) -> dict[str, Any]:
-    path = Path(path)
+def _file_kind(mode: int) -> str | None:
+    """What a file that is not a regular file is, in words; None for a regular file."""
+    for test, kind in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return None if stat.S_ISREG(mode) else "not a regular file"
+
+
+def read_config_bytes(path: Path, limit: int = MAX_CONFIG_BYTES) -> bytes:
+    """A config file's bytes, at most ``limit``; anything but a regular file is refused.
+
+    The file is opened without blocking (a FIFO would otherwise wait for a writer) and
+    read no further than ``limit + 1`` bytes, so ``/dev/zero`` or a growing file cannot
+    fill the memory before the size is checked.
+
+    Raises:
+        ConfigError: the file is missing, unreadable, not a regular file or too large.
+    """
     try:
-        raw = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path} is a directory, not a config file") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{path}: {len(raw)} bytes is over the {MAX_CONFIG_BYTES}-byte limit")
+    kind = _file_kind(os.fstat(fd).st_mode)
+    if kind is not None:
+        os.close(fd)
+        raise ConfigError(f"{path} is {kind}, not a config file")
+    with os.fdopen(fd, "rb") as file:
+        try:
+            raw = file.read(limit + 1)
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    if len(raw) > limit:
+        raise ConfigError(f"{path}: the file is over the {limit}-byte limit")
+    return raw
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    path = Path(path)
+    raw = read_config_bytes(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -122,8 +122,11 @@ def compare(
 ) -> Comparison:
     found, skipped = collect(paths)
     rows = [run_row(run) for run in found]
-    for condition in where:
-        rows = [row for row in rows if _matches(row, condition)]
+    conditions = [parse_where(text) for text in where]
+    for condition in conditions:
+        condition.check_key(rows)
+    for condition in conditions:
+        rows = [row for row in rows if condition.matches(row)]
     differing, common = [], {}
     if rows:
         changed = differing_keys([row["_config"] for row in rows])
@@ -264,7 +267,62 @@ _OPERATORS = (
 )
 
 
-def _matches(row: dict[str, Any], condition: str) -> bool:
+_WHERE_FORM = "expected KEY=VALUE, or KEY!=, <, >, <=, >= VALUE, e.g. --where val_accuracy>0.9"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Where:
+    """One ``--where`` condition: a key, an operator and a value read as YAML."""
+
+    text: str
+    key: str
+    test: Any
+    value: Any
+
+    def _value_of(self, row: dict[str, Any]) -> Any:
+        column = next(
+            (c for c in (self.key, f"best_{self.key}", f"final_{self.key}") if c in row), None
+        )
+        return row[column] if column is not None else config_get(row.get("_config", {}), self.key)
+
+    def check_key(self, rows: list[dict[str, Any]]) -> None:
+        """Refuse a key no run has: it would match nothing, silently."""
+        if not rows or any(self._value_of(row) is not MISSING for row in rows):
+            return
+        from dnn_lab.errors import did_you_mean
+
+        # val_accuracy stands for best_val_accuracy (the monitor) or final_val_accuracy
+        keys = sorted(
+            {
+                k.removeprefix("best_").removeprefix("final_")
+                for row in rows
+                for k in row
+                if not k.startswith(("_", "config."))
+            }
+        )
+        configs = [row["_config"] for row in rows if isinstance(row.get("_config"), dict)]
+        config_keys = sorted({k for config in configs for k in flatten(config)})
+        raise DnnLabError(
+            f"--where {self.text!r}: no key {self.key!r} in these runs"
+            + did_you_mean(self.key, [*keys, *config_keys])
+            + f" Keys: {', '.join(keys)}, or any config key such as model.activation"
+        )
+
+    def matches(self, row: dict[str, Any]) -> bool:
+        value = self._value_of(row)
+        if value is MISSING:
+            return False
+        if self.test in (operator.eq, operator.ne):
+            same = value == self.value or show_value(value) == show_value(self.value)
+            return same if self.test is operator.eq else not same
+        try:
+            return bool(self.test(value, self.value))
+        except TypeError:
+            return False
+
+
+def parse_where(condition: str) -> Where:
+    """``val_accuracy>0.9`` -> a ``Where``; anything else is one clear error."""
     import yaml
 
     for symbol, candidate in _OPERATORS:
@@ -273,20 +331,22 @@ def _matches(row: dict[str, Any], condition: str) -> bool:
             test = candidate
             break
     else:
-        raise DnnLabError(f"--where {condition!r}: expected KEY=VALUE (or !=, <, >, <=, >=)")
-    key = key.strip()
-    column = next((c for c in (key, f"best_{key}", f"final_{key}") if c in row), None)
-    value = row[column] if column is not None else config_get(row.get("_config", {}), key)
-    if value is MISSING:
-        return False
-    wanted = yaml.safe_load(text.strip())
-    if test in (operator.eq, operator.ne):
-        same = value == wanted or show_value(value) == show_value(wanted)
-        return same if test is operator.eq else not same
+        raise DnnLabError(f"--where {condition!r}: no operator; {_WHERE_FORM}")
+    key, text = key.strip(), text.strip()
+    if not key:
+        raise DnnLabError(f"--where {condition!r}: no key before {symbol!r}; {_WHERE_FORM}")
+    if not text or text[0] in "<>=!":
+        raise DnnLabError(
+            f"--where {condition!r}: {text!r} is not a value after {key}{symbol}; {_WHERE_FORM}"
+        )
     try:
-        return bool(test(value, wanted))
-    except TypeError:
-        return False
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise DnnLabError(
+            f"--where {condition!r}: {text!r} is not a value (a number, a word, or a YAML "
+            f"list such as [64,32]); {_WHERE_FORM}"
+        ) from None
+    return Where(text=condition, key=key, test=test, value=value)
 
 
 def to_table(comparison: Comparison, curves: int = 0) -> Table:

@@ -22,6 +22,14 @@ FRONTS_FILE = "report-pareto.png"
 PARALLEL_FILE = "report-parallel.svg"
 
 
+def read_base_config(path: Path) -> str | None:
+    """The sweep's base config as text for the report; None when it cannot be read."""
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
 def write_report(
     folder: Path, study: Study, base_config: str | None, sweep_info: dict
 ) -> list[Path]:

@@ -12,23 +12,30 @@ from dnn_lab.results.formatting import number
 fmt = number  # SweepView's name for it, until SweepView moves to dnn_lab.sweep
 
 
+def _labelled(console: Console, label: str, text: str) -> None:
+    """``label`` in bold, then ``text`` as it is: paths and names are never markup."""
+    line = Text(f"{label:<7}", style="bold")
+    line.append(text)
+    console.print(line, highlight=False, soft_wrap=True)
+
+
 def print_run_header(console: Console, run_dir, data_summary: dict, totals: dict, device: dict):
     sizes = " / ".join(f"{n} {split}" for split, n in data_summary["sizes"].items())
-    console.print(f"[bold]run[/]    {run_dir}", highlight=False, soft_wrap=True)
-    console.print(
-        f"[bold]data[/]   {data_summary['dataset']} ({data_summary['task']}): {sizes}, "
+    _labelled(console, "run", str(run_dir))
+    _labelled(
+        console,
+        "data",
+        f"{data_summary['dataset']} ({data_summary['task']}): {sizes}, "
         f"scaling {data_summary['scaling']}",
-        highlight=False,
-        soft_wrap=True,
     )
     for note in data_summary.get("notes", []):  # samples left out, and why
-        console.print(f"[bold]note[/]   {note}", highlight=False, soft_wrap=True)
-    console.print(
-        f"[bold]model[/]  {number(totals['total'], 'count')} params "
+        _labelled(console, "note", str(note))
+    _labelled(
+        console,
+        "model",
+        f"{number(totals['total'], 'count')} params "
         f"({number(totals['trainable'], 'count')} trainable), "
         f"{device['backend']} on {device['kind']} ({device['name']})",
-        highlight=False,
-        soft_wrap=True,
     )
 
 
@@ -62,13 +69,11 @@ def print_training_result(console: Console, result) -> None:
     if "seconds_per_epoch" in metrics:
         per_epoch = number(metrics["seconds_per_epoch"], "short")
         timing = f" in {number(metrics.get('wall_seconds'), 'short')}s ({per_epoch}s/epoch)"
-    console.print(
-        f"[bold {colour}]{result.status}[/]{timing}: {result.run_dir}",
-        highlight=False,
-        soft_wrap=True,
-    )
-    if result.message:
-        console.print(result.message, highlight=False, soft_wrap=True)
+    line = Text(result.status, style=f"bold {colour}")
+    line.append(f"{timing}: {result.run_dir}")
+    console.print(line, highlight=False, soft_wrap=True)
+    if result.message:  # an exception's text, brackets and all
+        console.print(result.message, highlight=False, soft_wrap=True, markup=False)
 
 
 def print_datasets(console: Console) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from dnn_lab.results import rundir as runs
 from dnn_lab.results.terminal import fmt
@@ -27,11 +28,9 @@ class SweepView:
 
     def start(self, state, runner) -> None:
         total = state.planned or len(state.trials)
-        self.console.print(
-            f"[bold]sweep[/] {state.folder}: {total} trials, {runner.workers} at a time",
-            highlight=False,
-            soft_wrap=True,
-        )
+        line = Text("sweep", style="bold")
+        line.append(f" {state.folder}: {total} trials, {runner.workers} at a time")
+        self.console.print(line, highlight=False, soft_wrap=True)
         if self.console.is_terminal:
             from rich.live import Live
 
@@ -69,7 +68,6 @@ class SweepView:
     def _render(self, state, runner):
         from rich import box
         from rich.console import Group
-        from rich.text import Text
 
         total = state.planned or len(state.trials)
         done = sum(1 for t in state.trials if t.status in FINISHED)
@@ -89,7 +87,10 @@ class SweepView:
         for item in runner.running:
             trial = item.trial
             table.add_row(
-                f"#{trial.index:03d}", trial.setting(), str(trial.seed), str(trial.epochs or 0)
+                f"#{trial.index:03d}",
+                Text(trial.setting()),
+                str(trial.seed),
+                str(trial.epochs or 0),
             )
         return Group(head, table)
 
@@ -99,7 +100,9 @@ class SweepView:
             self.live = None
         counts = state.counts()
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-        self.console.print(f"[bold]{state.status}[/]: {summary}", highlight=False)
+        line = Text(str(state.status), style="bold")
+        line.append(f": {summary}")
+        self.console.print(line, highlight=False)
         failures = [t for t in state.trials if t.status in FAILED_STATUSES]
         for trial in failures:
             self.console.print(
@@ -122,6 +125,7 @@ class SweepView:
             f"next: dnn-lab compare {state.folder}   dnn-lab report {state.folder}",
             highlight=False,
             soft_wrap=True,
+            markup=False,
         )
 
 
@@ -144,7 +148,7 @@ def print_trial_plan(console: Console, trials, sweep) -> None:
     table.add_column("setting")
     table.add_column("seed", justify="right")
     for trial in trials:
-        table.add_row(f"{trial.index:03d}", trial.setting(), str(trial.seed))
+        table.add_row(f"{trial.index:03d}", Text(trial.setting()), str(trial.seed))
     console.print(table)
     settings = len({trial.setting() for trial in trials})
     seeds = len(trials) // max(1, settings)
@@ -174,7 +178,9 @@ def print_resume_plan(console: Console, state) -> None:
         table.add_column("seed", justify="right")
         table.add_column("now")
         for trial in todo:
-            table.add_row(f"{trial.index:03d}", trial.setting(), str(trial.seed), trial.status)
+            table.add_row(
+                f"{trial.index:03d}", Text(trial.setting()), str(trial.seed), Text(trial.status)
+            )
         console.print(table)
     kept = {s: n for s, n in state.counts().items() if s in FINISHED}
     summary = ", ".join(f"{n} {s}" for s, n in sorted(kept.items())) or "none"
@@ -182,6 +188,7 @@ def print_resume_plan(console: Console, state) -> None:
         f"{len(todo)} trials would run; kept: {summary} ({state.folder})",
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )
     if state.search == "optuna":
         asked = len({t.group for t in state.trials if t.group is not None})

@@ -8,8 +8,6 @@ only after ``dnn_lab.training.backend.configure``.
 from __future__ import annotations
 
 import math
-import signal
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from typing import Any
 import keras
 
 from dnn_lab.results import rundir as runs
+from dnn_lab.training.signals import StopSignals
 
 
 def current_learning_rate(model: keras.Model) -> float:
@@ -52,30 +51,9 @@ class HistoryRecorder(keras.callbacks.Callback):
             runs.atomic_write_text(self.path, runs.history_to_csv(self.rows))
 
 
-class StopSignals:
-    """First SIGINT/SIGTERM: stop after the current batch. Second: stop at once."""
-
-    def __init__(self):
-        self.received: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> StopSignals:
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-
-    def _handle(self, signum, frame) -> None:
-        if self.received is not None:
-            raise KeyboardInterrupt  # the second one: do not wait for the batch to end
-        self.received = signum
-
-
 class StopOnSignal(keras.callbacks.Callback):
+    """Stops training after the current batch once a stop signal has arrived."""
+
     def __init__(self, signals: StopSignals):
         super().__init__()
         self.signals = signals

@@ -8,6 +8,7 @@ Layers are named so a run's summary reads like the config: ``hidden_1``,
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import keras
@@ -21,7 +22,11 @@ from dnn_lab.errors import ConfigError
 
 @keras.saving.register_keras_serializable(package="dnn_lab")
 class ParamActivation(keras.layers.Layer):
-    """An activation with parameters (``leaky_relu`` with its slope...) that saves and loads."""
+    """An activation with parameters, as runs saved it before they used Keras's own classes.
+
+    No longer built (see ``activation_layer``); kept so that those runs' ``model.keras``
+    still loads, with dnn-lab imported, for ``init_from``.
+    """
 
     def __init__(self, activation: str, params: dict[str, Any] | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -39,6 +44,100 @@ class ParamActivation(keras.layers.Layer):
         return {**super().get_config(), "activation": self.activation, "params": self.params}
 
 
+# Activations with parameters that Keras has a layer for; the layer saves its parameters.
+_ACTIVATION_LAYERS: dict[str, type[keras.layers.Layer]] = {
+    "elu": keras.layers.ELU,
+    "leaky_relu": keras.layers.LeakyReLU,
+    "relu": keras.layers.ReLU,
+    "softmax": keras.layers.Softmax,
+}
+
+
+def _activation_operations() -> dict[str, type]:
+    """Keras's own operation classes for activations with parameters, by activation name.
+
+    ``keras.layers.Activation`` takes one of these as its function and saves it as a
+    Keras built-in (module ``keras.src...``), which ``load_model`` rebuilds in safe mode
+    in a Python that has only Keras. Keras exports the functions, not these classes,
+    hence the ``keras.src`` import; ``tests/training/test_saved_model.py`` checks every
+    parametrised activation of the catalog against the installed Keras.
+    """
+    from keras.src.activations.activations import ReLU
+    from keras.src.ops import nn
+
+    return {
+        "celu": nn.Celu,
+        "elu": nn.Elu,
+        "gelu": nn.Gelu,
+        "glu": nn.Glu,
+        "hard_shrink": nn.HardShrink,
+        "leaky_relu": nn.LeakyRelu,
+        "log_softmax": nn.LogSoftmax,
+        "relu": ReLU,
+        "soft_shrink": nn.SoftShrink,
+        "softmax": nn.Softmax,
+        "sparsemax": nn.Sparsemax,
+        "squareplus": nn.Squareplus,
+        "threshold": nn.Threshold,
+    }
+
+
+def activation_layer(
+    spec: str | dict, name: str, key: str = "model.activation", dtype: str | None = None
+) -> keras.layers.Layer:
+    """The layer that applies an activation, built from Keras's own classes only.
+
+    A saved model then loads with ``keras.saving.load_model`` alone, safe mode on, in a
+    Python that never imported dnn-lab. Parameters go to Keras's layer where there is
+    one (``LeakyReLU(negative_slope)``, ``ELU(alpha)``, ``ReLU(...)``, ``Softmax(axis)``)
+    and that layer accepts them; otherwise to Keras's operation inside an ``Activation``.
+
+    Args:
+        spec: the activation as the config has it: a name, or a mapping with parameters.
+        name: the layer's name (``act_1``, ``output_activation``).
+        key: the config key, for error messages; default ``model.activation``.
+        dtype: the layer's dtype policy; default Keras's.
+
+    Raises:
+        ConfigError: Keras refuses the parameters.
+    """
+    activation, params = spec_name(spec), spec_params(spec)
+    if not params:
+        return keras.layers.Activation(activation, name=name, dtype=dtype)
+    layer_class = _ACTIVATION_LAYERS.get(activation)
+    if layer_class is not None:
+        try:
+            return layer_class(**params, name=name, dtype=dtype)
+        except (TypeError, ValueError):
+            pass  # LeakyReLU refuses a negative slope, which the function itself takes
+    operation = _activation_operations().get(activation)
+    if operation is None:
+        raise ConfigError(f"{key}: {activation!r} takes no parameters; received {spec!r}")
+    try:
+        return keras.layers.Activation(operation(**params), name=name, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key}: Keras rejected {spec!r}: {exc}") from None
+
+
+def activation_of(layer: keras.layers.Layer) -> str | None:
+    """The name of the activation a layer applies (``"leaky_relu"``); None if none.
+
+    Dense layers report the activation they apply themselves (``"linear"`` when none).
+    """
+    for activation, layer_class in _ACTIVATION_LAYERS.items():
+        if type(layer) is layer_class:
+            return activation
+    if isinstance(layer, ParamActivation):
+        return layer.activation
+    if not isinstance(layer, (keras.layers.Activation, keras.layers.Dense)):
+        return None
+    function = layer.activation
+    for activation, operation in _activation_operations().items():
+        if type(function) is operation:
+            return activation
+    return getattr(function, "__name__", None) or "linear"
+
+
 def make_initializer(spec: str | dict, key: str):
     params = spec_params(spec)
     if spec_name(spec) == "constant":
@@ -47,12 +146,6 @@ def make_initializer(spec: str | dict, key: str):
         return keras.initializers.get({"class_name": spec_name(spec), "config": params})
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{key}: Keras rejected {spec!r}: {exc}") from None
-
-
-def _activation_layer(spec: str | dict, name: str) -> keras.layers.Layer:
-    if spec_params(spec):
-        return ParamActivation(spec_name(spec), spec_params(spec), name=name)
-    return keras.layers.Activation(spec_name(spec), name=name)
 
 
 def _regularizer(layer: LayerConfig):
@@ -83,7 +176,7 @@ def hidden_block(
     if layer.batch_norm == "before":
         block.append(keras.layers.BatchNormalization(name=f"bn_{index}"))
     if separate:
-        block.append(_activation_layer(layer.activation, f"act_{index}"))
+        block.append(activation_layer(layer.activation, f"act_{index}", f"{key}.activation"))
     if layer.batch_norm == "after":
         block.append(keras.layers.BatchNormalization(name=f"bn_{index}"))
     if layer.dropout:
@@ -119,14 +212,25 @@ def build_model(config: Config, input_shape: tuple[int, ...], head: Head) -> ker
         )
     )
     if spec_params(output_activation):
-        layer = _activation_layer(output_activation, "output_activation")
-        if output_dtype:
-            layer = type(layer).from_config({**layer.get_config(), "dtype": output_dtype})
-        layers.append(layer)
+        layers.append(
+            activation_layer(
+                output_activation, "output_activation", "model.output_activation", output_dtype
+            )
+        )
     try:
-        return keras.Sequential(layers, name=config.name)
+        return keras.Sequential(layers, name=keras_name(config.name))
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"model: Keras could not build this network: {exc}") from None
+
+
+def keras_name(name: str) -> str:
+    """A model name Keras and TensorFlow accept as a scope: ``my run`` -> ``my_run``.
+
+    Keras refuses spaces, ``=``, ``+`` and non-ASCII letters in a scope name; the run
+    keeps the user's name in ``run.json`` and ``config.yaml``.
+    """
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_.-")
+    return cleaned or "model"
 
 
 def layer_outputs(model: keras.Model, x, training=lambda layer: False) -> list:

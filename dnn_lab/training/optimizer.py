@@ -6,6 +6,7 @@ optimizer steps Keras counts. Import only after ``dnn_lab.training.backend.confi
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import keras
@@ -77,14 +78,68 @@ def learning_rate_schedule(schedule: ScheduleConfig, lr0: float, steps_per_epoch
     return None
 
 
+# The schedule keys that shape each kind's rates, named when the rates go wrong.
+_SCHEDULE_KEYS = {
+    "exponential": ("decay_rate", "decay_epochs"),
+    "inverse_time": ("decay_rate", "decay_epochs"),
+    "power": ("decay_epochs", "power"),
+    "piecewise": ("values",),
+    "cosine": ("decay_epochs", "alpha", "warmup_epochs"),
+}
+_MOST_EPOCHS_CHECKED = 500  # beyond this, evenly spread epochs stand for the rest
+
+
+def check_schedule_rates(
+    rates, schedule: ScheduleConfig, lr0: float, steps_per_epoch: int, epochs: int
+) -> None:
+    """Refuse a schedule whose learning rate is NaN or infinite at some step of the run.
+
+    Keras computes the rate in float32, where ``decay_rate: 1e6`` overflows within a
+    few epochs; training would then diverge at once and blame the learning rate. The
+    rate is evaluated where each epoch starts and ends (at most 500 epochs, spread
+    evenly, which suffices for these monotone or bounded schedules).
+
+    Raises:
+        ConfigError: naming the schedule's keys, the epoch and the rate.
+    """
+    import numpy as np
+
+    checked = np.unique(np.linspace(0, epochs - 1, min(epochs, _MOST_EPOCHS_CHECKED)).round())
+    for epoch in checked.astype(int).tolist():
+        for step in (epoch * steps_per_epoch, (epoch + 1) * steps_per_epoch - 1):
+            try:
+                rate = float(keras.ops.convert_to_numpy(rates(step)))
+            except (ValueError, OverflowError) as exc:  # a value beyond float32
+                problem = f"cannot be computed ({exc})"
+            else:
+                if math.isfinite(rate):
+                    continue
+                problem = f"becomes {rate}"
+            keys = _SCHEDULE_KEYS.get(schedule.kind, ())
+            shape = ", ".join(f"{key}={getattr(schedule, key)!r}" for key in keys)
+            raise ConfigError(
+                f"train.schedule: the learning rate {problem} at epoch {epoch + 1} "
+                f"(a {schedule.kind} schedule from {lr0:g}"
+                + (f" with {shape}" if shape else "")
+                + "); choose "
+                + (" or ".join(f"train.schedule.{key}" for key in keys) or "another schedule")
+                + " so that it stays a finite float32 number"
+            )
+
+
 def build_optimizer(train: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """The configured optimizer, with its schedule attached when there is one."""
+    """The configured optimizer, with its schedule attached when there is one.
+
+    Raises:
+        ConfigError: Keras refuses the optimizer, or the schedule's learning rate becomes
+            NaN or infinite during the run.
+    """
     params: dict[str, Any] = dict(spec_params(train.optimizer))
     if train.schedule is not None and train.schedule.kind != "plateau":
         lr0 = base_learning_rate(train)
-        params["learning_rate"] = learning_rate_schedule(
-            train.schedule, lr0, steps_per_epoch, train.epochs
-        )
+        rates = learning_rate_schedule(train.schedule, lr0, steps_per_epoch, train.epochs)
+        check_schedule_rates(rates, train.schedule, lr0, steps_per_epoch, train.epochs)
+        params["learning_rate"] = rates
     try:
         return keras.optimizers.get({"class_name": spec_name(train.optimizer), "config": params})
     except (ValueError, TypeError) as exc:

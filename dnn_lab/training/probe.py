@@ -26,7 +26,7 @@ import numpy as np
 from dnn_lab.config.catalog import RELU_FAMILY
 from dnn_lab.errors import ConfigError
 from dnn_lab.results import rundir as runs
-from dnn_lab.training.model import layer_outputs
+from dnn_lab.training.model import activation_of, layer_outputs
 
 PROBE_SIZE = 256
 SATURATION_MARGIN = 0.01
@@ -54,15 +54,6 @@ def check_backend(backend: str) -> None:
         )
 
 
-def _activation_name(layer: keras.layers.Layer) -> str:
-    if isinstance(layer, keras.layers.Dense):
-        return getattr(layer.activation, "__name__", "linear")
-    name = getattr(layer, "activation", None)  # ParamActivation keeps the name
-    if isinstance(name, str):
-        return name
-    return getattr(name, "__name__", "linear")
-
-
 def dense_blocks(model: keras.Model) -> list[dict[str, Any]]:
     """For each Dense layer: its index, and the layer whose output is its activation."""
     layers = model.layers
@@ -75,10 +66,7 @@ def dense_blocks(model: keras.Model) -> list[dict[str, Any]]:
             candidate = layers[later]
             if isinstance(candidate, keras.layers.Dense):
                 break
-            if (
-                isinstance(candidate, (keras.layers.Activation,))
-                or type(candidate).__name__ == "ParamActivation"
-            ):
+            if activation_of(candidate) is not None:
                 activation_at = later
                 break
         blocks.append(
@@ -86,7 +74,7 @@ def dense_blocks(model: keras.Model) -> list[dict[str, Any]]:
                 "name": layer.name,
                 "dense": index,
                 "activation_at": activation_at,
-                "activation": _activation_name(layers[activation_at]),
+                "activation": activation_of(layers[activation_at]) or "linear",
             }
         )
     return blocks

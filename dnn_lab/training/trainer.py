@@ -34,10 +34,12 @@ from dnn_lab.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TERMINATED,
+    Interrupted,
 )
 from dnn_lab.results import rundir as runs
 from dnn_lab.results.painter import CurvePainter
 from dnn_lab.training.execution import ExecutionPlan, plan_execution
+from dnn_lab.training.signals import StopSignals
 from dnn_lab.training.timing import Stopwatch
 
 
@@ -63,43 +65,61 @@ def train(
     """Train ``config`` and write its run directory under ``runs_dir``.
 
     ``clock`` starts at the process's start by default; a warm worker passes one that
-    starts when the trial was handed to it.
+    starts when the trial was handed to it. SIGINT and SIGTERM are handled from the
+    first line to the last (``dnn_lab.training.signals``).
+
+    Raises:
+        Interrupted: a signal arrived before the run directory was created.
+        DnnLabError: the config or the data cannot be used; no run directory exists.
     """
     from rich.console import Console
 
     clock = clock or Stopwatch()
     console = console or Console()
-    with clock.phase("data"):
-        data = prepare_data(config.data, config.seed)
-    head = resolve_head(config, data.task, data.n_classes)
-    config = resolved(config, head)
+    with StopSignals() as signals:
+        training = None
+        try:
+            with clock.phase("data"):
+                data = prepare_data(config.data, config.seed)
+            head = resolve_head(config, data.task, data.n_classes)
+            config = resolved(config, head)
 
-    from dnn_lab.training import backend
+            from dnn_lab.training import backend
 
-    painter = painter or CurvePainter()  # matplotlib gets ready on another core meanwhile
-    with tempfile.TemporaryDirectory(prefix="dnn-lab-") as scratch, contextlib.closing(painter):
-        native_log = Path(scratch) / runs.NATIVE_LOG_FILE
-        with backend.native_stderr_to(native_log):
-            training = Training(
-                config=config,
-                data=data,
-                head=head,
-                console=console,
-                clock=clock,
-                command=command,
-                config_path=config_path,
-                painter=painter,
-            )
-            result = training.run(runs_dir)
-        if native_log.exists() and native_log.stat().st_size and result.run_dir.is_dir():
-            shutil.copyfile(native_log, result.run_dir / runs.NATIVE_LOG_FILE)
+            painter = painter or CurvePainter()  # matplotlib gets ready on another core meanwhile
+            with (
+                tempfile.TemporaryDirectory(prefix="dnn-lab-") as scratch,
+                contextlib.closing(painter),
+            ):
+                native_log = Path(scratch) / runs.NATIVE_LOG_FILE
+                with backend.native_stderr_to(native_log):
+                    training = Training(
+                        config=config,
+                        data=data,
+                        head=head,
+                        console=console,
+                        clock=clock,
+                        command=command,
+                        config_path=config_path,
+                        painter=painter,
+                        signals=signals,
+                    )
+                    result = training.run(runs_dir)
+                if native_log.exists() and native_log.stat().st_size and result.run_dir.is_dir():
+                    shutil.copyfile(native_log, result.run_dir / runs.NATIVE_LOG_FILE)
+        except KeyboardInterrupt:
+            if training is not None and training.run_dir is not None:
+                raise  # not expected: once the directory exists the run records every signal
+            raise Interrupted(signals.received or signal.SIGINT) from None
     return result
 
 
 class Training:
     """One run's state from start to finish; ``run`` reads like a plain training script."""
 
-    def __init__(self, *, config, data, head, console, clock, command, config_path, painter):
+    def __init__(
+        self, *, config, data, head, console, clock, command, config_path, painter, signals
+    ):
         self.config: Config = config
         self.data: PreparedData = data
         self.head: Head = head
@@ -108,6 +128,7 @@ class Training:
         self.command = command
         self.config_path = config_path
         self.painter: CurvePainter = painter
+        self.signals: StopSignals = signals
         self.record: dict[str, Any] = {}
         self.run_dir: Path | None = None
 
@@ -147,7 +168,6 @@ class Training:
             net, transfer = self._compiled_model(plan, steps)
         plan = dataclasses.replace(plan, threads=threads, distribution=distributed)
 
-        self.run_dir = runs.create_run_dir(runs_dir, config.name)
         self.record = {
             "status": runs.RUNNING,
             "name": config.name,
@@ -168,8 +188,11 @@ class Training:
         }
         if transfer:
             self.record["init_from"] = transfer
-        runs.write_json(self.run_dir / runs.RUN_FILE, self.record)  # first: readers see "running"
-        runs.atomic_write_text(self.run_dir / runs.CONFIG_FILE, config.to_yaml())
+        # From here on a first signal only asks training to stop: the run directory about
+        # to exist always ends with a run.json that says how the run ended.
+        self.signals.defer()
+        self.signals.raise_if_received()  # one whose KeyboardInterrupt library code swallowed
+        self.run_dir = runs.create_run_dir(runs_dir, config.name)
         return self._fit_and_record(net, steps)
 
     def _compiled_model(self, plan: ExecutionPlan, steps):
@@ -200,29 +223,33 @@ class Training:
     def _fit_and_record(self, net, steps) -> TrainResult:
         from dnn_lab.results.terminal import print_run_header
         from dnn_lab.training import evaluation
-        from dnn_lab.training.callbacks import StopSignals
         from dnn_lab.training.model import parameter_table, summary_text
 
-        config, data, head, record, run_dir = (
+        config, data, head, record, run_dir, signals = (
             self.config,
             self.data,
             self.head,
             self.record,
             self.run_dir,
+            self.signals,
         )
-        with self.clock.phase("writing"):
-            table = parameter_table(net)
-            runs.atomic_write_text(run_dir / runs.SUMMARY_FILE, summary_text(net))
-            runs.write_json(run_dir / runs.PARAMS_FILE, table)
-            record["params"] = table["totals"]
-            runs.write_json(run_dir / runs.RUN_FILE, record)
-        print_run_header(self.console, run_dir, record["data"], table["totals"], record["device"])
         clock = time.perf_counter()
         status, exit_code, message, error = runs.COMPLETED, EXIT_OK, "", None
         recorder = progress = nan_guard = None
         metrics: dict[str, Any] = {}
-        with StopSignals() as signals:
-            try:
+        try:
+            runs.write_json(run_dir / runs.RUN_FILE, record)  # first: readers see "running"
+            runs.atomic_write_text(run_dir / runs.CONFIG_FILE, config.to_yaml())
+            with self.clock.phase("writing"):
+                table = parameter_table(net)
+                runs.atomic_write_text(run_dir / runs.SUMMARY_FILE, summary_text(net))
+                runs.write_json(run_dir / runs.PARAMS_FILE, table)
+                record["params"] = table["totals"]
+                runs.write_json(run_dir / runs.RUN_FILE, record)
+            print_run_header(
+                self.console, run_dir, record["data"], table["totals"], record["device"]
+            )
+            if signals.received is None:  # else stopped while starting: no epoch is begun
                 callbacks, recorder, nan_guard, progress = _callbacks(
                     config, head, data, run_dir, steps, self.console, signals
                 )
@@ -245,33 +272,32 @@ class Training:
                 )
                 if recorder.rows:  # drawn on the other core while the model is saved
                     self.painter.begin(list(recorder.rows), run_dir / runs.CURVES_FILE, config.name)
-                if nan_guard.where is not None:
-                    status, exit_code = runs.DIVERGED, EXIT_DIVERGED
-                    record["diverged"] = nan_guard.where
-                    where = nan_guard.where
-                    message = (
-                        f"loss became {where['loss']} at epoch {where['epoch']}, "
-                        f"batch {where['batch']}. Is the learning rate too high? "
-                        "Try a smaller train.optimizer.learning_rate or clipping (clipnorm: 1.0)."
-                    )
-                elif signals.received is not None:
-                    status, exit_code, message = _interrupted(signals.received, record)
-                else:
-                    self.clock.split_first_epoch([r["seconds"] for r in recorder.rows])
-                    metrics = self._finish(net, recorder)
-            except KeyboardInterrupt:
-                status, exit_code, message = _interrupted(signals.received or signal.SIGINT, record)
-            except BaseException as exc:  # recorded as failed, then re-raised for the CLI
-                status, exit_code, error = runs.FAILED, EXIT_BUG, exc
-                message = f"{type(exc).__name__}: {exc}"
-                record["error"] = {
-                    "type": type(exc).__name__,
-                    "message": str(exc),
-                    "traceback": traceback.format_exc(),
-                }
-            finally:
-                if progress is not None:
-                    progress.close()
+            if nan_guard is not None and nan_guard.where is not None:
+                status, exit_code = runs.DIVERGED, EXIT_DIVERGED
+                record["diverged"] = nan_guard.where
+                where = nan_guard.where
+                message = (
+                    f"loss became {where['loss']} at epoch {where['epoch']}, "
+                    f"batch {where['batch']}. Is the learning rate too high? "
+                    "Try a smaller train.optimizer.learning_rate or clipping (clipnorm: 1.0)."
+                )
+            elif signals.received is None:
+                self.clock.split_first_epoch([r["seconds"] for r in recorder.rows])
+                metrics = self._finish(net, recorder)
+        except KeyboardInterrupt:
+            status, exit_code, message = _interrupted(signals.received or signal.SIGINT, record)
+        except BaseException as exc:  # recorded as failed, then re-raised for the CLI
+            status, exit_code, error = runs.FAILED, EXIT_BUG, exc
+            message = f"{type(exc).__name__}: {exc}"
+            record["error"] = {
+                "type": type(exc).__name__,
+                "message": str(exc),
+                "traceback": traceback.format_exc(),
+            }
+        finally:
+            if progress is not None:
+                progress.close()
+        signals.hold()  # the last files are written whatever arrives now
         rows = recorder.rows if recorder is not None else []
         if not metrics:
             metrics = evaluation.summarize_history(rows, head)
@@ -284,6 +310,9 @@ class Training:
             runs.write_json(run_dir / runs.METRICS_FILE, metrics)
         except OSError as exc:  # a full disk must not hide the status below
             record.setdefault("warnings", []).append(f"could not write results: {exc}")
+        if status == runs.COMPLETED and signals.received is not None:
+            # stopped while starting, training, evaluating or writing: never "completed"
+            status, exit_code, message = _interrupted(signals.received, record)
         record.update(
             status=status, ended=datetime.now().astimezone().isoformat(timespec="seconds")
         )

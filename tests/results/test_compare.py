@@ -136,6 +136,26 @@ def test_where_filters(three_runs):
     assert names(where=["val_accuracy>0.8"]) == ["tanh"]
 
 
+@pytest.mark.parametrize(
+    ("condition", "message"),
+    [
+        ("val_accuracy>>0.5", "'>0.5' is not a value after val_accuracy>"),
+        ("val_accuracy=<0.5", "'<0.5' is not a value after val_accuracy="),
+        ("val_accuracy>[0.5", "'[0.5' is not a value"),
+        ("val_accuracy", "no operator"),
+        (">0.5", "no key before '>'"),
+        ("nosuchkey=1", "no key 'nosuchkey' in these runs Keys: accuracy, epoch, epochs, "),
+        ("model.activaton=relu", "did you mean 'model.activation'?"),
+        ("val_acuracy>0.5", "did you mean 'val_accuracy'?"),
+    ],
+)
+def test_a_bad_where_is_one_clear_error(three_runs, condition, message):
+    result = CliRunner().invoke(app, ["compare", str(three_runs), "--where", condition])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert "KEY=VALUE" in result.output or "Keys:" in result.output
+
+
 def test_json_and_csv_give_back_the_numbers_in_the_run_files(three_runs):
     result = compare.compare([three_runs])
     exported = json.loads(tables.render_json(compare.to_table(result)))

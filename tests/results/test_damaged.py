@@ -283,3 +283,195 @@ def test_plots_of_damaged_histories(root, tmp_path):
         target = tmp_path / f"{len(command)}-{command[0]}.png"
         invoke(*command, "--plot", target)
         assert target.read_bytes()[:4] == b"\x89PNG"
+
+
+# --------------------------------------------------------------------------- sweep folders
+# report and `sweep --resume --dry-run` on a damaged sweep.json: exit 0, or 2 with one
+# message naming the file and the field; never a traceback.
+
+SWEEP_KEYS = [
+    "name",
+    "search",
+    "grid",
+    "space",
+    "repeats",
+    "planned",
+    "seed",
+    "monitor",
+    "direction",
+    "status",
+    "created",
+    "prune",
+    "trials",
+    "base_config",
+    "unknown",
+]
+TRIAL_KEYS = ["index", "overrides", "seed", "status", "run_dir", "value", "epochs", "message"]
+
+
+@pytest.fixture(scope="module")
+def sweep_template(tmp_path_factory):
+    """A sweep folder of two trials, one completed and one to run again."""
+    import yaml
+    from dnn_lab.direction import Direction
+
+    from dnn_lab.sweep.state import BASE_FILE, SweepState, Trial
+    from tests.conftest import TINY
+
+    folder = tmp_path_factory.mktemp("sweeps") / "s-sweep"
+    trials = []
+    for index, activation in enumerate(("relu", "tanh")):
+        run = fake_run(
+            folder,
+            f"20260101-10000{index}-s-00{index}",
+            {"name": f"s-00{index}", "model": {"activation": activation}},
+        )
+        trials.append(
+            Trial(
+                index=index,
+                overrides={"model.activation": activation},
+                seed=7,
+                status="completed" if index == 0 else "interrupted",
+                run_dir=str(run),
+                value=0.7,
+                epochs=2,
+            )
+        )
+    SweepState(
+        folder=folder,
+        name="s",
+        search="grid",
+        grid={"model.activation": ["relu", "tanh"]},
+        space={},
+        repeats=1,
+        planned=2,
+        seed=7,
+        monitor="val_accuracy",
+        direction=Direction.MAX,
+        trials=trials,
+    ).save()
+    (folder / BASE_FILE).write_text(yaml.safe_dump(TINY))
+    return folder
+
+
+def every_sweep_reader(folder: Path) -> list[str]:
+    return [invoke("report", folder), invoke("sweep", "--resume", folder, "--dry-run")]
+
+
+@pytest.fixture
+def sweep(sweep_template, tmp_path):
+    folder = tmp_path / "s-sweep"
+    shutil.copytree(sweep_template, folder)
+    return folder
+
+
+def test_an_intact_sweep_reports_and_plans_its_resume(sweep):
+    report, plan = every_sweep_reader(sweep)
+    assert "wrote" in report and (sweep / "report.md").exists()
+    assert "1 trials would run; kept: 1 completed" in plan
+
+
+def _sweep_json(folder: Path) -> dict:
+    return json.loads((folder / runs.SWEEP_FILE).read_text())
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: "", "the file is empty"),
+        (lambda d: json.dumps(d)[:200], "not valid JSON (line 1, column"),
+        (lambda d: json.dumps({**d, "colour": 1}), "colour: unknown key"),
+        (lambda d: json.dumps({**d, "grid": []}), "grid: expected a mapping; received []"),
+        (lambda d: json.dumps({**d, "trials": {}}), "trials: expected a list; received {}"),
+        (lambda d: json.dumps([d]), "the file: expected a mapping; received [{"),
+        (
+            lambda d: json.dumps({**d, "trials": [d["trials"][0], [1]]}),
+            "trials[1]: expected a mapping; received [1]",
+        ),
+        (
+            lambda d: json.dumps(
+                {**d, "trials": [d["trials"][0], {**d["trials"][1], "seed": "7"}]}
+            ),
+            "trials[1].seed: expected an integer; received '7'",
+        ),
+        (
+            lambda d: json.dumps({k: v for k, v in d.items() if k != "repeats"}),
+            "repeats: missing",
+        ),
+    ],
+)
+def test_a_damaged_sweep_json_is_one_message_naming_the_file_and_the_field(sweep, damage, message):
+    path = sweep / runs.SWEEP_FILE
+    path.write_text(damage(_sweep_json(sweep)))
+    for command in (["report", sweep], ["sweep", "--resume", sweep, "--dry-run"]):
+        result = runner.invoke(app, [str(a) for a in command])
+        assert result.exit_code == 2, (command, result.output, result.exception)
+        assert f"error: {path}" in result.output and message in result.output, result.output
+        assert "Traceback" not in result.output
+    assert not (sweep / "report.md").exists()
+
+
+sweep_mutations = st.one_of(
+    st.tuples(st.just("set"), st.sampled_from(SWEEP_KEYS), json_values),
+    st.tuples(st.just("drop"), st.sampled_from(SWEEP_KEYS)),
+    st.tuples(st.just("trial"), st.integers(0, 1), st.sampled_from(TRIAL_KEYS), json_values),
+    st.tuples(st.just("untrial"), st.integers(0, 1), st.sampled_from(TRIAL_KEYS)),
+    st.tuples(st.just("cut"), st.floats(0, 1)),
+    st.tuples(st.just("bytes"), st.binary(max_size=64)),
+)
+
+
+def mutate_sweep(folder: Path, mutation: tuple) -> None:
+    kind, *args = mutation
+    path = folder / runs.SWEEP_FILE
+    old = path.read_bytes()
+    if kind == "cut":
+        path.write_bytes(old[: int(len(old) * args[0])])
+        return
+    if kind == "bytes":
+        path.write_bytes(old[: len(old) // 2] + args[0])
+        return
+    try:
+        data = json.loads(old)
+    except (ValueError, RecursionError):
+        return
+    if not isinstance(data, dict):
+        return
+    if kind == "set":
+        data[args[0]] = args[1]
+    elif kind == "drop":
+        data.pop(args[0], None)
+    else:
+        trials = data.get("trials")
+        if not isinstance(trials, list) or len(trials) <= args[0]:
+            return
+        if not isinstance(trials[args[0]], dict):
+            return
+        if kind == "trial":
+            trials[args[0]][args[1]] = args[2]
+        else:
+            trials[args[0]].pop(args[1], None)
+    path.write_text(json.dumps(data))
+
+
+# 25 fixed cases in CI (a report draws its curves: about 10 s); DNN_LAB_FUZZ_CASES for more
+SWEEP_FUZZ_CASES = int(os.environ.get("DNN_LAB_FUZZ_CASES", "25"))
+
+
+@settings(
+    max_examples=SWEEP_FUZZ_CASES,
+    deadline=None,
+    derandomize=SWEEP_FUZZ_CASES <= 40,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(st.lists(sweep_mutations, min_size=1, max_size=3))
+def test_mutated_sweep_json(sweep_template, changes):
+    root = Path(tempfile.mkdtemp())
+    try:
+        folder = root / "s-sweep"
+        shutil.copytree(sweep_template, folder)
+        for change in changes:
+            mutate_sweep(folder, change)
+        every_sweep_reader(folder)
+    finally:
+        shutil.rmtree(root)

@@ -95,7 +95,7 @@ def test_leaky_relu_with_its_slope_trains_saves_and_loads(tmp_path):
     )
     model = load_model(result)
     layer = model.get_layer("act_1")
-    assert layer.params == {"negative_slope": 0.3}
+    assert isinstance(layer, keras.layers.LeakyReLU) and layer.negative_slope == 0.3
     out = keras.ops.convert_to_numpy(layer(np.array([[-1.0, 2.0]], dtype="float32")))
     assert out[0].tolist() == pytest.approx([-0.3, 2.0])
 
@@ -225,6 +225,31 @@ def test_plateau_schedule_reduces_the_rate(tmp_path):
     )
     rates = [row["lr"] for row in history(result)]
     assert rates[0] == pytest.approx(1e-9) and rates[-1] < rates[0]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "key", "rate"),
+    [
+        # float32 overflows within the first epoch
+        (
+            {"kind": "exponential", "decay_rate": 1e6, "decay_epochs": 0.05},
+            "decay_rate",
+            "becomes inf at epoch 1",
+        ),
+        # a value beyond float32
+        (
+            {"kind": "piecewise", "boundaries": [1], "values": [0.01, 1e39]},
+            "values",
+            "cannot be computed",
+        ),
+    ],
+)
+def test_a_schedule_whose_rate_is_not_finite_is_a_config_error(tmp_path, schedule, key, rate):
+    with pytest.raises(ConfigError) as caught:
+        train_config({"train": {"schedule": schedule}}, tmp_path / "runs")
+    message = str(caught.value)
+    assert f"train.schedule.{key}" in message and rate in message
+    assert "learning rate" in message and not (tmp_path / "runs").exists()
 
 
 def test_batch_norm_statistics_count_as_non_trainable(tmp_path):

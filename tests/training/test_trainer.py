@@ -122,6 +122,15 @@ def test_a_diverging_run_says_so(tmp_path):
     assert "learning rate" in info["message"]
 
 
+@pytest.mark.parametrize("name", ["my run", "lr=0.1+adam", "réseau ünïcødé"])
+def test_a_name_keras_would_refuse_still_trains_and_is_kept(tmp_path, name):
+    result = train_config({"name": name, "train": {"epochs": 1}}, tmp_path)
+    assert result.status == "completed", result.message
+    assert json.loads((result.run_dir / runs.RUN_FILE).read_text())["name"] == name
+    config = yaml.safe_load((result.run_dir / runs.CONFIG_FILE).read_text(encoding="utf-8"))
+    assert config["name"] == name
+
+
 def test_bad_input_leaves_no_run_directory(tmp_path):
     runs_dir = tmp_path / "runs"
     with pytest.raises(ConfigError):

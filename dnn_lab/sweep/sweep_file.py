@@ -1,0 +1,147 @@
+"""Reading ``sweep.json`` back, strictly: a damaged file is one message naming the field.
+
+``SweepState.load`` trusts the file's shapes; a file cut short by a full disk, edited by
+hand or written by another version must not become a traceback in ``dnn-lab report`` or
+``dnn-lab sweep --resume``. The keys and types here are the fields of ``SweepState`` and
+``Trial`` (``tests/sweep/test_sweep_file.py`` checks that they agree).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from dnn_lab.config.names import short
+from dnn_lab.errors import DnnLabError, did_you_mean
+from dnn_lab.results import rundir as runs
+
+# What a value may be: a type, a tuple of types, or a tuple of allowed values.
+_STRING, _INTEGER, _NUMBER, _FLAG = "a string", "an integer", "a number", "true or false"
+_LIST, _MAPPING = "a list", "a mapping"
+
+# sweep.json's keys: (what each must be, whether null is allowed)
+SWEEP_KEYS: dict[str, tuple[str, bool]] = {
+    "name": (_STRING, False),
+    "search": (_STRING, False),
+    "grid": (_MAPPING, False),
+    "space": (_MAPPING, False),
+    "repeats": (_INTEGER, False),
+    "planned": (_INTEGER, False),
+    "seed": (_INTEGER, False),
+    "monitor": (_STRING, True),
+    "direction": ("max or min", True),
+    "status": (_STRING, False),
+    "created": (_STRING, False),
+    "prune": (_FLAG, False),
+    "trials": (_LIST, False),
+    "base_config": (_STRING, False),
+}
+SWEEP_REQUIRED = ("name", "search", "grid", "space", "repeats", "planned", "seed")
+
+TRIAL_KEYS: dict[str, tuple[str, bool]] = {
+    "index": (_INTEGER, False),
+    "overrides": (_MAPPING, False),
+    "seed": (_INTEGER, False),
+    "status": (_STRING, False),
+    "run_dir": (_STRING, True),
+    "value": (_NUMBER, True),
+    "epochs": (_INTEGER, True),
+    "message": (_STRING, True),
+    "group": (_INTEGER, True),
+}
+TRIAL_REQUIRED = ("index", "overrides", "seed")
+_MOST_PROBLEMS = 10  # listed in one message; the rest are counted
+
+
+def _is(kind: str, value: Any) -> bool:
+    if kind == _STRING:
+        return isinstance(value, str)
+    if kind == _INTEGER:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == _NUMBER:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == _FLAG:
+        return isinstance(value, bool)
+    if kind == _LIST:
+        return isinstance(value, list)
+    if kind == _MAPPING:
+        return isinstance(value, dict)
+    return value in ("max", "min")
+
+
+def _check(
+    where: str,
+    payload: Any,
+    keys: dict[str, tuple[str, bool]],
+    required: tuple[str, ...],
+) -> list[str]:
+    """The problems of one record, each as ``field: what is wrong``."""
+    if not isinstance(payload, dict):
+        return [f"{where or 'the file'}: expected a mapping; received {short(payload)}"]
+    prefix = f"{where}." if where else ""
+    problems = [f"{prefix}{key}: missing" for key in required if key not in payload]
+    for key, value in payload.items():
+        if key not in keys:
+            problems.append(f"{prefix}{key}: unknown key{did_you_mean(str(key), keys)}")
+            continue
+        kind, nullable = keys[key]
+        if not (value is None and nullable) and not _is(kind, value):
+            problems.append(f"{prefix}{key}: expected {kind}; received {short(value)}")
+    return problems
+
+
+def sweep_file_problems(payload: Any) -> list[str]:
+    """Everything wrong with a parsed ``sweep.json``, field by field; empty when it reads."""
+    problems = _check("", payload, SWEEP_KEYS, SWEEP_REQUIRED)
+    if not isinstance(payload, dict):
+        return problems
+    for section, inner in (("grid", _LIST), ("space", _MAPPING)):
+        values = payload.get(section)
+        if isinstance(values, dict):
+            problems += [
+                f"{section}.{key}: expected {inner}; received {short(value)}"
+                for key, value in values.items()
+                if not _is(inner, value)
+            ]
+    trials = payload.get("trials")
+    if isinstance(trials, list):
+        for number, trial in enumerate(trials):
+            problems += _check(f"trials[{number}]", trial, TRIAL_KEYS, TRIAL_REQUIRED)
+    return problems
+
+
+def read_sweep_file(folder: Path) -> dict[str, Any]:
+    """``folder``'s ``sweep.json``, checked field by field.
+
+    Raises:
+        DnnLabError: no such file, or one that is empty, not JSON, or not a sweep file
+            (the message names the file and every field that is wrong).
+    """
+    path = Path(folder) / runs.SWEEP_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DnnLabError(f"{folder} is not a sweep folder (no {runs.SWEEP_FILE})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DnnLabError(f"{path}: cannot read it: {exc}") from None
+    if not text.strip():
+        raise DnnLabError(f"{path}: the file is empty")
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DnnLabError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}; "
+            "the file may have been cut short"
+        ) from None
+    except RecursionError:
+        raise DnnLabError(f"{path}: not a sweep file: nested too deeply") from None
+    problems = sweep_file_problems(payload)
+    if problems:
+        shown = problems[:_MOST_PROBLEMS] + (
+            [f"... and {len(problems) - _MOST_PROBLEMS} more"]
+            if len(problems) > _MOST_PROBLEMS
+            else []
+        )
+        raise DnnLabError(f"{path}: not a sweep file this version reads\n  " + "\n  ".join(shown))
+    return payload
