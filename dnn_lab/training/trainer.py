@@ -250,7 +250,9 @@ class Training:
                 self.console, run_dir, record["data"], table["totals"], record["device"]
             )
             if signals.received is None:  # else stopped while starting: no epoch is begun
-                callbacks, recorder, nan_guard, progress = _callbacks(
+                from dnn_lab.training.callbacks import for_run
+
+                callbacks, recorder, nan_guard, progress = for_run(
                     config, head, data, run_dir, steps, self.console, signals
                 )
                 from dnn_lab.training import pipeline
@@ -377,75 +379,6 @@ def _dense_params(config: Config, data: PreparedData) -> int:
     widths += [layer.units for layer in config.model.hidden_specs()]
     widths.append(max(1, data.n_classes or 1) if data.task == "multiclass" else 1)
     return sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
-
-
-def _callbacks(config, head, data, run_dir, plan, console, signals):
-    import keras
-
-    from dnn_lab.training import callbacks as cb
-
-    recorder = cb.HistoryRecorder(run_dir)
-    nan_guard = cb.NanGuard(plan.batches_done)
-    progress = cb.Progress(
-        console, config.train.epochs, plan.batches, console.is_terminal, plan.batches_done
-    )
-    extra: list = []
-    train_cfg = config.train
-    if train_cfg.schedule is not None and train_cfg.schedule.kind == "plateau":
-        s = train_cfg.schedule
-        plateau_monitor = s.monitor
-        if plateau_monitor == "auto":
-            plateau_monitor = "val_loss" if config.data.validation_split else "loss"
-        extra.append(
-            keras.callbacks.ReduceLROnPlateau(
-                monitor=plateau_monitor,
-                factor=s.factor,
-                patience=s.patience,
-                min_lr=s.min_lr,
-                verbose=0,
-            )
-        )
-    if train_cfg.early_stopping is not None:
-        es = train_cfg.early_stopping
-        monitor = head.monitor if es.monitor == "auto" else es.monitor
-        extra.append(
-            keras.callbacks.EarlyStopping(
-                monitor=monitor,
-                patience=es.patience,
-                min_delta=es.min_delta,
-                restore_best_weights=es.restore_best_weights,
-                mode=head.mode if es.monitor == "auto" else "auto",
-                verbose=0,
-            )
-        )
-    if train_cfg.checkpoint:
-        extra.append(
-            keras.callbacks.ModelCheckpoint(
-                str(run_dir / runs.BEST_WEIGHTS_FILE),
-                monitor=head.monitor,
-                mode=head.mode,
-                save_best_only=True,
-                save_weights_only=True,
-                verbose=0,
-            )
-        )
-    if train_cfg.diagnostics:
-        from dnn_lab.training.probe import DiagnosticsRecorder
-
-        extra.append(
-            DiagnosticsRecorder(
-                run_dir, data.x_train, data.y_train, config.seed, head.loss, config.backend
-            )
-        )
-    if train_cfg.tensorboard:
-        extra.append(
-            keras.callbacks.TensorBoard(
-                log_dir=str(run_dir / runs.TENSORBOARD_DIR), histogram_freq=1, write_graph=True
-            )
-        )
-    # The recorder runs last so it sees the learning rate the schedulers just set.
-    ordered = [cb.StopOnSignal(signals), nan_guard, *extra, progress, recorder]
-    return ordered, recorder, nan_guard, progress
 
 
 def _save_model(net, run_dir: Path) -> None:
