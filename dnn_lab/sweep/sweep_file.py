@@ -34,6 +34,9 @@ SWEEP_KEYS: dict[str, tuple[str, bool]] = {
     "status": (_STRING, False),
     "created": (_STRING, False),
     "prune": (_FLAG, False),
+    "min_epochs": (_INTEGER, False),
+    "eta": (_INTEGER, False),
+    "objectives": (_LIST, True),
     "trials": (_LIST, False),
     "base_config": (_STRING, False),
 }
@@ -49,6 +52,7 @@ TRIAL_KEYS: dict[str, tuple[str, bool]] = {
     "epochs": (_INTEGER, True),
     "message": (_STRING, True),
     "group": (_INTEGER, True),
+    "budget": (_INTEGER, True),
 }
 TRIAL_REQUIRED = ("index", "overrides", "seed")
 _MOST_PROBLEMS = 10  # listed in one message; the rest are counted
