@@ -129,6 +129,10 @@ class RunRecord(_Record):
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know
     problems: list[str] = field(default_factory=list, compare=False)
 
+    def warn(self, message: str) -> None:
+        """Note something the run could not do (draw its curves, say) without failing it."""
+        self.warnings = [*(self.warnings or []), message]
+
     KINDS: ClassVar[dict[str, str]] = {
         "status": "str",
         "name": "str",

@@ -38,6 +38,7 @@ from dnn_lab.errors import (
 )
 from dnn_lab.results import rundir as runs
 from dnn_lab.results.painter import CurvePainter
+from dnn_lab.results.records import RunRecord
 from dnn_lab.training.execution import ExecutionPlan, plan_execution
 from dnn_lab.training.signals import StopSignals
 from dnn_lab.training.timing import Stopwatch
@@ -129,7 +130,7 @@ class Training:
         self.config_path = config_path
         self.painter: CurvePainter = painter
         self.signals: StopSignals = signals
-        self.record: dict[str, Any] = {}
+        self.record = RunRecord()
         self.run_dir: Path | None = None
 
     def run(self, runs_dir: Path) -> TrainResult:
@@ -168,26 +169,25 @@ class Training:
             net, transfer = self._compiled_model(plan, steps)
         plan = dataclasses.replace(plan, threads=threads, distribution=distributed)
 
-        self.record = {
-            "status": runs.RUNNING,
-            "name": config.name,
-            "started": datetime.now().astimezone().isoformat(timespec="seconds"),
-            "command": self.command or sys.argv,
-            "cwd": os.getcwd(),
-            "config_path": str(self.config_path) if self.config_path else None,
-            "seed": config.seed,
-            "backend": config.backend,
-            "device": device,
-            "versions": backend.versions(config.backend),
-            "git": _git_state(self.config_path),
-            "data": self.data.summary(),
-            "optimizer": _optimizer_record(net.optimizer),
-            "execution": plan.to_json(),
-            "config": config.to_dict(),
+        self.record = RunRecord(
+            status=runs.RUNNING,
+            name=config.name,
+            started=datetime.now().astimezone().isoformat(timespec="seconds"),
+            command=list(self.command or sys.argv),
+            cwd=os.getcwd(),
+            config_path=str(self.config_path) if self.config_path else None,
+            seed=config.seed,
+            backend=config.backend,
+            device=device,
+            versions=backend.versions(config.backend),
+            git=_git_state(self.config_path),
+            data=self.data.summary(),
+            optimizer=_optimizer_record(net.optimizer),
+            execution=plan.to_json(),
+            config=config.to_dict(),
+            init_from=transfer or None,
             **runs.host_identity(),
-        }
-        if transfer:
-            self.record["init_from"] = transfer
+        )
         # From here on a first signal only asks training to stop: the run directory about
         # to exist always ends with a run.json that says how the run ended.
         self.signals.defer()
@@ -238,17 +238,15 @@ class Training:
         recorder = progress = nan_guard = None
         metrics: dict[str, Any] = {}
         try:
-            runs.write_json(run_dir / runs.RUN_FILE, record)  # first: readers see "running"
+            runs.write_json(run_dir / runs.RUN_FILE, record.to_json())  # first: "running"
             runs.atomic_write_text(run_dir / runs.CONFIG_FILE, config.to_yaml())
             with self.clock.phase("writing"):
                 table = parameter_table(net)
                 runs.atomic_write_text(run_dir / runs.SUMMARY_FILE, summary_text(net))
                 runs.write_json(run_dir / runs.PARAMS_FILE, table)
-                record["params"] = table["totals"]
-                runs.write_json(run_dir / runs.RUN_FILE, record)
-            print_run_header(
-                self.console, run_dir, record["data"], table["totals"], record["device"]
-            )
+                record.params = table["totals"]
+                runs.write_json(run_dir / runs.RUN_FILE, record.to_json())
+            print_run_header(self.console, run_dir, record.data, table["totals"], record.device)
             if signals.received is None:  # else stopped while starting: no epoch is begun
                 from dnn_lab.training.callbacks import for_run
 
@@ -276,7 +274,7 @@ class Training:
                     self.painter.begin(list(recorder.rows), run_dir / runs.CURVES_FILE, config.name)
             if nan_guard is not None and nan_guard.where is not None:
                 status, exit_code = runs.DIVERGED, EXIT_DIVERGED
-                record["diverged"] = nan_guard.where
+                record.diverged = nan_guard.where
                 where = nan_guard.where
                 message = (
                     f"loss became {where['loss']} at epoch {where['epoch']}, "
@@ -291,7 +289,7 @@ class Training:
         except BaseException as exc:  # recorded as failed, then re-raised for the CLI
             status, exit_code, error = runs.FAILED, EXIT_BUG, exc
             message = f"{type(exc).__name__}: {exc}"
-            record["error"] = {
+            record.error = {
                 "type": type(exc).__name__,
                 "message": str(exc),
                 "traceback": traceback.format_exc(),
@@ -311,17 +309,15 @@ class Training:
             metrics["timing"] = self.clock.to_json()
             runs.write_json(run_dir / runs.METRICS_FILE, metrics)
         except OSError as exc:  # a full disk must not hide the status below
-            record.setdefault("warnings", []).append(f"could not write results: {exc}")
+            record.warn(f"could not write results: {exc}")
         if status == runs.COMPLETED and signals.received is not None:
             # stopped while starting, training, evaluating or writing: never "completed"
             status, exit_code, message = _interrupted(signals.received, record)
-        record.update(
-            status=status, ended=datetime.now().astimezone().isoformat(timespec="seconds")
-        )
-        if message:
-            record["message"] = message
+        record.status = status
+        record.ended = datetime.now().astimezone().isoformat(timespec="seconds")
+        record.message = message or None
         # last: a run reads as done only once everything else is on disk
-        runs.write_json(run_dir / runs.RUN_FILE, record)
+        runs.write_json(run_dir / runs.RUN_FILE, record.to_json())
         return TrainResult(
             run_dir=run_dir,
             status=status,
@@ -337,7 +333,7 @@ class Training:
                 self.painter.begin(rows, self.run_dir / runs.CURVES_FILE, self.config.name)
             self.painter.finish()
         except Exception as exc:  # a plot is never worth losing a run over
-            self.record.setdefault("warnings", []).append(f"could not draw curves.png: {exc}")
+            self.record.warn(f"could not draw curves.png: {exc}")
 
     def _finish(self, net, recorder) -> dict[str, Any]:
         """Test set, MC dropout and the saved model, for a run that trained to the end."""
@@ -400,9 +396,9 @@ def _optimizer_record(optimizer) -> dict[str, Any]:
     return {"class": type(optimizer).__name__, "clipping": clipping(optimizer), "config": settings}
 
 
-def _interrupted(signum: int, record: dict[str, Any]) -> tuple[str, int, str]:
+def _interrupted(signum: int, record: RunRecord) -> tuple[str, int, str]:
     name = signal.Signals(signum).name
-    record["interrupted_by"] = name
+    record.interrupted_by = name
     code = EXIT_TERMINATED if signum == signal.SIGTERM else EXIT_INTERRUPTED
     return runs.INTERRUPTED, code, f"stopped by {name}; the history so far is kept"
 
