@@ -21,8 +21,9 @@ trials that need other ones get other processes.
 Faults: a task whose node or process is lost is retried once by Ray (``max_retries``),
 wherever there is room; a second loss records the trial ``failed`` with the reason. A
 lost attempt sends nothing back, so a trial is never counted twice. Stopping (Ctrl-C)
-cancels the tasks (``ray.cancel``): Ray raises ``KeyboardInterrupt`` in the task, the
-trainer stops after the batch and the trial is recorded ``interrupted``.
+cancels the tasks (``ray.cancel``), and a task still running a few seconds later has
+its process ended (``force=True``); the trial is recorded ``interrupted``, and its partial
+run is left in a ``dnn-lab-trial-*`` folder in that node's temporary directory.
 
 Ray is imported only here, and this module only when the Ray executor is chosen.
 """
@@ -51,6 +52,9 @@ from dnn_lab.sweep.workers import settings_of, thread_environment, trial_request
 
 ATTEMPTS = 2  # a trial whose node is lost runs once more, then counts as failed
 PROCESS_VARIABLE = "DNN_LAB_PROCESS"  # process-wide settings: different ones, other workers
+# A cancelled task is asked to stop after its batch (KeyboardInterrupt in the task); on
+# Ray 2.60 that did not reach a training task, so after this long its process is ended.
+STOP_GRACE_SECONDS = 3.0
 INCOMING = ".incoming-"  # a packed run is unpacked here, then renamed into the sweep folder
 
 
@@ -270,13 +274,15 @@ class RayTrial:
         self.code: int | None = None
         self.stopping = self.killing = False
         self._cancelled = 0  # 1: cancelled, 2: cancelled by force
+        self._stop_asked = 0.0
         trial.status, trial.run_dir, trial.value, trial.message = runs.RUNNING, None, None, None
 
     def poll(self) -> int | None:
         if self.code is not None:
             return self.code
         if self.stopping:
-            self.cancel(force=self.killing)
+            overdue = time.monotonic() - self._stop_asked > STOP_GRACE_SECONDS
+            self.cancel(force=self.killing or (self._cancelled == 1 and overdue))
         ready, _ = ray.wait([self.ref], timeout=0)
         if not ready:
             return None
@@ -317,7 +323,7 @@ class RayTrial:
             out.write(text.rstrip() + "\n")
 
     def stop(self) -> None:
-        """Cancel the task: it stops after its current batch and says interrupted.
+        """Cancel the task; if it has not ended ``STOP_GRACE_SECONDS`` later, end its process.
 
         Called from the driver's signal handler, so it only takes note; the next
         ``poll`` cancels.
@@ -332,6 +338,8 @@ class RayTrial:
         """``ray.cancel`` the task, once gently and once more by force if asked."""
         if self.code is not None or self._cancelled >= (2 if force else 1):
             return
+        if not self._cancelled:
+            self._stop_asked = time.monotonic()
         self._cancelled = 2 if force else 1
         self.stopping = True
         with contextlib.suppress(ValueError, ray.exceptions.RayError):

@@ -146,7 +146,8 @@ def test_ctrl_c_interrupts_the_trials_and_resume_finishes_the_sweep(tmp_path, cl
     assert driver.wait(timeout=120) == 130, driver.stderr.read()
     state = SweepState.load(folder)
     assert state.status == runs.INTERRUPTED
-    assert runs.INTERRUPTED in {t.status for t in state.trials}
+    statuses = [t.status for t in state.trials]
+    assert statuses.count(runs.INTERRUPTED) >= 2, f"the running trials stopped: {statuses}"
     assert not {runs.RUNNING, "pending"} & {t.status for t in state.trials}
 
     resumed = cli("sweep", "--resume", folder, *on_ray(cluster))
