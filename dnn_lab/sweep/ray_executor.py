@@ -37,6 +37,7 @@ import logging
 import math
 import os
 import shutil
+import socket
 import tarfile
 import tempfile
 import time
@@ -147,6 +148,23 @@ def unpack_run(packed: bytes, folder: Path) -> Path:
         shutil.rmtree(incoming, ignore_errors=True)
 
 
+def _check_reachable(address: str) -> None:
+    """Fail in seconds where nothing listens: Ray itself retries for minutes."""
+    if "://" in address:  # ray://... (Ray Client) and the like: Ray's own checks
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise DnnLabError(f"--ray-address {address}: expected HOST:PORT, e.g. 10.0.0.1:6379")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise DnnLabError(
+            f"cannot reach the Ray cluster at {address}: {reason} (is `ray start --head` "
+            "running there?)"
+        ) from None
+
+
 class RayCluster:
     """The driver's connection to a Ray cluster, for one sweep; ``close()`` ends it."""
 
@@ -161,6 +179,8 @@ class RayCluster:
     ) -> RayCluster:
         """Join ``address`` (or ``RAY_ADDRESS``); with neither, start a Ray here."""
         address = address or os.environ.get("RAY_ADDRESS") or None
+        if address:
+            _check_reachable(address)
         quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
         try:
             if address:

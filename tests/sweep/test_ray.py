@@ -169,6 +169,20 @@ def test_without_ray_the_ray_executor_is_one_clear_error_and_leaves_nothing(tmp_
     assert not list(tmp_path.glob("runs/*"))
 
 
+def test_a_cluster_nobody_answers_at_is_one_clear_error_at_once(tmp_path):
+    pytest.importorskip("ray")
+    config = write_yaml(tmp_path / "quick.yaml", QUICK)
+    started = time.monotonic()
+    result = cli(
+        "sweep", config, "--repeats", 2, "--runs-dir", tmp_path / "runs",
+        "--executor", "ray", "--ray-address", "127.0.0.1:1",
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "cannot reach the Ray cluster at 127.0.0.1:1" in result.output
+    assert time.monotonic() - started < 30
+    assert not list(tmp_path.glob("runs/*"))
+
+
 def test_ray_options_need_the_ray_executor(tmp_path):
     config = write_yaml(tmp_path / "quick.yaml", QUICK)
     result = cli("sweep", config, "--repeats", 2, "--gpus-per-trial", 0.5)
