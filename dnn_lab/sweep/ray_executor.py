@@ -23,7 +23,8 @@ wherever there is room; a second loss records the trial ``failed`` with the reas
 lost attempt sends nothing back, so a trial is never counted twice. Stopping (Ctrl-C)
 cancels the tasks (``ray.cancel``), and a task still running a few seconds later has
 its process ended (``force=True``); the trial is recorded ``interrupted``, and its partial
-run is left in a ``dnn-lab-trial-*`` folder in that node's temporary directory.
+run is left in a ``dnn-lab-trial-<pid>-*`` folder on that node until the next trial there
+removes it.
 
 Ray is imported only here, and this module only when the Ray executor is chosen.
 """
@@ -57,6 +58,7 @@ PROCESS_VARIABLE = "DNN_LAB_PROCESS"  # process-wide settings: different ones, o
 # Ray 2.60 that did not reach a training task, so after this long its process is ended.
 STOP_GRACE_SECONDS = 3.0
 INCOMING = ".incoming-"  # a packed run is unpacked here, then renamed into the sweep folder
+SCRATCH = "dnn-lab-trial-"  # + the task process's pid: a trial's folder on its node
 
 
 # --------------------------------------------------------------------------- on the node
@@ -73,7 +75,8 @@ def run_packed_trial(request: dict[str, Any]) -> dict[str, Any]:
 
     received = time.perf_counter()
     node = ray.get_runtime_context().get_node_id()
-    with tempfile.TemporaryDirectory(prefix="dnn-lab-trial-") as scratch:
+    _remove_abandoned_scratch()
+    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH}{os.getpid()}-") as scratch:
         scratch = Path(scratch)
         base = scratch / BASE_FILE
         base.write_text(request["base_config"], encoding="utf-8")
@@ -98,6 +101,20 @@ def run_packed_trial(request: dict[str, Any]) -> dict[str, Any]:
             "log": log.read_bytes() if log.exists() else b"",
             "node": node,
         }
+
+
+def _remove_abandoned_scratch() -> None:
+    """Remove the scratch folders of trials whose process was ended before it could."""
+    for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH}*"):
+        pid = path.name[len(SCRATCH) :].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:  # its process is gone: nobody will use it again
+            shutil.rmtree(path, ignore_errors=True)
+        except OSError:  # another user's process, alive
+            pass
 
 
 def _stamp(run_dir: Path, *, node: str, config_path: str) -> None:
