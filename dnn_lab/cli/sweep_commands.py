@@ -26,6 +26,11 @@ class Search(str, Enum):
     hyperband = "hyperband"
 
 
+class Executor(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
 @app.command()
 def sweep(
     config: Annotated[
@@ -83,7 +88,7 @@ def sweep(
             "--workers",
             metavar="N|auto",
             help="Trials at a time, each in a warm worker (default auto: one per CPU core, "
-            "or one per GPU).",
+            "or one per GPU; on Ray, what the cluster holds).",
         ),
     ] = None,
     runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Where the sweep folder goes.")] = (
@@ -99,13 +104,56 @@ def sweep(
             "--resume", help="Continue an interrupted sweep folder.", autocompletion=_complete_dir
         ),
     ] = None,
+    executor: Annotated[
+        Executor,
+        typer.Option(
+            "--executor",
+            help="Where trials run: local (worker processes here) or ray (a Ray cluster).",
+        ),
+    ] = Executor.local,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="The Ray cluster (default: RAY_ADDRESS, else a Ray started for the sweep).",
+        ),
+    ] = None,
+    cpus_per_trial: Annotated[
+        float | None,
+        typer.Option("--cpus-per-trial", min=0.01, help="Ray: CPUs per trial (default 1)."),
+    ] = None,
+    gpus_per_trial: Annotated[
+        float | None,
+        typer.Option(
+            "--gpus-per-trial", min=0, help="Ray: GPUs per trial, fractions share one (default 0)."
+        ),
+    ] = None,
 ) -> None:
     """Train one config over a grid, random or guided search, repeated over seeds."""
     with _user_errors():
         from dnn_lab.sweep import plan as planning
+        from dnn_lab.sweep.executor import ExecutorOptions
         from dnn_lab.sweep.runner import resume_sweep, start_sweep
         from dnn_lab.sweep.view import SweepView, print_resume_plan, print_trial_plan
 
+        if executor is Executor.local:
+            given = [
+                flag
+                for flag, value in (
+                    ("--ray-address", ray_address),
+                    ("--cpus-per-trial", cpus_per_trial),
+                    ("--gpus-per-trial", gpus_per_trial),
+                )
+                if value is not None
+            ]
+            if given:
+                raise DnnLabError(f"{', '.join(given)}: only with --executor ray")
+        where = ExecutorOptions(
+            kind=executor.value,
+            address=ray_address,
+            cpus_per_trial=1.0 if cpus_per_trial is None else cpus_per_trial,
+            gpus_per_trial=gpus_per_trial or 0.0,
+        )
         console = _stdout()
         worker_count = _worker_count(workers)
         if resume is not None:
@@ -118,7 +166,7 @@ def sweep(
             print_resume_plan(console, SweepState.load(resume))
             return
         if resume is not None:
-            raise typer.Exit(resume_sweep(resume, worker_count, SweepView(console)))
+            raise typer.Exit(resume_sweep(resume, worker_count, SweepView(console), where))
         if config is None:
             raise DnnLabError("give a CONFIG to sweep, or --resume SWEEP_DIR")
         cfg = _load(config, overrides, name)
@@ -140,7 +188,7 @@ def sweep(
         if dry_run:
             print_trial_plan(console, planning.plan_only(cfg, plan), plan)
             return
-        code = start_sweep(cfg, plan, runs_dir, worker_count, SweepView(console))
+        code = start_sweep(cfg, plan, runs_dir, worker_count, SweepView(console), where)
     raise typer.Exit(code)
 
 

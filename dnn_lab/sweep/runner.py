@@ -8,8 +8,9 @@ Keras loaded already (:mod:`dnn_lab.sweep.workers`); a crash costs only its own
 trial and its worker.
 
 ``SweepRunner`` decides when trials start and end; the search decides which
-(:mod:`dnn_lab.sweep.search`); the worker pool knows how a trial's process is
-started, watched and stopped.
+(:mod:`dnn_lab.sweep.search`); the executor's pool knows how a trial is started,
+watched and stopped: warm worker processes here (the default), or tasks on a Ray
+cluster (:mod:`dnn_lab.sweep.ray_executor`, imported only when chosen).
 """
 
 from __future__ import annotations
@@ -19,13 +20,21 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from dnn_lab.config.schema import Config, SweepConfig
-from dnn_lab.errors import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
+from dnn_lab.errors import (
+    EXIT_DIVERGED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    DnnLabError,
+)
 from dnn_lab.results import rundir as runs
 from dnn_lab.sweep.driver import DriverLock
+from dnn_lab.sweep.executor import LOCAL, ExecutorOptions, TrialHandle, TrialPool
 from dnn_lab.sweep.plan import create_sweep, sweep_config_of
 from dnn_lab.sweep.search import FixedPlan, Search
 from dnn_lab.sweep.state import (
@@ -35,7 +44,7 @@ from dnn_lab.sweep.state import (
     SweepState,
     trial_value,
 )
-from dnn_lab.sweep.workers import WorkerPool, WorkerTrial, auto_workers, threads_for
+from dnn_lab.sweep.workers import WorkerPool, auto_workers, threads_for
 
 POLL_SECONDS = 0.2  # how often the runner looks at its trials
 
@@ -75,16 +84,19 @@ class SweepRunner:
         on_change: Callable[[], None] = lambda: None,
         search: Search | None = None,
         threads: int | None = None,
+        pool: TrialPool | None = None,
     ):
         self.state = state
         self.workers = max(1, workers)
         self.on_change = on_change
         self.search: Search = search if search is not None else FixedPlan()
-        self.running: list[WorkerTrial] = []
+        self.running: list[TrialHandle] = []
         self.stop_signal: int | None = None
-        gpu_slots = default_workers() if _has_gpus() else 0
-        self.threads = threads if threads is not None else threads_for(self.workers)
-        self.pool = WorkerPool(state, self.workers, self.threads, gpu_slots)
+        if pool is None:  # warm worker processes on this machine
+            gpu_slots = default_workers() if _has_gpus() else 0
+            threads = threads if threads is not None else threads_for(self.workers)
+            pool = WorkerPool(state, self.workers, threads, gpu_slots)
+        self.pool: TrialPool = pool
 
     def run(self) -> int:
         """Run until every trial has ended or a signal stops the sweep; the exit code."""
@@ -225,14 +237,54 @@ def make_search(state: SweepState, sweep: SweepConfig) -> Search:
     return FixedPlan()
 
 
-def run_sweep(state: SweepState, sweep: SweepConfig, workers: int | None, view) -> int:
-    """Run (or continue) a sweep with a live view; returns the exit code."""
+@contextmanager
+def connected(executor: ExecutorOptions) -> Iterator:
+    """The Ray cluster for ``--executor ray`` (None for local), connected before anything.
+
+    Connecting first means a missing Ray, an unreachable cluster or a trial no node can
+    hold is one clear error, with no sweep folder left behind.
+    """
+    if executor.kind == LOCAL:
+        yield None
+        return
+    address = executor.address or os.environ.get("RAY_ADDRESS") or ""
+    if address.split("://")[-1].rsplit(":", 1)[0] in ("127.0.0.1", "localhost", "[::1]"):
+        # Ray turns a loopback address into this machine's network address before it
+        # connects, and a cluster started on 127.0.0.1 listens there only; this (read when
+        # Ray is imported) keeps it on 127.0.0.1.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    try:
+        from dnn_lab.sweep.ray_executor import RayCluster
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] != "ray":
+            raise
+        raise DnnLabError(
+            "--executor ray needs Ray, which is not installed: pip install 'dnn-lab[ray]'"
+        ) from None
+    cluster = RayCluster.connect(executor.address, executor.cpus_per_trial, executor.gpus_per_trial)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def run_sweep(
+    state: SweepState, sweep: SweepConfig, workers: int | None, view, cluster=None
+) -> int:
+    """Run (or continue) a sweep with a live view; returns the exit code.
+
+    ``cluster``: a connected :class:`~dnn_lab.sweep.ray_executor.RayCluster` runs the
+    trials there; None runs them in warm worker processes here.
+    """
     count = workers or sweep.workers
-    threads = None
-    if count is None:
-        remaining = sum(1 for t in state.trials if t.status not in FINISHED) or state.planned
+    threads = pool = None
+    remaining = sum(1 for t in state.trials if t.status not in FINISHED) or state.planned
+    if cluster is not None:
+        count = count or cluster.default_workers(remaining)
+        pool = cluster.pool(state)
+    elif count is None:
         count, threads = auto_workers(remaining, default_workers() if _has_gpus() else 0)
-    runner = SweepRunner(state, count, search=make_search(state, sweep), threads=threads)
+    runner = SweepRunner(state, count, search=make_search(state, sweep), threads=threads, pool=pool)
     runner.on_change = lambda: view.update(state, runner)
     view.start(state, runner)
     try:
@@ -242,19 +294,32 @@ def run_sweep(state: SweepState, sweep: SweepConfig, workers: int | None, view) 
 
 
 def start_sweep(
-    config: Config, sweep: SweepConfig, runs_dir: Path, workers: int | None, view
+    config: Config,
+    sweep: SweepConfig,
+    runs_dir: Path,
+    workers: int | None,
+    view,
+    executor: ExecutorOptions | None = None,
 ) -> int:
     """Make a new sweep folder and run it as its one driver; returns the exit code."""
-    state = create_sweep(config, sweep, runs_dir)
-    with DriverLock(state.folder):
-        return run_sweep(state, sweep, workers, view)
+    with connected(executor or ExecutorOptions()) as cluster:
+        state = create_sweep(config, sweep, runs_dir)
+        with DriverLock(state.folder):
+            return run_sweep(state, sweep, workers, view, cluster)
 
 
-def resume_sweep(folder: Path, workers: int | None, view) -> int:
-    """Continue a sweep folder as its one driver; exits 2 at once if another driver has it."""
+def resume_sweep(
+    folder: Path, workers: int | None, view, executor: ExecutorOptions | None = None
+) -> int:
+    """Continue a sweep folder as its one driver; exits 2 at once if another driver has it.
+
+    A sweep may be resumed on another executor than the one that began it: trials are
+    the same runs wherever they train.
+    """
     SweepState.load(folder)  # a clear error for a folder that is not a sweep
     with DriverLock(folder) as lock:
         if lock.took_over:
             view.note(lock.took_over)
         state = SweepState.load(folder)  # read again under the lock: the last driver's word
-        return run_sweep(state, sweep_config_of(state), workers, view)
+        with connected(executor or ExecutorOptions()) as cluster:
+            return run_sweep(state, sweep_config_of(state), workers, view, cluster)

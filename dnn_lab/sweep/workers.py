@@ -21,7 +21,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from dnn_lab.config.loading import load_config
 from dnn_lab.errors import EXIT_BUG
@@ -90,6 +90,23 @@ def settings_of(state: SweepState, trial: Trial) -> ProcessSettings:
         precision=config.train.precision,
         deterministic=str(config.train.deterministic),
     )
+
+
+def trial_request(state: SweepState, trial: Trial) -> dict[str, Any]:
+    """What a worker needs to train ``trial`` as ``dnn-lab train`` would (its protocol)."""
+    name = f"{state.name}-{trial.index:03d}"
+    base = state.folder / BASE_FILE
+    command = ["dnn-lab", "train", str(base), "--runs-dir", str(state.folder), "--name", name]
+    for arg in trial.set_args():
+        command += ["--set", arg]
+    return {
+        "config": str(base),
+        "overrides": trial.set_args(),
+        "runs_dir": str(state.folder),
+        "name": name,
+        "log": str(trial.log_path(state.folder)),
+        "command": command,
+    }
 
 
 class Worker:
@@ -165,23 +182,9 @@ class WorkerTrial:
         self.folder = state.folder
         self.reported = 0  # history rows already shown to the search
         self.code: int | None = None
-        name = f"{state.name}-{trial.index:03d}"
-        base = state.folder / BASE_FILE
-        command = ["dnn-lab", "train", str(base), "--runs-dir", str(state.folder), "--name", name]
-        for arg in trial.set_args():
-            command += ["--set", arg]
         log = trial.log_path(state.folder)
         log.parent.mkdir(exist_ok=True)
-        worker.send(
-            {
-                "config": str(base),
-                "overrides": trial.set_args(),
-                "runs_dir": str(state.folder),
-                "name": name,
-                "log": str(log),
-                "command": command,
-            }
-        )
+        worker.send(trial_request(state, trial))
         trial.status, trial.run_dir, trial.value, trial.message = runs.RUNNING, None, None, None
 
     def poll(self) -> int | None:

@@ -313,8 +313,8 @@ TRIAL_KEYS = ["index", "overrides", "seed", "status", "run_dir", "value", "epoch
 def sweep_template(tmp_path_factory):
     """A sweep folder of two trials, one completed and one to run again."""
     import yaml
-    from dnn_lab.direction import Direction
 
+    from dnn_lab.direction import Direction
     from dnn_lab.sweep.state import BASE_FILE, SweepState, Trial
     from tests.conftest import TINY
 

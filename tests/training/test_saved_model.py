@@ -52,7 +52,6 @@ print(json.dumps(found))
 
 def build(extra: dict):
     from dnn_lab.config.head import resolve_head
-
     from dnn_lab.training.model import build_model
 
     config = validate_config(merge(TINY, extra))
