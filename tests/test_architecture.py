@@ -109,11 +109,16 @@ def test_packages_follow_the_flow():
         "dnn_lab.sweep": {"dnn_lab.sweep", "dnn_lab.results", "dnn_lab.config", "dnn_lab.data"},
     }
     leaves = {"dnn_lab.errors", "dnn_lab.direction", "dnn_lab.lifetime"}  # shared by all
+    # A Ray task is a function the driver hands to Ray; its body, run on a cluster node,
+    # trains the trial as a warm worker does (the import is inside that function).
+    crossings = {("dnn_lab.sweep.ray_executor", "dnn_lab.training.worker")}
     for name, targets in internal_edges().items():
         package = ".".join(name.split(".")[:2])
         if package not in allowed:
             continue
         for target in targets - leaves:
+            if (name, target) in crossings:
+                continue
             assert any(target == a or target.startswith(a + ".") for a in allowed[package]), (
                 f"{name} imports {target}"
             )
