@@ -18,9 +18,9 @@ $(STAMP): pyproject.toml
 train: install
 	$(BIN)/dnn-lab train configs/adam_relu.yaml
 
-## The test suite (CPU, a few minutes).
+## The test suite (CPU, a few minutes): each test file in one of up to 4 processes.
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --numprocesses=auto --maxprocesses=4 --dist loadfile
 
 lint: install
 	$(BIN)/ruff check dnn_lab tests benchmarks

@@ -228,7 +228,8 @@ def report(
         from dnn_lab.sweep.state import BASE_FILE, counted_runs
         from dnn_lab.sweep.sweep_file import read_sweep_file
 
-        info = read_sweep_file(folder)  # first: a damaged file is one message, no report
+        # first: a damaged file is one message, no report
+        info = read_sweep_file(folder, for_resume=False)
         found, _ = collect(counted_runs([folder]))
         result = studying.group_runs(found, by=by)
         written = write_report(folder, result, read_base_config(folder / BASE_FILE), info)

@@ -19,7 +19,7 @@ CLASSIFICATION = ("binary", "multiclass")
 MAX_INFERRED_CLASSES = 50  # more distinct integers than this are not taken for classes
 MAX_CLASSES = 1000  # even when data.task says so
 # Spellings of "no value" in CSV files; not "None", which may be a class ("none", "mild"...)
-MISSING_TEXT = frozenset({"", "na", "n/a", "nan", "null", "<na>", "#n/a"})
+MISSING_TEXT = frozenset({"", "na", "n/a", "nan", "null", "<na>", "#n/a", "?"})
 # A float32 overflows past 3.4e38; squared (a variance, a squared-error loss), past 1.8e19.
 MAX_ABS_VALUE = 1e19
 

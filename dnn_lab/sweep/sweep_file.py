@@ -41,6 +41,8 @@ SWEEP_KEYS: dict[str, tuple[str, bool]] = {
     "base_config": (_STRING, False),
 }
 SWEEP_REQUIRED = ("name", "search", "grid", "space", "repeats", "planned", "seed")
+# A report reads whatever fields it finds (their types still checked); a resume needs them all.
+REPORT_REQUIRED: tuple[str, ...] = ()
 
 TRIAL_KEYS: dict[str, tuple[str, bool]] = {
     "index": (_INTEGER, False),
@@ -95,9 +97,9 @@ def _check(
     return problems
 
 
-def sweep_file_problems(payload: Any) -> list[str]:
+def sweep_file_problems(payload: Any, required: tuple[str, ...] = SWEEP_REQUIRED) -> list[str]:
     """Everything wrong with a parsed ``sweep.json``, field by field; empty when it reads."""
-    problems = _check("", payload, SWEEP_KEYS, SWEEP_REQUIRED)
+    problems = _check("", payload, SWEEP_KEYS, required)
     if not isinstance(payload, dict):
         return problems
     for section, inner in (("grid", _LIST), ("space", _MAPPING)):
@@ -115,8 +117,8 @@ def sweep_file_problems(payload: Any) -> list[str]:
     return problems
 
 
-def read_sweep_file(folder: Path) -> dict[str, Any]:
-    """``folder``'s ``sweep.json``, checked field by field.
+def read_sweep_file(folder: Path, for_resume: bool = True) -> dict[str, Any]:
+    """``folder``'s ``sweep.json``, checked field by field (all of them for a resume).
 
     Raises:
         DnnLabError: no such file, or one that is empty, not JSON, or not a sweep file
@@ -140,7 +142,7 @@ def read_sweep_file(folder: Path) -> dict[str, Any]:
         ) from None
     except RecursionError:
         raise DnnLabError(f"{path}: not a sweep file: nested too deeply") from None
-    problems = sweep_file_problems(payload)
+    problems = sweep_file_problems(payload, SWEEP_REQUIRED if for_resume else REPORT_REQUIRED)
     if problems:
         shown = problems[:_MOST_PROBLEMS] + (
             [f"... and {len(problems) - _MOST_PROBLEMS} more"]

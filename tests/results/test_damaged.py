@@ -403,12 +403,16 @@ def _sweep_json(folder: Path) -> dict:
 def test_a_damaged_sweep_json_is_one_message_naming_the_file_and_the_field(sweep, damage, message):
     path = sweep / runs.SWEEP_FILE
     path.write_text(damage(_sweep_json(sweep)))
-    for command in (["report", sweep], ["sweep", "--resume", sweep, "--dry-run"]):
+    commands = [["sweep", "--resume", sweep, "--dry-run"]]
+    if not message.endswith(": missing"):  # a report reads the fields it finds; a resume all
+        commands.append(["report", sweep])
+    for command in commands:
         result = runner.invoke(app, [str(a) for a in command])
         assert result.exit_code == 2, (command, result.output, result.exception)
         assert f"error: {path}" in result.output and message in result.output, result.output
         assert "Traceback" not in result.output
-    assert not (sweep / "report.md").exists()
+    if len(commands) == 2:
+        assert not (sweep / "report.md").exists()
 
 
 sweep_mutations = st.one_of(
