@@ -27,7 +27,8 @@ DRAW_TIMEOUT_SECONDS = 60.0
 
 
 class CurvePainter:
-    """``draw(rows, path, title)`` writes curves.png; ``close()`` ends the helper."""
+    """``begin(rows, path, title)`` hands the curves over, ``finish()`` waits for the file,
+    ``close()`` ends a helper that was never asked."""
 
     def __init__(self, background: bool | None = None):
         if background is None:
@@ -88,11 +89,6 @@ class CurvePainter:
             os.replace(partial, path)
         finally:
             partial.unlink(missing_ok=True)
-
-    def draw(self, rows: list[dict[str, Any]], path: Path, title: str) -> None:
-        """Write ``path`` whole or not at all: drawn under a temporary name, then renamed."""
-        self.begin(rows, path, title)
-        self.finish()
 
     def close(self) -> None:
         process, self._process = self._process, None

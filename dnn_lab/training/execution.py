@@ -63,8 +63,6 @@ def decide_jit(
     On TensorFlow, ``auto`` compiles when the time XLA is expected to save over the
     run exceeds what compiling costs.
     """
-    if setting is not True and setting is not False and setting != "auto":
-        raise DnnLabError(f"train.jit_compile: expected true, false or auto; received {setting!r}")
     if setting is True or setting is False:
         return setting, f"train.jit_compile: {str(setting).lower()}"
     if backend == "jax":
