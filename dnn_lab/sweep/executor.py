@@ -15,7 +15,6 @@ from typing import Protocol
 from dnn_lab.sweep.state import Trial
 
 LOCAL = "local"
-RAY = "ray"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -50,7 +50,7 @@ import ray
 from dnn_lab.errors import EXIT_BUG, EXIT_INTERRUPTED, DnnLabError
 from dnn_lab.results import rundir as runs
 from dnn_lab.sweep.state import BASE_FILE, SweepState, Trial
-from dnn_lab.sweep.workers import settings_of, thread_environment, trial_request
+from dnn_lab.sweep.workers import SettingsOf, thread_environment, trial_request
 
 ATTEMPTS = 2  # a trial whose node is lost runs once more, then counts as failed
 PROCESS_VARIABLE = "DNN_LAB_PROCESS"  # process-wide settings: different ones, other workers
@@ -270,9 +270,11 @@ class RayPool:
         self._task = ray.remote(max_calls=calls)(run_packed_trial)
         self._env = thread_environment(cluster.threads())
         self._open: list[RayTrial] = []
+        self._settings_of = SettingsOf(state)
+        self._base_config = (state.folder / BASE_FILE).read_text(encoding="utf-8")
 
     def start(self, trial: Trial, slot: int) -> RayTrial:
-        settings = settings_of(self.state, trial)
+        settings = self._settings_of(trial)
         env = {**self._env, PROCESS_VARIABLE: "/".join(map(str, vars(settings).values()))}
         options: dict[str, Any] = {
             "num_cpus": self.cluster.cpus_per_trial,
@@ -282,7 +284,7 @@ class RayPool:
             "runtime_env": {"env_vars": env},
         }
         request = trial_request(self.state, trial)
-        request["base_config"] = (self.state.folder / BASE_FILE).read_text(encoding="utf-8")
+        request["base_config"] = self._base_config
         request["driver_config"] = request["config"]
         ref = self._task.options(**options).remote(request)
         handle = RayTrial(trial, slot, ref, self.state)
@@ -312,7 +314,6 @@ class RayTrial:
         self.stopping = self.killing = False
         self._cancelled = 0  # 1: cancelled, 2: cancelled by force
         self._stop_asked = 0.0
-        trial.status, trial.run_dir, trial.value, trial.message = runs.RUNNING, None, None, None
 
     def poll(self) -> int | None:
         if self.code is not None:

@@ -83,7 +83,6 @@ class SweepRunner:
         workers: int,
         on_change: Callable[[], None] = lambda: None,
         search: Search | None = None,
-        threads: int | None = None,
         pool: TrialPool | None = None,
     ):
         self.state = state
@@ -92,11 +91,8 @@ class SweepRunner:
         self.search: Search = search if search is not None else FixedPlan()
         self.running: list[TrialHandle] = []
         self.stop_signal: int | None = None
-        if pool is None:  # warm worker processes on this machine
-            gpu_slots = default_workers() if _has_gpus() else 0
-            threads = threads if threads is not None else threads_for(self.workers)
-            pool = WorkerPool(state, self.workers, threads, gpu_slots)
-        self.pool: TrialPool = pool
+        # default: warm worker processes on this machine, one thread each per core share
+        self.pool: TrialPool = pool or WorkerPool(state, threads_for(self.workers))
 
     def run(self) -> int:
         """Run until every trial has ended or a signal stops the sweep; the exit code."""
@@ -144,6 +140,7 @@ class SweepRunner:
             used = {r.slot for r in self.running}
             slot = next(i for i in range(self.workers) if i not in used)
             self.running.append(self.pool.start(trial, slot))
+            trial.status, trial.run_dir, trial.value, trial.message = runs.RUNNING, None, None, None
             self.state.save()
             self.on_change()
 
@@ -277,14 +274,17 @@ def run_sweep(
     trials there; None runs them in warm worker processes here.
     """
     count = workers or sweep.workers
-    threads = pool = None
     remaining = sum(1 for t in state.trials if t.status not in FINISHED) or state.planned
     if cluster is not None:
         count = count or cluster.default_workers(remaining)
         pool = cluster.pool(state)
-    elif count is None:
-        count, threads = auto_workers(remaining, default_workers() if _has_gpus() else 0)
-    runner = SweepRunner(state, count, search=make_search(state, sweep), threads=threads, pool=pool)
+    else:
+        gpus = default_workers() if _has_gpus() else 0  # asks nvidia-smi: once per sweep
+        threads = threads_for(count) if count else None
+        if count is None:
+            count, threads = auto_workers(remaining, gpus)
+        pool = WorkerPool(state, threads, gpus)
+    runner = SweepRunner(state, count, search=make_search(state, sweep), pool=pool)
     runner.on_change = lambda: view.update(state, runner)
     view.start(state, runner)
     try:

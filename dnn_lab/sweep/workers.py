@@ -14,6 +14,7 @@ Nothing here imports Keras: the driver only starts processes and reads their ans
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import signal
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from dnn_lab.config.loading import load_config
+from dnn_lab.config.loading import apply_overrides, read_config_file, validate_config
 from dnn_lab.errors import EXIT_BUG
 from dnn_lab.results import rundir as runs
 from dnn_lab.sweep.state import BASE_FILE, LOGS_DIR, SweepState, Trial
@@ -82,14 +83,28 @@ class ProcessSettings:
     deterministic: str
 
 
-def settings_of(state: SweepState, trial: Trial) -> ProcessSettings:
-    config = load_config(state.folder / BASE_FILE, trial.set_args())
-    return ProcessSettings(
-        backend=config.backend,
-        device=config.device,
-        precision=config.train.precision,
-        deterministic=str(config.train.deterministic),
-    )
+class SettingsOf:
+    """Each trial's process settings: the base config read once, each setting checked once.
+
+    Seeds and epoch budgets never change them, so trials of one setting share an answer.
+    """
+
+    def __init__(self, state: SweepState):
+        self._base = read_config_file(state.folder / BASE_FILE)
+        self._known: dict[str, ProcessSettings] = {}
+
+    def __call__(self, trial: Trial) -> ProcessSettings:
+        key = trial.setting()
+        if key not in self._known:
+            data = apply_overrides(copy.deepcopy(self._base), trial.set_args())
+            config = validate_config(data)
+            self._known[key] = ProcessSettings(
+                backend=config.backend,
+                device=config.device,
+                precision=config.train.precision,
+                deterministic=str(config.train.deterministic),
+            )
+        return self._known[key]
 
 
 def trial_request(state: SweepState, trial: Trial) -> dict[str, Any]:
@@ -185,7 +200,6 @@ class WorkerTrial:
         log = trial.log_path(state.folder)
         log.parent.mkdir(exist_ok=True)
         worker.send(trial_request(state, trial))
-        trial.status, trial.run_dir, trial.value, trial.message = runs.RUNNING, None, None, None
 
     def poll(self) -> int | None:
         """The trial's exit code once it has ended, as ``dnn-lab train`` would exit."""
@@ -231,16 +245,15 @@ class WorkerTrial:
 class WorkerPool:
     """One warm worker per slot, started on demand and replaced when it must be."""
 
-    def __init__(self, state: SweepState, slots: int, threads: int, gpu_slots: int = 0):
+    def __init__(self, state: SweepState, threads: int, gpu_slots: int = 0):
         self.state = state
-        self.threads = threads
         self.gpu_slots = gpu_slots
         self.workers: dict[int, Worker] = {}
         self._thread_env = thread_environment(threads)
-        self._slots = slots
+        self._settings_of = SettingsOf(state)
 
     def start(self, trial: Trial, slot: int) -> WorkerTrial:
-        settings = settings_of(self.state, trial)
+        settings = self._settings_of(trial)
         worker = self.workers.get(slot)
         if worker is not None and (
             not worker.alive()
