@@ -136,15 +136,9 @@ def group_runs(found: list[runs.Run], by: str | None = None, metric: str | None 
             )
     else:
         keys = sorted(
-            {
-                k
-                for f in flat
-                for k in f
-                if any(
-                    json.dumps(o.get(k), sort_keys=True) != json.dumps(f.get(k), sort_keys=True)
-                    for o in flat
-                )
-            }
+            k
+            for k in {k for f in flat for k in f}
+            if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1
         )
     monitors = [run.scores.monitor for run in found if run.scores.monitor]
     metric = metric or (max(set(monitors), key=monitors.count) if monitors else "val_loss")
