@@ -159,10 +159,7 @@ def _compare_grouped(paths: list[Path], by: str | None, output_format, plot) -> 
             "warning: not run directories, skipped: " + ", ".join(map(str, skipped)), soft_wrap=True
         )
     if plot is not None:
-        from dnn_lab.results.plots import plot_bands
-
-        groups = [(s.label(), [r.history for r in s.runs if r.history]) for s in result.settings]
-        plot_bands([(label, h) for label, h in groups if h], plot, metric=result.metric)
+        studying.plot_study(result, plot)
         _stderr().print(f"curves written to {plot}", soft_wrap=True)
 
 

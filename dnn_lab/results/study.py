@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from dnn_lab.direction import Direction, best_row
@@ -187,6 +188,19 @@ def verdict(settings: list[Setting]) -> str:
 
 
 # --------------------------------------------------------------------------- the table
+
+
+def plot_study(study: Study, path: Path) -> Path:
+    """Each setting's curves, mean with a min-max band over its runs; settings without history
+    are left out."""
+    from dnn_lab.results.plots import plot_bands
+
+    groups = [(s.label(), [run.history for run in s.runs if run.history]) for s in study.settings]
+    return plot_bands(
+        [(label, histories) for label, histories in groups if histories],
+        path,
+        metric=study.metric,
+    )
 
 
 def to_table(study: Study) -> Table:
