@@ -27,6 +27,7 @@ from typing import Any
 
 from dnn_lab.errors import DnnLabError
 from dnn_lab.results import rundir as runs
+from dnn_lab.results.collect import MISSING, config_get
 from dnn_lab.results.compare import differing_keys
 from dnn_lab.results.export_common import gather
 
@@ -101,22 +102,16 @@ def _unique_names(found: list[runs.Run]) -> list[str]:
     return names
 
 
-def _value_at(config: dict[str, Any], dotted: str) -> Any:
-    node: Any = config
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
 def _hparam_values(found: list[runs.Run], keys: list[str]) -> list[dict[str, Any]]:
     """HParams take a bool, a number or a string; anything else is shown as compact JSON.
 
     A key whose values are of different kinds across runs (a number here, null there)
     becomes a string everywhere, since one hyperparameter has one type.
     """
-    table = [{key: _value_at(run.config, key) for key in keys} for run in found]
+    table = [
+        {key: None if (value := config_get(run.config, key)) is MISSING else value for key in keys}
+        for run in found
+    ]
     for key in keys:
         kinds = {_kind(row[key]) for row in table}
         for row in table:
