@@ -14,10 +14,8 @@ events instead of adding a second copy.
 
 from __future__ import annotations
 
-import contextlib
+import io
 import json
-import os
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -184,27 +182,13 @@ def _write_experiment(protos, logdir, found, keys, values, metrics) -> None:
 def _write_events(protos, target: Path, events: Iterable, wall_time: float) -> None:
     """One event file, written to a temporary name and renamed, so no reader sees half."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".export-", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; logs read like any other file
-        with os.fdopen(fd, "wb") as handle:
-            writer = protos.RecordWriter(handle)
-            header = protos.event_pb2.Event(wall_time=wall_time, file_version="brain.Event:2")
-            writer.write(header.SerializeToString())
-            for event in events:
-                writer.write(event.SerializeToString())
-            handle.flush()
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    buffer = io.BytesIO()
+    writer = protos.RecordWriter(buffer)
+    header = protos.event_pb2.Event(wall_time=wall_time, file_version="brain.Event:2")
+    writer.write(header.SerializeToString())
+    for event in events:
+        writer.write(event.SerializeToString())
+    runs.atomic_write_bytes(target, buffer.getvalue(), durable=False)
 
 
 # --------------------------------------------------------------------------- protos
