@@ -44,6 +44,15 @@ def _stderr():
     return Console(stderr=True, highlight=False, markup=False)
 
 
+def _warn_skipped(skipped: list[Path]) -> None:
+    """The paths given that are not run directories, as one warning on stderr."""
+    if skipped:
+        _stderr().print(
+            "warning: not run directories, skipped: " + ", ".join(map(str, skipped)),
+            soft_wrap=True,
+        )
+
+
 def _stdout(wide_when_piped: bool = False):
     """The console for results; piped tables keep their natural width instead of 80 columns."""
     from rich.console import Console

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from dnn_lab.cli.app import _complete_dir, _stderr, _user_errors, app
+from dnn_lab.cli.app import _complete_dir, _user_errors, _warn_skipped, app
 
 
 @app.command()
@@ -85,11 +85,3 @@ def export_tensorboard(
         result = exporting.export_tensorboard(paths, logdir)
         typer.echo(exporting.render(result))
         _warn_skipped(result.skipped)
-
-
-def _warn_skipped(skipped: list[Path]) -> None:
-    if skipped:
-        _stderr().print(
-            "warning: not run directories, skipped: " + ", ".join(map(str, skipped)),
-            soft_wrap=True,
-        )

@@ -13,6 +13,7 @@ from dnn_lab.cli.app import (
     _stderr,
     _stdout,
     _user_errors,
+    _warn_skipped,
     app,
 )
 from dnn_lab.errors import DnnLabError
@@ -112,22 +113,12 @@ def compare(
         result = comparing.compare(
             paths, sort=sort, reverse=reverse, top=top, where=where or (), columns=_split(columns)
         )
-        if output_format is Format.table:
-            limit = None if top else tables.TABLE_ROWS
-            table = comparing.to_table(result, curves=limit or len(result.rows))
-            tables.render_table(table, _stdout(wide_when_piped=True), limit=limit)
-        else:
-            render = {
-                Format.markdown: tables.render_markdown,
-                Format.csv: tables.render_csv,
-                Format.json: tables.render_json,
-            }[output_format]
-            typer.echo(render(comparing.to_table(result)), nl=False)
-            if result.skipped:
-                _stderr().print(
-                    "warning: not run directories, skipped: " + ", ".join(map(str, result.skipped)),
-                    soft_wrap=True,
-                )
+        limit = None if top else tables.TABLE_ROWS
+        # on a terminal the first rows get a sparkline, and the table prints its own warning
+        curves = (limit or len(result.rows)) if output_format is Format.table else 0
+        _render(comparing.to_table(result, curves=curves), output_format, limit=limit)
+        if output_format is not Format.table:
+            _warn_skipped(result.skipped)
         if plot is not None:
             comparing.plot(result, plot)
             _stderr().print(f"curves written to {plot}", soft_wrap=True)
@@ -154,23 +145,18 @@ def _compare_grouped(paths: list[Path], by: str | None, output_format, plot) -> 
     found, skipped = collect(counted_runs(paths))
     result = studying.group_runs(found, by=by)
     _render(studying.to_table(result), output_format)
-    if skipped:
-        _stderr().print(
-            "warning: not run directories, skipped: " + ", ".join(map(str, skipped)), soft_wrap=True
-        )
+    _warn_skipped(skipped)
     if plot is not None:
-        from dnn_lab.results.plots import plot_bands
-
-        groups = [(s.label(), [r.history for r in s.runs if r.history]) for s in result.settings]
-        plot_bands([(label, h) for label, h in groups if h], plot, metric=result.metric)
+        studying.plot_study(result, plot)
         _stderr().print(f"curves written to {plot}", soft_wrap=True)
 
 
-def _render(table, output_format) -> None:
+def _render(table, output_format, limit: int | None = None) -> None:
+    """The table in the chosen format on stdout; ``limit`` caps the rows of a terminal table."""
     from dnn_lab.results import tables
 
     if output_format is Format.table:
-        tables.render_table(table, _stdout(wide_when_piped=True), limit=None)
+        tables.render_table(table, _stdout(wide_when_piped=True), limit=limit)
         return
     render = {
         Format.markdown: tables.render_markdown,

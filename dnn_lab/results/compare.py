@@ -77,6 +77,7 @@ def run_row(run: runs.Run) -> dict[str, Any]:
     if run.problems:
         row["problems"] = "; ".join(run.problems)
     row["_config"] = run.config
+    row["_run"] = run  # never a column: its history, read once, for the curves and the plot
     return row
 
 
@@ -400,7 +401,7 @@ def _style(key: str) -> Style | None:
 
 def _curve(row: dict[str, Any]) -> str:
     """The validation metric per epoch, as a sparkline."""
-    history = runs.read_history(Path(row["path"]) / runs.HISTORY_FILE)
+    history = row["_run"].history
     metric = row.get("monitor") or "val_loss"
     return sparkline([h.get(metric) for h in history])
 
@@ -408,8 +409,5 @@ def _curve(row: dict[str, Any]) -> str:
 def plot(comparison: Comparison, path: Path) -> Path:
     from dnn_lab.results.plots import plot_curves
 
-    histories = [
-        (row["run"], runs.read_history(Path(row["path"]) / runs.HISTORY_FILE))
-        for row in comparison.rows
-    ]
+    histories = [(row["run"], row["_run"].history) for row in comparison.rows]
     return plot_curves([(label, rows) for label, rows in histories if rows], path)

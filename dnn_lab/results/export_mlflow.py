@@ -25,7 +25,7 @@ from typing import Any
 from dnn_lab import __version__
 from dnn_lab.errors import DnnLabError
 from dnn_lab.results import rundir as runs
-from dnn_lab.results.compare import flatten
+from dnn_lab.results.collect import flatten
 from dnn_lab.results.export_common import gather
 
 INSTALL_HINT = "pip install 'dnn-lab[mlflow]'"

@@ -14,10 +14,8 @@ events instead of adding a second copy.
 
 from __future__ import annotations
 
-import contextlib
+import io
 import json
-import os
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +25,7 @@ from typing import Any
 
 from dnn_lab.errors import DnnLabError
 from dnn_lab.results import rundir as runs
+from dnn_lab.results.collect import MISSING, config_get
 from dnn_lab.results.compare import differing_keys
 from dnn_lab.results.export_common import gather
 
@@ -101,22 +100,16 @@ def _unique_names(found: list[runs.Run]) -> list[str]:
     return names
 
 
-def _value_at(config: dict[str, Any], dotted: str) -> Any:
-    node: Any = config
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
 def _hparam_values(found: list[runs.Run], keys: list[str]) -> list[dict[str, Any]]:
     """HParams take a bool, a number or a string; anything else is shown as compact JSON.
 
     A key whose values are of different kinds across runs (a number here, null there)
     becomes a string everywhere, since one hyperparameter has one type.
     """
-    table = [{key: _value_at(run.config, key) for key in keys} for run in found]
+    table = [
+        {key: None if (value := config_get(run.config, key)) is MISSING else value for key in keys}
+        for run in found
+    ]
     for key in keys:
         kinds = {_kind(row[key]) for row in table}
         for row in table:
@@ -189,27 +182,13 @@ def _write_experiment(protos, logdir, found, keys, values, metrics) -> None:
 def _write_events(protos, target: Path, events: Iterable, wall_time: float) -> None:
     """One event file, written to a temporary name and renamed, so no reader sees half."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".export-", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; logs read like any other file
-        with os.fdopen(fd, "wb") as handle:
-            writer = protos.RecordWriter(handle)
-            header = protos.event_pb2.Event(wall_time=wall_time, file_version="brain.Event:2")
-            writer.write(header.SerializeToString())
-            for event in events:
-                writer.write(event.SerializeToString())
-            handle.flush()
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    buffer = io.BytesIO()
+    writer = protos.RecordWriter(buffer)
+    header = protos.event_pb2.Event(wall_time=wall_time, file_version="brain.Event:2")
+    writer.write(header.SerializeToString())
+    for event in events:
+        writer.write(event.SerializeToString())
+    runs.atomic_write_bytes(target, buffer.getvalue(), durable=False)
 
 
 # --------------------------------------------------------------------------- protos

@@ -152,15 +152,15 @@ def _cost_text(cost: str, value: float | None) -> str:
 
 def plot_fronts(result: Tradeoffs, path: Path) -> Path:
     """A scatter per cost (metric against it), the front marked and joined, as an image."""
+    from dnn_lab.results.plots import DPI, FIGURE_SIZE, check_target, save_figure
+
+    check_target(path)  # before matplotlib's import (a second or so) for a bad name
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from dnn_lab.results.plots import DPI, check_target, save_figure
-
-    check_target(path)
-    fig, axes = plt.subplots(1, len(COSTS), figsize=(12.0, 4.8), dpi=DPI)
+    fig, axes = plt.subplots(1, len(COSTS), figsize=FIGURE_SIZE, dpi=DPI)
     for axis, (cost, title) in zip(axes, COSTS.items(), strict=True):
         known = [p for p in result.points if p.costs[cost] is not None]
         rest = [p for p in known if cost not in p.fronts]

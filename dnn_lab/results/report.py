@@ -14,7 +14,7 @@ from typing import Any
 from dnn_lab.errors import DnnLabError
 from dnn_lab.results import rundir as runs
 from dnn_lab.results.formatting import number
-from dnn_lab.results.study import Study, to_table
+from dnn_lab.results.study import Study, plot_study, to_table
 from dnn_lab.results.tables import Column, Table, render_markdown
 
 CURVES_FILE = "report-curves.png"
@@ -36,15 +36,9 @@ def write_report(
     """report.md, report.html and the curves they show, in the sweep folder."""
     from dnn_lab.results import pareto
     from dnn_lab.results.parallel import parallel_svg
-    from dnn_lab.results.plots import plot_bands
 
     curves = folder / CURVES_FILE
-    groups = [(s.label(), [run.history for run in s.runs if run.history]) for s in study.settings]
-    plot_bands(
-        [(label, histories) for label, histories in groups if histories],
-        curves,
-        metric=study.metric,
-    )
+    plot_study(study, curves)
     ranking = [
         f"{i}. {s.label()}: {number(s.mean)}"
         + (f" +/- {number(s.std)}" if s.n > 1 else "")

@@ -65,18 +65,26 @@ _NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
-    """Write ``text`` to ``path`` so a reader sees the old file or the new one, never half.
+    """Write ``text`` (UTF-8) to ``path`` so a reader sees the old file or the new one, never half.
 
     ``durable`` also flushes it to the disk before the rename, so that it survives a power
     cut; files rewritten every epoch skip that (milliseconds each) and are made durable
     once at the end.
     """
+    atomic_write_bytes(path, text.encode("utf-8"), durable=durable)
+
+
+def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` so a reader sees the old file or the new one, never half.
+
+    ``durable`` as for ``atomic_write_text``.
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.chmod(tmp, _FILE_MODE)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())

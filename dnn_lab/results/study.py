@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from dnn_lab.direction import Direction, best_row
@@ -136,15 +137,9 @@ def group_runs(found: list[runs.Run], by: str | None = None, metric: str | None 
             )
     else:
         keys = sorted(
-            {
-                k
-                for f in flat
-                for k in f
-                if any(
-                    json.dumps(o.get(k), sort_keys=True) != json.dumps(f.get(k), sort_keys=True)
-                    for o in flat
-                )
-            }
+            k
+            for k in {k for f in flat for k in f}
+            if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1
         )
     monitors = [run.scores.monitor for run in found if run.scores.monitor]
     metric = metric or (max(set(monitors), key=monitors.count) if monitors else "val_loss")
@@ -193,6 +188,19 @@ def verdict(settings: list[Setting]) -> str:
 
 
 # --------------------------------------------------------------------------- the table
+
+
+def plot_study(study: Study, path: Path) -> Path:
+    """Each setting's curves, mean with a min-max band over its runs; settings without history
+    are left out."""
+    from dnn_lab.results.plots import plot_bands
+
+    groups = [(s.label(), [run.history for run in s.runs if run.history]) for s in study.settings]
+    return plot_bands(
+        [(label, histories) for label, histories in groups if histories],
+        path,
+        metric=study.metric,
+    )
 
 
 def to_table(study: Study) -> Table:

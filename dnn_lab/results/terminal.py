@@ -9,8 +9,6 @@ from rich.text import Text
 from dnn_lab.results import rundir as runs
 from dnn_lab.results.formatting import number
 
-fmt = number  # SweepView's name for it, until SweepView moves to dnn_lab.sweep
-
 
 def _labelled(console: Console, label: str, text: str) -> None:
     """``label`` in bold, then ``text`` as it is: paths and names are never markup."""

@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dnn_lab.results import rundir as runs
-from dnn_lab.results.terminal import fmt
+from dnn_lab.results.formatting import number
 from dnn_lab.sweep.plan import search_space
 from dnn_lab.sweep.state import FINISHED
 
@@ -50,7 +50,7 @@ class SweepView:
                 self.reported.add(trial.index)
                 done = sum(1 for t in state.trials if t.status in FINISHED)
                 total = state.planned or len(state.trials)
-                value = "-" if trial.value is None else fmt(trial.value)
+                value = "-" if trial.value is None else number(trial.value)
                 line = (
                     f"[{done}/{total}] {trial.status} #{trial.index:03d} {trial.setting()} "
                     f"seed={trial.seed}"
@@ -76,7 +76,7 @@ class SweepView:
             f"{done}/{total} done, {len(runner.running)} running, "
             f"{sum(1 for t in state.trials if t.status in FAILED_STATUSES)} failed"
             + (
-                f"; best {state.monitor} {fmt(best.value)} (#{best.index:03d} {best.setting()})"
+                f"; best {state.monitor} {number(best.value)} (#{best.index:03d} {best.setting()})"
                 if best
                 else ""
             )
@@ -115,7 +115,7 @@ class SweepView:
         best = state.best()
         if best is not None:
             self.console.print(
-                f"best {state.monitor} {fmt(best.value)}: #{best.index:03d} "
+                f"best {state.monitor} {number(best.value)}: #{best.index:03d} "
                 f"{best.setting()} seed={best.seed}",
                 highlight=False,
                 soft_wrap=True,
