@@ -44,27 +44,30 @@ class RawData:
 # --------------------------------------------------------------------------- scikit-learn
 
 
-def _sklearn(loader_name: str, images: bool = False) -> Callable[[str | None, str | None], RawData]:
+def _load_digits(path: str | None, target: str | None) -> RawData:
+    """The default dataset, as 8x8 images, read without importing scikit-learn (see embedded)."""
+    import numpy as np
+
+    from dnn_lab.data.embedded import load_digits
+
+    images, labels = load_digits()
+    return RawData(
+        x=np.asarray(images, dtype=np.float32),
+        y=np.asarray(labels),
+        class_names=[str(n) for n in range(10)],
+        source="sklearn.datasets.load_digits",
+    )
+
+
+def _sklearn(loader_name: str) -> Callable[[str | None, str | None], RawData]:
     def load(path: str | None, target: str | None) -> RawData:
         import numpy as np
-
-        if loader_name == "load_digits":  # the default dataset: read without scikit-learn
-            from dnn_lab.data.embedded import load_digits
-
-            images_of_digits, labels = load_digits()
-            return RawData(
-                x=np.asarray(images_of_digits, dtype=np.float32),
-                y=np.asarray(labels),
-                class_names=[str(n) for n in range(10)],
-                source=f"sklearn.datasets.{loader_name}",
-            )
         from sklearn import datasets as sk
 
         bunch = getattr(sk, loader_name)()
-        x = bunch.images if images else bunch.data
         names = [str(n) for n in bunch.target_names] if hasattr(bunch, "target_names") else None
         return RawData(
-            x=np.asarray(x, dtype=np.float32),
+            x=np.asarray(bunch.data, dtype=np.float32),
             y=np.asarray(bunch.target),
             class_names=names,
             source=f"sklearn.datasets.{loader_name}",
@@ -364,7 +367,7 @@ Loader = Callable[[str | None, str | None], RawData]
 
 # One loader per registry entry (``dnn_lab.data.registry.DATASETS``); a test keeps them paired.
 LOADERS: dict[str, Loader] = {
-    "digits": _sklearn("load_digits", images=True),
+    "digits": _load_digits,
     "iris": _sklearn("load_iris"),
     "wine": _sklearn("load_wine"),
     "breast_cancer": _sklearn("load_breast_cancer"),

@@ -17,6 +17,7 @@ from dnn_lab.data import labels, tabular
 from dnn_lab.data.labels import CLASSIFICATION, infer_task
 from dnn_lab.data.loaders import RawData, load_raw
 from dnn_lab.data.registry import dataset_info, known_task
+from dnn_lab.data.split import split_indices, split_sizes
 from dnn_lab.errors import DataError
 
 
@@ -303,9 +304,7 @@ def _label_values(
 
 
 def _split(x, y, fraction, seed, stratify, key):
-    from dnn_lab.data.split import split_indices
-
-    n_out = int(np.ceil(fraction * len(x)))
+    _, n_out = split_sizes(len(x), fraction)
     if n_out < 1 or len(x) - n_out < 1:
         raise DataError(
             f"{key}={fraction} leaves {len(x) - n_out} training and {n_out} held-out samples out "
