@@ -20,6 +20,11 @@ EXIT_INTERRUPTED = 130  # SIGINT, as a shell reports it
 EXIT_TERMINATED = 143  # SIGTERM
 
 
+def exit_code_for(signum: int) -> int:
+    """The exit code of a run a signal stopped: 143 for SIGTERM, 130 for SIGINT."""
+    return EXIT_TERMINATED if signum == signal.SIGTERM else EXIT_INTERRUPTED
+
+
 class DnnLabError(Exception):
     """A problem the user can fix; its message says what and where."""
 
@@ -31,7 +36,7 @@ class Interrupted(DnnLabError):
 
     def __init__(self, signum: int):
         self.signum = signum
-        self.exit_code = EXIT_TERMINATED if signum == signal.SIGTERM else EXIT_INTERRUPTED
+        self.exit_code = exit_code_for(signum)
         super().__init__(
             f"stopped by {signal.Signals(signum).name} before training began; "
             "no run directory was written"

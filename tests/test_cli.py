@@ -74,12 +74,14 @@ def test_datasets_lists_the_builtins():
         assert name in result.output
 
 
-def modules_after(args: list[str]) -> str:
+def modules_after(
+    args: list[str], heavy: tuple[str, ...] = ("tensorflow", "keras", "matplotlib", "sklearn")
+) -> str:
     """The heavy modules a command imported; the command itself must succeed."""
     code = (
         "import sys, atexit\n"
         "atexit.register(lambda: sys.__stderr__.write("
-        "'HEAVY:' + ','.join(m for m in ('tensorflow', 'keras', 'matplotlib', 'sklearn') "
+        f"'HEAVY:' + ','.join(m for m in {heavy!r} "
         "if m in sys.modules) + '\\n'))\n"
         f"sys.argv = ['dnn-lab', *{args!r}]\n"
         "from dnn_lab.cli import main\n"
@@ -99,6 +101,13 @@ def test_validate_imports_no_tensorflow(tmp_path):
     config = write_yaml(tmp_path / "c.yaml", merge(TINY, {}))
     assert "tensorflow" not in modules_after(["validate", str(config)])
     assert "keras" not in modules_after(["validate", str(config)])
+
+
+def test_listing_and_validating_a_builtin_dataset_import_no_numpy(tmp_path):
+    # the registry knows a built-in dataset's task and classes: nothing is loaded
+    config = write_yaml(tmp_path / "c.yaml", merge(TINY, {}))
+    for args in (["--help"], ["datasets"], ["validate", str(config)]):
+        assert modules_after(args, heavy=("numpy",)) == "", args
 
 
 # --------------------------------------------------------------------------- text as it is

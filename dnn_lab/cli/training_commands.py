@@ -67,9 +67,14 @@ def validate(config: ConfigArg, overrides: SetOption = None) -> None:
     with _user_errors():
         cfg = _load(config, overrides)
         from dnn_lab.config.head import resolve_head, resolved
-        from dnn_lab.data.prepare import task_of
+        from dnn_lab.data.registry import known_task
 
-        task, n_classes = task_of(cfg.data, cfg.seed)
+        known = known_task(cfg.data.dataset, cfg.data.task)
+        if known is None:  # a file: only its data can tell (numpy and the loaders needed)
+            from dnn_lab.data.prepare import task_of
+
+            known = task_of(cfg.data, cfg.seed)
+        task, n_classes = known
         cfg = resolved(cfg, resolve_head(cfg, task, n_classes))
     typer.echo(cfg.to_yaml(), nl=False)
     from rich.markup import escape

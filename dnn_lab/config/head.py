@@ -13,7 +13,7 @@ from dnn_lab.config import catalog
 from dnn_lab.config.names import spec_name
 from dnn_lab.config.schema import Config
 from dnn_lab.direction import Direction
-from dnn_lab.errors import ConfigError
+from dnn_lab.errors import ConfigError, did_you_mean
 
 _DEFAULT_LOSS = {
     "binary": "binary_crossentropy",
@@ -101,8 +101,6 @@ def _check_monitors(config: Config, head: Head) -> None:
         watched.append(("train.schedule.monitor", config.train.schedule.monitor))
     for key, name in watched:
         if name != "auto" and name not in available:
-            from dnn_lab.errors import did_you_mean
-
             raise ConfigError(
                 f"{key}: {name!r} is not recorded by this run"
                 + did_you_mean(name, available)

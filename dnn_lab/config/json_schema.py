@@ -23,6 +23,7 @@ from dnn_lab.config import catalog
 
 # The one import of the models; dnn_lab.config.schema exposes Config whatever its layout.
 from dnn_lab.config.schema import Config
+from dnn_lab.data.registry import DATASETS
 
 DRAFT = "http://json-schema.org/draft-07/schema#"
 SCHEMA_FILE = "dnn-lab.schema.json"  # configs/dnn-lab.schema.json, committed beside the configs
@@ -197,8 +198,6 @@ def _annotate(class_name: str, definition: dict[str, Any]) -> None:
         if field in _NAMED_FIELDS:
             _refer_to_names(prop, _NAMED_FIELDS[field])
         elif (class_name, field) == ("DataConfig", "dataset"):
-            from dnn_lab.data.registry import DATASETS
-
             prop["enum"] = list(DATASETS)
         elif (class_name, field) == ("TrainConfig", "loss"):
             prop["enum"] = ["auto", *catalog.LOSSES, *catalog.LOSS_ALIASES]

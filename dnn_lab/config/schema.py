@@ -372,7 +372,6 @@ class TrainConfig(Section):
         return value
 
 
-# Costs a multi-objective search can trade the validation metric against, both minimized.
 class Config(Section):
     """A whole experiment: what to train, on what, and how."""
 

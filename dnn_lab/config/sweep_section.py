@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -10,6 +9,7 @@ from pydantic_core import PydanticCustomError
 
 from dnn_lab.config.names import short
 from dnn_lab.config.section import Section
+from dnn_lab.direction import is_finite_number
 
 Distribution = Literal["uniform", "loguniform", "int", "choice"]
 
@@ -56,10 +56,7 @@ class SweepConfig(Section):
                 if not args:
                     raise PydanticCustomError("dnn_lab", f"{key}: choice needs values")
                 continue
-            if len(args) != 2 or not all(
-                isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a)
-                for a in args
-            ):
+            if len(args) != 2 or not all(is_finite_number(a) for a in args):
                 raise PydanticCustomError(
                     "dnn_lab",
                     f"{key}: {kind} takes [low, high], two finite numbers; received {short(args)}",

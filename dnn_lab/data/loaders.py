@@ -16,12 +16,10 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import numpy as np
 
 from dnn_lab.errors import DataError, did_you_mean
-
-if TYPE_CHECKING:  # numpy is imported by the loaders, so listing datasets stays instant
-    import numpy as np
 
 DATA_DIR_VARIABLE = "DNN_LAB_DATA"
 
@@ -44,27 +42,27 @@ class RawData:
 # --------------------------------------------------------------------------- scikit-learn
 
 
-def _sklearn(loader_name: str, images: bool = False) -> Callable[[str | None, str | None], RawData]:
+def _load_digits(path: str | None, target: str | None) -> RawData:
+    """The default dataset, as 8x8 images, read without importing scikit-learn (see embedded)."""
+    from dnn_lab.data.embedded import load_digits
+
+    images, labels = load_digits()
+    return RawData(
+        x=np.asarray(images, dtype=np.float32),
+        y=np.asarray(labels),
+        class_names=[str(n) for n in range(10)],
+        source="sklearn.datasets.load_digits",
+    )
+
+
+def _sklearn(loader_name: str) -> Callable[[str | None, str | None], RawData]:
     def load(path: str | None, target: str | None) -> RawData:
-        import numpy as np
-
-        if loader_name == "load_digits":  # the default dataset: read without scikit-learn
-            from dnn_lab.data.embedded import load_digits
-
-            images_of_digits, labels = load_digits()
-            return RawData(
-                x=np.asarray(images_of_digits, dtype=np.float32),
-                y=np.asarray(labels),
-                class_names=[str(n) for n in range(10)],
-                source=f"sklearn.datasets.{loader_name}",
-            )
         from sklearn import datasets as sk
 
         bunch = getattr(sk, loader_name)()
-        x = bunch.images if images else bunch.data
         names = [str(n) for n in bunch.target_names] if hasattr(bunch, "target_names") else None
         return RawData(
-            x=np.asarray(x, dtype=np.float32),
+            x=np.asarray(bunch.data, dtype=np.float32),
             y=np.asarray(bunch.target),
             class_names=names,
             source=f"sklearn.datasets.{loader_name}",
@@ -86,8 +84,6 @@ _IDX_DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x
 
 def read_idx(path: Path) -> np.ndarray:
     """Read one (optionally gzipped) IDX file, the format MNIST and Fashion-MNIST ship in."""
-    import numpy as np
-
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     try:
@@ -234,8 +230,6 @@ def _missing_files_message(name: str, path: str | None, reason: str) -> str:
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    import numpy as np
-
     try:
         loaded = np.load(path, allow_pickle=False)
     except FileNotFoundError:
@@ -345,8 +339,6 @@ def _load_csv(path: str | None, target: str | None) -> RawData:
             )
         features.append([cell for column, cell in enumerate(row) if column != t_index])
         labels.append(row[t_index].strip())
-    import numpy as np
-
     return RawData(
         # cells as text: dnn_lab.data.tabular types the columns (numbers, categories...)
         x=np.asarray(features, dtype=str).reshape(len(features), len(header) - 1),
@@ -364,7 +356,7 @@ Loader = Callable[[str | None, str | None], RawData]
 
 # One loader per registry entry (``dnn_lab.data.registry.DATASETS``); a test keeps them paired.
 LOADERS: dict[str, Loader] = {
-    "digits": _sklearn("load_digits", images=True),
+    "digits": _load_digits,
     "iris": _sklearn("load_iris"),
     "wine": _sklearn("load_wine"),
     "breast_cancer": _sklearn("load_breast_cancer"),

@@ -16,7 +16,8 @@ from dnn_lab.config.schema import DataConfig
 from dnn_lab.data import labels, tabular
 from dnn_lab.data.labels import CLASSIFICATION, infer_task
 from dnn_lab.data.loaders import RawData, load_raw
-from dnn_lab.data.registry import dataset_info
+from dnn_lab.data.registry import dataset_info, known_task
+from dnn_lab.data.split import split_indices, split_sizes
 from dnn_lab.errors import DataError
 
 
@@ -98,9 +99,8 @@ def _class_counts(labels: np.ndarray, n_classes: int) -> list[int]:
 
 def task_of(config: DataConfig, seed: int) -> tuple[str, int | None]:
     """The task and class count: from the registry when it knows them, else from the data."""
-    info = dataset_info(config.dataset)
-    if info.task is not None and config.task in ("auto", info.task):
-        return info.task, info.n_classes if info.task != "binary" else 2
+    if (known := known_task(config.dataset, config.task)) is not None:
+        return known
     prepared = prepare_data(config, seed)
     return prepared.task, prepared.n_classes
 
@@ -304,9 +304,7 @@ def _label_values(
 
 
 def _split(x, y, fraction, seed, stratify, key):
-    from dnn_lab.data.split import split_indices
-
-    n_out = int(np.ceil(fraction * len(x)))
+    _, n_out = split_sizes(len(x), fraction)
     if n_out < 1 or len(x) - n_out < 1:
         raise DataError(
             f"{key}={fraction} leaves {len(x) - n_out} training and {n_out} held-out samples out "

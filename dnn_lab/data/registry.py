@@ -156,3 +156,16 @@ def dataset_info(name: str) -> DatasetInfo:
         raise DataError(
             f"unknown dataset {name!r}{did_you_mean(name, DATASETS)} Known: {', '.join(DATASETS)}"
         ) from None
+
+
+def known_task(dataset: str, task: str = "auto") -> tuple[str, int | None] | None:
+    """The task and class count the registry knows for ``dataset`` and the task a config asks.
+
+    None when only the data can tell: a file (csv, npz), or a task other than the dataset's.
+    Reads the registry alone, so ``dnn-lab validate`` loads nothing (not even numpy) for a
+    built-in dataset.
+    """
+    info = dataset_info(dataset)
+    if info.task is not None and task in ("auto", info.task):
+        return info.task, info.n_classes
+    return None

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from dnn_lab.data.labels import MISSING_TEXT, check_magnitude, row_name
+from dnn_lab.data import labels
+from dnn_lab.data.labels import check_magnitude, row_name
 from dnn_lab.errors import DataError, did_you_mean
 
 _DECIMAL_COMMA = re.compile(r"^-?\d+,\d+$")
@@ -35,10 +36,6 @@ class Table:
     left_out: dict[str, str] = field(default_factory=dict)  # column -> why
     missing: dict[str, int] = field(default_factory=dict)  # column -> missing cells
     notes: list[str] = field(default_factory=list)
-
-    @property
-    def names(self) -> list[str]:
-        return self.numeric + self.categorical
 
 
 def read_table(
@@ -72,7 +69,7 @@ def read_table(
     columns: list[np.ndarray] = []
     for index, name in enumerate(names):
         column = np.char.strip(cells[:, index].astype(str))
-        absent = np.isin(np.char.lower(column), list(MISSING_TEXT))
+        absent = labels.missing(column)  # as a label is: empty or NA text, any case
         present = column[~absent]
         if absent.any():
             if missing == "error":

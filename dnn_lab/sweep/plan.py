@@ -16,7 +16,6 @@ from typing import Any
 
 from dnn_lab.config.loading import apply_overrides, parse_yaml, validate_config
 from dnn_lab.config.schema import Config, SweepConfig
-from dnn_lab.direction import Direction
 from dnn_lab.errors import ConfigError
 from dnn_lab.results import rundir as runs
 from dnn_lab.sweep.state import BASE_FILE, SweepState, Trial
@@ -332,7 +331,7 @@ def create_sweep(config: Config, sweep: SweepConfig, runs_dir: Path) -> SweepSta
         planned=planned,
         seed=config.seed,
         monitor=head.monitor,
-        direction=Direction(head.mode),
+        direction=head.direction,
         prune=sweep.prune,
         min_epochs=sweep.min_epochs,
         eta=sweep.eta,

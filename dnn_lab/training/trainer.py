@@ -31,10 +31,9 @@ from dnn_lab.data.prepare import PreparedData, prepare_data
 from dnn_lab.errors import (
     EXIT_BUG,
     EXIT_DIVERGED,
-    EXIT_INTERRUPTED,
     EXIT_OK,
-    EXIT_TERMINATED,
     Interrupted,
+    exit_code_for,
 )
 from dnn_lab.results import rundir as runs
 from dnn_lab.results.painter import CurvePainter
@@ -399,7 +398,7 @@ def _optimizer_record(optimizer) -> dict[str, Any]:
 def _interrupted(signum: int, record: RunRecord) -> tuple[str, int, str]:
     name = signal.Signals(signum).name
     record.interrupted_by = name
-    code = EXIT_TERMINATED if signum == signal.SIGTERM else EXIT_INTERRUPTED
+    code = exit_code_for(signum)
     return runs.INTERRUPTED, code, f"stopped by {name}; the history so far is kept"
 
 

@@ -359,6 +359,16 @@ def test_yaml_infinity_is_refused_before_keras_sees_it(tmp_path):
             },
             "model.l2: uniform takes [low, high], two finite numbers",
         ),
+        (  # an int beyond float range: refused like inf, not an OverflowError
+            {
+                "sweep": {
+                    "search": "random",
+                    "trials": 2,
+                    "space": {"model.units": {"int": [1, 10**400]}},
+                }
+            },
+            "model.units: int takes [low, high], two finite numbers",
+        ),
     ],
 )
 def test_nonsensical_values_are_refused_naming_the_key(extra, expected):
