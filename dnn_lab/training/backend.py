@@ -44,6 +44,8 @@ def configure(backend: str, device: str) -> dict[str, Any]:
     try:
         import_keras(backend)
     except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in ("keras", backend):
+            raise  # a broken import (a Ctrl-C in the middle of one, say), not a missing backend
         extra = {"jax": "dnn-lab[jax]", "torch": "dnn-lab[torch]"}.get(backend, "tensorflow")
         raise DnnLabError(
             f"backend: {backend!r} is not installed ({exc.name}); install {extra}"

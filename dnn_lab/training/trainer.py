@@ -107,10 +107,14 @@ def train(
                     result = training.run(runs_dir)
                 if native_log.exists() and native_log.stat().st_size and result.run_dir.is_dir():
                     shutil.copyfile(native_log, result.run_dir / runs.NATIVE_LOG_FILE)
-        except KeyboardInterrupt:
+        except BaseException as exc:
             if training is not None and training.run_dir is not None:
                 raise  # not expected: once the directory exists the run records every signal
-            raise Interrupted(signals.received or signal.SIGINT) from None
+            if isinstance(exc, KeyboardInterrupt) or signals.received is not None:
+                # A stop signal came first; what broke after it (an import it cut short,
+                # say) is its consequence, and the run ends as the user asked.
+                raise Interrupted(signals.received or signal.SIGINT) from None
+            raise
     return result
 
 
