@@ -217,10 +217,11 @@ class Training:
             steps_per_execution=plan.keras_steps_per_execution,
             jit_compile=plan.jit_compile,
         )
-        if plan.steps_in_graph:
-            from dnn_lab.training.pipeline import run_steps_in_graph
+        from dnn_lab.training import pipeline
 
-            run_steps_in_graph(net, config.backend, data.x_train[:2], data.y_train[:2])
+        pipeline.build_training_state(net, data.x_train[:2], data.y_train[:2])
+        if plan.steps_in_graph:
+            pipeline.run_steps_in_graph(net, config.backend)
         return net, transfer
 
     def _fit_and_record(self, net, steps) -> TrainResult:

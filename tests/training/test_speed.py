@@ -211,3 +211,44 @@ def test_progress_and_nan_guard_count_mini_batches_not_calls():
     guard.on_epoch_begin(0)
     guard.on_train_batch_end(1, {"loss": float("nan")})
     assert guard.where == {"epoch": 1, "batch": 20, "loss": "nan"} and model.stop_training
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_training_state_built_first_means_one_trace_and_the_same_numbers(optimizer):
+    """Keras left alone creates the optimizer and metric variables inside the first trace
+    of the train step, and TensorFlow then traces it twice; built first, it is traced once
+    and the history is Keras's own, to the last digit."""
+    import keras
+    import numpy as np
+
+    from dnn_lab.training.pipeline import build_training_state
+
+    rng = np.random.default_rng(0)
+    x = rng.random((96, 6), dtype=np.float32)
+    y = rng.integers(0, 3, 96)
+    traces, histories = [], []
+    for build_first in (False, True):
+        keras.utils.set_random_seed(1)
+        model = keras.Sequential(
+            [keras.Input((6,)), keras.layers.Dense(5, activation="relu"), keras.layers.Dense(3)]
+        )
+        model.compile(
+            optimizer=optimizer,
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
+        if build_first:
+            build_training_state(model, x[:2], y[:2])
+        traced = []
+        step = type(model).train_step
+
+        def counting(self, data, step=step, traced=traced):
+            traced.append(1)  # runs only while TensorFlow traces the step
+            return step(self, data)
+
+        model.train_step = types.MethodType(counting, model)
+        fit = model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+        traces.append(len(traced))
+        histories.append(fit.history)
+    assert traces == [2, 1]
+    assert histories[0] == histories[1]
