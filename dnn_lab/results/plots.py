@@ -92,12 +92,15 @@ def _epoch_axis(axis, title: str) -> None:
 
 
 def _legend_right(fig, axes, title: str, right: float, top: float = 1.0) -> None:
-    """One legend for the figure, in a column of its own right of the panels."""
+    """One legend for the figure, in a column of its own right of the panels.
+
+    The margins are fixed rather than found by ``tight_layout``, which lays the figure
+    out once more before it is drawn (about 0.1 s, paid by every run's curves.png).
+    """
+    fig.subplots_adjust(left=0.05, right=right - 0.015, bottom=0.1, top=top - 0.07, wspace=0.16)
     handles, labels = axes[0][0].get_legend_handles_labels()
     if not handles:
-        fig.tight_layout()
         return
-    fig.tight_layout(rect=(0, 0, right, top))
     fig.legend(
         handles,
         labels,
@@ -114,7 +117,9 @@ def save_figure(fig, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     try:
-        fig.savefig(path, dpi=DPI)
+        # zlib's fastest level: the same pixels, written in a third of the time
+        extra = {"pil_kwargs": {"compress_level": 1}} if Path(path).suffix.lower() == ".png" else {}
+        fig.savefig(path, dpi=DPI, **extra)
     except OSError as exc:  # read-only folder, full disk
         raise DnnLabError(f"cannot write a plot to {path}: {exc.strerror or exc}") from exc
     finally:
