@@ -154,6 +154,7 @@ def _tf_dataset(x: np.ndarray, y: np.ndarray, plan: StepPlan, seed: int):
     else:
         groups = plan.groups()
 
+        @tf.autograph.experimental.do_not_convert
         def split(permutation):
             pieces, start = [], 0
             for (count, rows), same in itertools.groupby(groups):
@@ -172,9 +173,12 @@ def _tf_dataset(x: np.ndarray, y: np.ndarray, plan: StepPlan, seed: int):
             .flat_map(split)
             .apply(tf.data.experimental.assert_cardinality(len(groups)))
         )
-    return indices.map(
-        lambda index: (tf.gather(features, index), tf.gather(labels, index))
-    ).prefetch(tf.data.AUTOTUNE)
+
+    @tf.autograph.experimental.do_not_convert
+    def gather(index):
+        return tf.gather(features, index), tf.gather(labels, index)
+
+    return indices.map(gather).prefetch(tf.data.AUTOTUNE)
 
 
 def validation_inputs(backend: str, x: np.ndarray | None, y: np.ndarray | None, batch_size: int):
