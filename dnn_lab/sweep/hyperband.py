@@ -59,12 +59,12 @@ class HalvingSearch:
 
     # ----------------------------------------------------------------- the runner's calls
 
-    def ask(self, state: SweepState) -> Trial | None:
+    def ask(self, state: SweepState, prefer=None) -> Trial | None:
         """A pending trial of the current rung; when the rung is over, the next rung's first."""
-        pending = state.pending()
+        pending = state.pending(prefer)
         if pending is None and self._rung_over(state):
             self._promote(state)
-            pending = state.pending()
+            pending = state.pending(prefer)
         return pending
 
     def wants_more(self, state: SweepState) -> bool:

@@ -111,9 +111,9 @@ class OptunaSearch:
     def wants_more(self, state: SweepState) -> bool:
         return state.pending() is not None or self.settings_asked(state) < (self.sweep.trials or 0)
 
-    def ask(self, state: SweepState) -> Trial | None:
+    def ask(self, state: SweepState, prefer=None) -> Trial | None:
         """A pending trial (a repeat of an asked setting) first, else a new setting."""
-        pending = state.pending()
+        pending = state.pending(prefer)
         if pending is not None:
             return pending
         if self.settings_asked(state) >= (self.sweep.trials or 0):

@@ -36,12 +36,13 @@ from dnn_lab.results import rundir as runs
 from dnn_lab.sweep.driver import DriverLock
 from dnn_lab.sweep.executor import LOCAL, ExecutorOptions, TrialHandle, TrialPool
 from dnn_lab.sweep.plan import create_sweep, sweep_config_of
-from dnn_lab.sweep.search import FixedPlan, Search
+from dnn_lab.sweep.search import FixedPlan, Preference, Search
 from dnn_lab.sweep.state import (
     FINISHED,
     PENDING,
     PRUNED,
     SweepState,
+    Trial,
     trial_value,
 )
 from dnn_lab.sweep.workers import WorkerPool, auto_workers, threads_for
@@ -90,6 +91,7 @@ class SweepRunner:
         self.on_change = on_change
         self.search: Search = search if search is not None else FixedPlan()
         self.running: list[TrialHandle] = []
+        self.last_setting: dict[int, str] = {}  # slot -> setting of the trial it ran last
         self.stop_signal: int | None = None
         # default: warm worker processes on this machine, one thread each per core share
         self.pool: TrialPool = pool or WorkerPool(state, threads_for(self.workers))
@@ -134,15 +136,32 @@ class SweepRunner:
 
     def _launch(self) -> None:
         while len(self.running) < self.workers:
-            trial = self.search.ask(self.state)
-            if trial is None:
-                return
             used = {r.slot for r in self.running}
             slot = next(i for i in range(self.workers) if i not in used)
+            trial = self.search.ask(self.state, prefer=self._warm_first(slot))
+            if trial is None:
+                return
+            self.last_setting[slot] = trial.setting()
             self.running.append(self.pool.start(trial, slot))
             trial.status, trial.run_dir, trial.value, trial.message = runs.RUNNING, None, None, None
             self.state.save()
             self.on_change()
+
+    def _warm_first(self, slot: int) -> Preference:
+        """Rank pending trials for ``slot``: its worker's last setting first (its compiled
+        model is reused, see ``dnn_lab.training.warm_model``), then a setting no other
+        worker has, then the rest; each setting's seeds then stay on one worker."""
+        mine = self.last_setting.get(slot)
+        others = {s for other, s in self.last_setting.items() if other != slot}
+        others |= {r.trial.setting() for r in self.running}
+
+        def rank(trial: Trial) -> int:
+            setting = trial.setting()
+            if setting == mine:
+                return 0
+            return 1 if setting not in others else 2
+
+        return rank
 
     def _watch(self) -> None:
         """Report epochs to the search (which may prune) and refresh the live view."""

@@ -9,16 +9,23 @@ but the best settings at each rung of epochs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from dnn_lab.sweep.state import SweepState, Trial
+
+Preference = Callable[[Trial], int]
 
 
 class Search(Protocol):
     """The runner's questions to a search, asked from one thread, in this order per trial."""
 
-    def ask(self, state: SweepState) -> Trial | None:
-        """The next trial to start (already in ``state.trials``), or None for now."""
+    def ask(self, state: SweepState, prefer: Preference | None = None) -> Trial | None:
+        """The next trial to start (already in ``state.trials``), or None for now.
+
+        ``prefer`` ranks pending trials for the free worker (lowest first: the setting it
+        has compiled); a search that hands out planned trials passes it to ``pending``.
+        """
 
     def report(self, trial: Trial, value: float, epoch: int) -> bool:
         """A running trial's monitored value at an epoch; True when it should stop (pruned)."""
@@ -33,8 +40,8 @@ class Search(Protocol):
 class FixedPlan:
     """Grid and random search: the trials planned when the sweep was made, in order."""
 
-    def ask(self, state: SweepState) -> Trial | None:
-        return state.pending()
+    def ask(self, state: SweepState, prefer: Preference | None = None) -> Trial | None:
+        return state.pending(prefer)
 
     def report(self, trial: Trial, value: float, epoch: int) -> bool:
         return False

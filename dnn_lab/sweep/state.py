@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -146,8 +146,12 @@ class SweepState:
             found[trial.status] = found.get(trial.status, 0) + 1
         return found
 
-    def pending(self) -> Trial | None:
-        return next((t for t in self.trials if t.status == PENDING), None)
+    def pending(self, prefer: Callable[[Trial], int] | None = None) -> Trial | None:
+        """The first pending trial; with ``prefer``, the first of those it ranks lowest."""
+        waiting = (t for t in self.trials if t.status == PENDING)
+        if prefer is None:
+            return next(waiting, None)
+        return min(waiting, key=prefer, default=None)  # min keeps the first of equals
 
     def best(self) -> Trial | None:
         scored = [t for t in self.trials if t.value is not None and math.isfinite(t.value)]

@@ -41,6 +41,7 @@ from dnn_lab.results.records import RunRecord
 from dnn_lab.training.execution import ExecutionPlan, plan_execution
 from dnn_lab.training.signals import StopSignals
 from dnn_lab.training.timing import Stopwatch
+from dnn_lab.training.warm_model import WarmModel, program_key
 
 
 @dataclass(kw_only=True)
@@ -61,12 +62,14 @@ def train(
     config_path: Path | None = None,
     clock: Stopwatch | None = None,
     painter: CurvePainter | None = None,
+    warm: WarmModel | None = None,
 ) -> TrainResult:
     """Train ``config`` and write its run directory under ``runs_dir``.
 
     ``clock`` starts at the process's start by default; a warm worker passes one that
     starts when the trial was handed to it. SIGINT and SIGTERM are handled from the
-    first line to the last (``dnn_lab.training.signals``).
+    first line to the last (``dnn_lab.training.signals``). ``warm`` (a sweep worker's)
+    offers the last trial's compiled model to a run of the same program.
 
     Raises:
         Interrupted: a signal arrived before the run directory was created.
@@ -103,6 +106,7 @@ def train(
                         config_path=config_path,
                         painter=painter,
                         signals=signals,
+                        warm=warm,
                     )
                     result = training.run(runs_dir)
                 if native_log.exists() and native_log.stat().st_size and result.run_dir.is_dir():
@@ -122,7 +126,18 @@ class Training:
     """One run's state from start to finish; ``run`` reads like a plain training script."""
 
     def __init__(
-        self, *, config, data, head, console, clock, command, config_path, painter, signals
+        self,
+        *,
+        config,
+        data,
+        head,
+        console,
+        clock,
+        command,
+        config_path,
+        painter,
+        signals,
+        warm=None,
     ):
         self.config: Config = config
         self.data: PreparedData = data
@@ -135,6 +150,9 @@ class Training:
         self.signals: StopSignals = signals
         self.record = RunRecord()
         self.run_dir: Path | None = None
+        self.warm: WarmModel | None = warm
+        self.program_key: str | None = None
+        self.reused_from: str | None = None
 
     def run(self, runs_dir: Path) -> TrainResult:
         from dnn_lab.training import backend
@@ -170,7 +188,12 @@ class Training:
             backend.distribution(config.backend, config.devices, device) as distributed,
         ):
             net, transfer = self._compiled_model(plan, steps)
-        plan = dataclasses.replace(plan, threads=threads, distribution=distributed)
+        plan = dataclasses.replace(
+            plan,
+            threads=threads,
+            distribution=distributed,
+            reused_compiled_step=self.reused_from,
+        )
 
         self.record = RunRecord(
             status=runs.RUNNING,
@@ -210,6 +233,12 @@ class Training:
 
             transfer = apply_init_from(net, config.model.init_from)
         optimizer = build_optimizer(config.train, steps.batches)  # schedules count in epochs
+        if self.warm is not None:
+            self.program_key = program_key(config, data, plan, steps)
+            taken = self.warm.take(self.program_key, net, optimizer)
+            if taken is not None:
+                net, self.reused_from = taken
+                return net, transfer
         net.compile(
             optimizer=optimizer,
             loss=self.head.loss,
@@ -322,6 +351,8 @@ class Training:
         record.message = message or None
         # last: a run reads as done only once everything else is on disk
         runs.write_json(run_dir / runs.RUN_FILE, record.to_json())
+        if self.warm is not None and status != runs.FAILED:
+            self.warm.keep(self.program_key, net, run_dir.name)
         return TrainResult(
             run_dir=run_dir,
             status=status,

@@ -50,6 +50,10 @@ def _output_to(path: Path):
             os.close(fd)
 
 
+# The last trial's compiled model, for a next trial of the same setting (another seed).
+WARM_MODEL = None
+
+
 def run_trial(request: dict[str, Any], received: float) -> dict[str, Any]:
     """Train one trial as ``dnn-lab train`` would; the answer for the driver."""
     from rich.console import Console
@@ -60,6 +64,10 @@ def run_trial(request: dict[str, Any], received: float) -> dict[str, Any]:
     from dnn_lab.results.terminal import print_training_result
     from dnn_lab.training.timing import Stopwatch
     from dnn_lab.training.trainer import train
+    from dnn_lab.training.warm_model import WarmModel
+
+    global WARM_MODEL
+    WARM_MODEL = WARM_MODEL or WarmModel()
 
     with _output_to(Path(request["log"])):
         console = Console(highlight=False, width=120)
@@ -76,6 +84,7 @@ def run_trial(request: dict[str, Any], received: float) -> dict[str, Any]:
                 config_path=Path(request["config"]),
                 clock=Stopwatch(origin=received),
                 painter=CurvePainter(background=False),  # matplotlib stays loaded here
+                warm=WARM_MODEL,
             )
         except KeyboardInterrupt:
             console.print("stopped by SIGTERM before training began", markup=False)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -47,6 +48,34 @@ def test_parallel_workers_give_the_same_results_as_one(tmp_path):
         assert result.exit_code == 0, result.output
     one, two = (histories(only_sweep(tmp_path / f"w{n}")) for n in (1, 2))
     assert one == two and len(one) == 2
+
+
+def test_each_setting_stays_on_one_worker_which_reuses_its_compiled_model(tmp_path):
+    config = write_yaml(tmp_path / "quick.yaml", QUICK)
+    result = cli(
+        "sweep",
+        config,
+        "--grid",
+        "model.activation=relu,tanh",
+        "--repeats",
+        3,
+        "--runs-dir",
+        tmp_path / "runs",
+        "--workers",
+        2,
+    )
+    assert result.exit_code == 0, result.output
+    state = SweepState.load(only_sweep(tmp_path / "runs"))
+    infos = {
+        t.index: json.loads((Path(t.run_dir) / runs.RUN_FILE).read_text()) for t in state.trials
+    }
+    by_setting: dict[str, set] = {}
+    for trial in state.trials:
+        by_setting.setdefault(trial.setting(), set()).add(infos[trial.index]["pid"])
+    assert len(by_setting) == 2 and all(len(pids) == 1 for pids in by_setting.values())
+    assert len(set.union(*by_setting.values())) == 2, "the two settings ran side by side"
+    reused = [i for i, info in infos.items() if info["execution"]["reused_compiled_step"]]
+    assert len(reused) == 4, "each setting compiled once, for its first seed"
 
 
 def test_a_failing_trial_does_not_stop_the_others(tmp_path):

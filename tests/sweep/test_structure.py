@@ -103,6 +103,9 @@ def test_a_fixed_plan_hands_out_pending_trials_in_order(tmp_path):
     assert first is trials[0] and plan.wants_more(state)
     first.status = "running"
     assert plan.ask(state) is trials[1]
+    # a free worker asks for its own setting first: the first pending trial it ranks lowest
+    assert plan.ask(state, prefer=lambda t: 0 if t is trials[2] else 1) is trials[2]
+    assert plan.ask(state, prefer=lambda t: 1) is trials[1], "equals keep their order"
     for trial in trials:
         trial.status = "completed"
     assert plan.ask(state) is None and not plan.wants_more(state)

@@ -49,7 +49,11 @@ def test_a_warm_trial_gives_the_history_of_the_same_trial_alone(tmp_path):
     assert [t.status for t in state.trials] == ["completed"] * 4
     pids = {run_info(t)["pid"] for t in state.trials}
     assert len(pids) == 1, "one worker trained every trial"
-    last = state.trials[-1]  # the fourth trial its worker trained
+    # a trial of the setting before, another seed, trains the compiled model kept from it
+    reused = [run_info(t)["execution"]["reused_compiled_step"] for t in state.trials]
+    names = [Path(t.run_dir).name for t in state.trials]
+    assert reused == [None, names[0], None, names[2]]
+    last = state.trials[-1]  # the fourth trial its worker trained, on the third's model
     alone = subprocess.run(
         [
             sys.executable,
