@@ -136,14 +136,18 @@ def import_keras(backend: str | None = None):
     Keras and TensorFlow treat each of them as optional (``try: import ... except
     ImportError``), so they are hidden while Keras imports; afterwards ``import pandas``
     or ``import matplotlib`` works as usual (the curves are drawn with matplotlib). A
-    package that is already loaded is left alone.
+    package that is already loaded is left alone. Modules Keras needs only for features
+    a dense network never calls load on first use (``dnn_lab.training.deferred``).
     """
+    from dnn_lab.training.deferred import deferred_while_importing
+
     names = OPTIONAL_AT_IMPORT + OPTIONAL_FOR_BACKEND.get(backend or "", ())
     hidden = [name for name in names if name not in sys.modules]
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment]  (import raises ImportError)
     try:
-        import keras
+        with deferred_while_importing(backend):
+            import keras
     finally:
         for name in hidden:
             if name in sys.modules and sys.modules[name] is None:

@@ -107,3 +107,27 @@ def test_a_jax_run_never_loads_tensorflow_and_saves_a_loadable_model(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == ["completed", False]
+
+
+def test_keras_on_jax_loads_the_tpu_attention_kernels_only_when_they_are_used():
+    pytest.importorskip("jax")
+    import subprocess
+    import sys
+
+    code = (
+        "import json, os, sys\n"
+        "os.environ.update(KERAS_BACKEND='jax', JAX_PLATFORMS='cpu')\n"
+        "from dnn_lab.training.backend import import_keras\n"
+        "import_keras('jax')\n"
+        "from keras.src.backend.jax import nn\n"
+        "before = 'jax.experimental.pallas' in sys.modules\n"
+        "used = nn.splash_attention_kernel.BlockSizes.__name__\n"  # Keras's reference works
+        "import jax.experimental.pallas.ops.tpu.splash_attention as real\n"  # so does an import
+        "print(json.dumps([before, used, 'jax.experimental.pallas' in sys.modules,\n"
+        "                  real.BlockSizes is nn.splash_attention_kernel.BlockSizes]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [False, "BlockSizes", True, True]
