@@ -166,6 +166,8 @@ class SweepRunner:
     def _watch(self) -> None:
         """Report epochs to the search (which may prune) and refresh the live view."""
         for item in self.running:
+            if item.trial.status == PRUNED:
+                continue  # asked to stop once; a second SIGTERM would cut it short at once
             known = item.trial.run_dir
             path = item.run_dir()
             if path is None:

@@ -38,7 +38,8 @@ class Search(Protocol):
 
 
 class FixedPlan:
-    """Grid and random search: the trials planned when the sweep was made, in order."""
+    """Grid and random search: the trials planned when the sweep was made, in order, but
+    for ``prefer`` (the runner keeps a setting's seeds on one worker)."""
 
     def ask(self, state: SweepState, prefer: Preference | None = None) -> Trial | None:
         return state.pending(prefer)

@@ -37,8 +37,8 @@ class ExecutionPlan:
     precision: str
     threads: dict[str, Any] = field(default_factory=dict)
     distribution: dict[str, Any] = field(default_factory=dict)
-    # the earlier run (same worker, same setting, another seed) whose compiled step this
-    # run trained with instead of compiling its own; see dnn_lab.training.warm_model
+    # the run (same worker, same setting, another seed) that compiled the step this run
+    # trained with instead of compiling its own; see dnn_lab.training.warm_model
     reused_compiled_step: str | None = None
 
     def to_json(self) -> dict[str, Any]:

@@ -351,8 +351,9 @@ class Training:
         record.message = message or None
         # last: a run reads as done only once everything else is on disk
         runs.write_json(run_dir / runs.RUN_FILE, record.to_json())
-        if self.warm is not None and status != runs.FAILED:
-            self.warm.keep(self.program_key, net, run_dir.name)
+        if self.warm is not None and status == runs.COMPLETED:
+            # named after the run that compiled it, however many seeds have used it since
+            self.warm.keep(self.program_key, net, self.reused_from or run_dir.name)
         return TrainResult(
             run_dir=run_dir,
             status=status,

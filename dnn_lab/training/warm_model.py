@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 # Settings under which a kept model is never reused: other backends and multi-device
-# runs keep state outside the variables copied here, and the diagnostics probe compiles
-# functions of its own around the model.
+# runs keep state outside the variables copied here, the diagnostics probe compiles
+# functions of its own around the model, and loss scaling wraps the optimizer. Only a
+# trial that completed leaves its model to the next.
 REUSABLE_BACKENDS = ("tensorflow", "jax")
 
 
@@ -30,6 +31,9 @@ def program_key(config, data, plan, steps) -> str | None:
         return None
     if config.train.diagnostics:
         return None
+    if config.train.precision == "mixed_float16":
+        return None  # compile() wraps the optimizer for loss scaling: other variables
+
     settings = config.to_dict()
     settings.pop("seed", None)
     settings.pop("name", None)
@@ -91,6 +95,7 @@ class WarmModel:
         for target, value in pairs:
             target.assign(value.value)
         kept.model.reset_metrics()
+        kept.model.__dict__.pop("_eval_epoch_iterator", None)  # the last trial's validation
         kept.model.stop_training = False
         kept.model.name = fresh.name  # the trial's own name, in its summary and saved model
         return kept.model, kept.source
