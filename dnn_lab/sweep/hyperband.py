@@ -24,7 +24,15 @@ import math
 
 from dnn_lab.direction import Direction
 from dnn_lab.results import rundir as runs
-from dnn_lab.sweep.state import BASE_FILE, FINISHED, PROMOTED, PRUNED, SweepState, Trial
+from dnn_lab.sweep.state import (
+    BASE_FILE,
+    FINISHED,
+    PROMOTED,
+    PRUNED,
+    Preference,
+    SweepState,
+    Trial,
+)
 
 
 def halving_rungs(epochs: int, min_epochs: int = 1, eta: int = 3) -> list[int]:
@@ -59,7 +67,7 @@ class HalvingSearch:
 
     # ----------------------------------------------------------------- the runner's calls
 
-    def ask(self, state: SweepState, prefer=None) -> Trial | None:
+    def ask(self, state: SweepState, prefer: Preference | None = None) -> Trial | None:
         """A pending trial of the current rung; when the rung is over, the next rung's first."""
         pending = state.pending(prefer)
         if pending is None and self._rung_over(state):

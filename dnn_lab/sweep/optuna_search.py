@@ -20,7 +20,7 @@ from typing import Any
 from dnn_lab.config.schema import SweepConfig
 from dnn_lab.errors import DnnLabError
 from dnn_lab.sweep.plan import search_space
-from dnn_lab.sweep.state import FINISHED, PRUNED, SweepState, Trial, inline
+from dnn_lab.sweep.state import FINISHED, PRUNED, Preference, SweepState, Trial, inline
 
 
 class OptunaSearch:
@@ -111,7 +111,7 @@ class OptunaSearch:
     def wants_more(self, state: SweepState) -> bool:
         return state.pending() is not None or self.settings_asked(state) < (self.sweep.trials or 0)
 
-    def ask(self, state: SweepState, prefer=None) -> Trial | None:
+    def ask(self, state: SweepState, prefer: Preference | None = None) -> Trial | None:
         """A pending trial (a repeat of an asked setting) first, else a new setting."""
         pending = state.pending(prefer)
         if pending is not None:

@@ -36,11 +36,12 @@ from dnn_lab.results import rundir as runs
 from dnn_lab.sweep.driver import DriverLock
 from dnn_lab.sweep.executor import LOCAL, ExecutorOptions, TrialHandle, TrialPool
 from dnn_lab.sweep.plan import create_sweep, sweep_config_of
-from dnn_lab.sweep.search import FixedPlan, Preference, Search
+from dnn_lab.sweep.search import FixedPlan, Search
 from dnn_lab.sweep.state import (
     FINISHED,
     PENDING,
     PRUNED,
+    Preference,
     SweepState,
     Trial,
     trial_value,
@@ -153,7 +154,6 @@ class SweepRunner:
         worker has, then the rest; each setting's seeds then stay on one worker."""
         mine = self.last_setting.get(slot)
         others = {s for other, s in self.last_setting.items() if other != slot}
-        others |= {r.trial.setting() for r in self.running}
 
         def rank(trial: Trial) -> int:
             setting = trial.setting()

@@ -9,12 +9,9 @@ but the best settings at each rung of epochs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Protocol
 
-from dnn_lab.sweep.state import SweepState, Trial
-
-Preference = Callable[[Trial], int]
+from dnn_lab.sweep.state import Preference, SweepState, Trial
 
 
 class Search(Protocol):

@@ -66,6 +66,10 @@ class Trial:
         return Path(folder) / LOGS_DIR / f"trial-{self.index:03d}.log"
 
 
+# ranks pending trials for a free worker, lowest first (see SweepState.pending)
+Preference = Callable[[Trial], int]
+
+
 def trial_value(run: runs.Run, monitor: str, direction: Direction) -> float | None:
     """A finished trial's score: the monitored metric at its best epoch.
 
@@ -146,7 +150,7 @@ class SweepState:
             found[trial.status] = found.get(trial.status, 0) + 1
         return found
 
-    def pending(self, prefer: Callable[[Trial], int] | None = None) -> Trial | None:
+    def pending(self, prefer: Preference | None = None) -> Trial | None:
         """The first pending trial; with ``prefer``, the first of those it ranks lowest."""
         waiting = (t for t in self.trials if t.status == PENDING)
         if prefer is None:

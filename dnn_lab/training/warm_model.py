@@ -27,13 +27,13 @@ def program_key(config, data, plan, steps) -> str | None:
 
     None when a run must always compile its own.
     """
-    if config.backend not in REUSABLE_BACKENDS or config.devices == "all":
+    if (
+        config.backend not in REUSABLE_BACKENDS
+        or config.devices == "all"
+        or config.train.diagnostics
+        or config.train.precision == "mixed_float16"  # compile() wraps the optimizer
+    ):
         return None
-    if config.train.diagnostics:
-        return None
-    if config.train.precision == "mixed_float16":
-        return None  # compile() wraps the optimizer for loss scaling: other variables
-
     settings = config.to_dict()
     settings.pop("seed", None)
     settings.pop("name", None)

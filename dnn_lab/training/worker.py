@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from dnn_lab.lifetime import end_with_parent
+from dnn_lab.training.warm_model import WarmModel
 
 
 @contextlib.contextmanager
@@ -51,7 +52,7 @@ def _output_to(path: Path):
 
 
 # The last trial's compiled model, for a next trial of the same setting (another seed).
-WARM_MODEL = None
+WARM_MODEL = WarmModel()
 
 
 def run_trial(request: dict[str, Any], received: float) -> dict[str, Any]:
@@ -64,10 +65,6 @@ def run_trial(request: dict[str, Any], received: float) -> dict[str, Any]:
     from dnn_lab.results.terminal import print_training_result
     from dnn_lab.training.timing import Stopwatch
     from dnn_lab.training.trainer import train
-    from dnn_lab.training.warm_model import WarmModel
-
-    global WARM_MODEL
-    WARM_MODEL = WARM_MODEL or WarmModel()
 
     with _output_to(Path(request["log"])):
         console = Console(highlight=False, width=120)

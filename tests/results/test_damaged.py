@@ -249,12 +249,17 @@ def template(tmp_path_factory):
 FUZZ_CASES = int(os.environ.get("DNN_LAB_FUZZ_CASES", "40"))
 
 
-@settings(
-    max_examples=FUZZ_CASES,
-    deadline=None,
-    derandomize=FUZZ_CASES <= 40,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+def fuzz_settings(cases: int):
+    """Hypothesis settings: fixed cases (derandomized) up to 40, fresh random ones above."""
+    return settings(
+        max_examples=cases,
+        deadline=None,
+        derandomize=cases <= 40,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+
+
+@fuzz_settings(FUZZ_CASES)
 @given(st.lists(mutations, min_size=1, max_size=4))
 def test_mutated_run_directories(template, changes):
     root = Path(tempfile.mkdtemp())
@@ -462,12 +467,7 @@ def mutate_sweep(folder: Path, mutation: tuple) -> None:
 SWEEP_FUZZ_CASES = int(os.environ.get("DNN_LAB_FUZZ_CASES", "25"))
 
 
-@settings(
-    max_examples=SWEEP_FUZZ_CASES,
-    deadline=None,
-    derandomize=SWEEP_FUZZ_CASES <= 40,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@fuzz_settings(SWEEP_FUZZ_CASES)
 @given(st.lists(sweep_mutations, min_size=1, max_size=3))
 def test_mutated_sweep_json(sweep_template, changes):
     root = Path(tempfile.mkdtemp())

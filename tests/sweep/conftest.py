@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
 from dnn_lab.cli import app
+from dnn_lab.results import rundir as runs
 from tests.conftest import TINY, fake_run, merge
 
 QUICK = merge(TINY, {"model": {"units": 8}, "train": {"epochs": 1, "batch_size": 128}})
@@ -13,6 +16,18 @@ QUICK = merge(TINY, {"model": {"units": 8}, "train": {"epochs": 1, "batch_size":
 
 def cli(*args):
     return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def only_sweep(folder: Path) -> Path:
+    """The one sweep folder under ``folder``."""
+    (found,) = [p for p in folder.iterdir() if p.name.endswith("-sweep")]
+    return found
+
+
+def history(run_dir) -> list[dict]:
+    """A run's history without its timings, for comparing runs digit for digit."""
+    rows = runs.read_history(Path(run_dir) / runs.HISTORY_FILE)
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
 
 
 def acc_history(*values):

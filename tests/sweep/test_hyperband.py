@@ -12,8 +12,7 @@ from dnn_lab.sweep.hyperband import HalvingSearch, halving_rungs, settings_per_r
 from dnn_lab.sweep.plan import halving_trials
 from dnn_lab.sweep.state import SweepState
 from tests.conftest import TINY, merge, write_yaml
-from tests.sweep.conftest import QUICK, cli
-from tests.sweep.test_runner import only_sweep
+from tests.sweep.conftest import QUICK, cli, only_sweep
 
 
 def state_of(tmp_path, units, repeats=1, eta=3, epochs=9):

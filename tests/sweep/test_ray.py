@@ -19,7 +19,7 @@ import pytest
 from dnn_lab.results import rundir as runs
 from dnn_lab.sweep.state import SweepState, counted_runs
 from tests.conftest import TINY, merge, write_yaml
-from tests.sweep.conftest import cli
+from tests.sweep.conftest import cli, history
 
 # A cluster on 127.0.0.1 only: without this (read when Ray is imported) Ray turns the
 # loopback address into the machine's network address before connecting to it.
@@ -85,11 +85,6 @@ def wait_running(root: Path, count: int, driver: subprocess.Popen, timeout: floa
                 return path.parent
         time.sleep(0.2)
     raise AssertionError(f"{count} trials never ran")
-
-
-def history(run_dir: Path) -> list[dict]:
-    rows = runs.read_history(Path(run_dir) / runs.HISTORY_FILE)
-    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
 
 
 def node_of(trial) -> str:

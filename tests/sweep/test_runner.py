@@ -15,21 +15,11 @@ import pytest
 from dnn_lab.results import rundir as runs
 from dnn_lab.sweep.state import SweepState
 from tests.conftest import merge, write_yaml
-from tests.sweep.conftest import QUICK, cli
-
-
-def only_sweep(folder):
-    (found,) = [p for p in folder.iterdir() if p.name.endswith("-sweep")]
-    return found
+from tests.sweep.conftest import QUICK, cli, history, only_sweep
 
 
 def histories(sweep_dir):
-    state = SweepState.load(sweep_dir)
-    out = {}
-    for trial in state.trials:
-        lines = runs.read_history(os.path.join(trial.run_dir, runs.HISTORY_FILE))
-        out[trial.index] = [{k: v for k, v in row.items() if k != "seconds"} for row in lines]
-    return out
+    return {t.index: history(t.run_dir) for t in SweepState.load(sweep_dir).trials}
 
 
 def test_parallel_workers_give_the_same_results_as_one(tmp_path):

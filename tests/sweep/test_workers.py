@@ -19,6 +19,7 @@ from dnn_lab.results import rundir as runs
 from dnn_lab.sweep.state import BASE_FILE, SweepState
 from dnn_lab.sweep.workers import auto_workers, thread_environment
 from tests.conftest import TINY, merge, write_yaml
+from tests.sweep.conftest import history, only_sweep
 
 # dropout draws random masks every step: any difference in seeding or state shows up
 WARM = merge(TINY, {"model": {"units": 8, "dropout": 0.3}, "train": {"epochs": 2}})
@@ -30,17 +31,11 @@ def sweep(tmp_path: Path, *args) -> Path:
         app, ["sweep", str(config), "--runs-dir", str(tmp_path / "runs"), *map(str, args)]
     )
     assert result.exit_code == 0, result.output
-    (folder,) = (tmp_path / "runs").glob("*-sweep")
-    return folder
+    return only_sweep(tmp_path / "runs")
 
 
 def run_info(trial) -> dict:
     return json.loads((Path(trial.run_dir) / runs.RUN_FILE).read_text())
-
-
-def history(run_dir) -> list[dict]:
-    rows = runs.read_history(Path(run_dir) / runs.HISTORY_FILE)
-    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
 
 
 def test_a_warm_trial_gives_the_history_of_the_same_trial_alone(tmp_path):
