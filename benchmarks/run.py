@@ -87,7 +87,7 @@ def dnn_lab(config: dict, scratch: Path, backend: str) -> dict:
         )
     run = max(runs_dir.iterdir(), key=lambda p: p.stat().st_mtime)
     sys.path.insert(0, str(ROOT))
-    from dnn_lab.results.rundir import read_history
+    from dnn_lab.store.runs import read_history
 
     rows = read_history(run / "history.csv")
     return {"seconds": [r["seconds"] for r in rows], "val_accuracy": rows[-1]["val_accuracy"]}

@@ -89,7 +89,7 @@ def fake_run(
 ) -> Path:
     """A run directory written by hand, with known numbers, for the readers' tests."""
     from dnn_lab.config.loading import validate_config
-    from dnn_lab.results import rundir as runs
+    from dnn_lab.store import runs
 
     resolved = validate_config(merge(TINY, config or {})).to_dict()
     history = history or [

@@ -59,10 +59,10 @@ def export_mlflow(
     Exporting again adds only what is new (epochs, files, changed metrics and status).
     """
     with _user_errors():
-        from dnn_lab.results import export_mlflow as exporting
+        from dnn_lab.exporters import to_mlflow
 
-        result = exporting.export_mlflow(paths, tracking_uri, experiment, with_model)
-        typer.echo(exporting.render(result))
+        result = to_mlflow.export_mlflow(paths, tracking_uri, experiment, with_model)
+        typer.echo(to_mlflow.render(result))
         _warn_skipped(result.skipped)
 
 
@@ -80,8 +80,8 @@ def export_tensorboard(
 ) -> None:
     """Write runs as TensorBoard event files: per-epoch scalars and HParams to compare them."""
     with _user_errors():
-        from dnn_lab.results import export_tensorboard as exporting
+        from dnn_lab.exporters import to_tensorboard
 
-        result = exporting.export_tensorboard(paths, logdir)
-        typer.echo(exporting.render(result))
+        result = to_tensorboard.export_tensorboard(paths, logdir)
+        typer.echo(to_tensorboard.render(result))
         _warn_skipped(result.skipped)

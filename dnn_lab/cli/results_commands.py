@@ -19,8 +19,8 @@ from dnn_lab.cli.app import (
 from dnn_lab.errors import DnnLabError
 
 
-@app.command()
-def compare(
+@app.command("compare")
+def compare_command(
     paths: Annotated[
         list[Path],
         typer.Argument(
@@ -94,9 +94,9 @@ def compare(
     A sweep folder is shown per setting: mean, std and 95% interval over seeds.
     """
     with _user_errors():
-        from dnn_lab.results import compare as comparing
-        from dnn_lab.results import tables
-        from dnn_lab.results.rundir import is_sweep_dir
+        from dnn_lab.render import tables
+        from dnn_lab.store.runs import is_sweep_dir
+        from dnn_lab.views import compare
 
         if plot_diagnostics is not None:
             _plot_diagnostics(paths, plot_diagnostics)
@@ -110,50 +110,50 @@ def compare(
             _compare_grouped(paths, by, output_format, plot)
             return
 
-        result = comparing.compare(
+        result = compare.compare(
             paths, sort=sort, reverse=reverse, top=top, where=where or (), columns=_split(columns)
         )
         limit = None if top else tables.TABLE_ROWS
         # on a terminal the first rows get a sparkline, and the table prints its own warning
         curves = (limit or len(result.rows)) if output_format is Format.table else 0
-        _render(comparing.to_table(result, curves=curves), output_format, limit=limit)
+        _render(compare.to_table(result, curves=curves), output_format, limit=limit)
         if output_format is not Format.table:
             _warn_skipped(result.skipped)
         if plot is not None:
-            comparing.plot(result, plot)
+            compare.plot(result, plot)
             _stderr().print(f"curves written to {plot}", soft_wrap=True)
 
 
 def _plot_diagnostics(paths: list[Path], target: Path) -> None:
-    from dnn_lab.results import diagnostics as diagnosis
-    from dnn_lab.results.collect import collect
+    from dnn_lab.analysis import diagnostics
+    from dnn_lab.store.collect import collect
 
     found, _ = collect(paths)
-    items = [(run.name, diagnosis.read(run.path)) for run in found]
+    items = [(run.name, diagnostics.read(run.path)) for run in found]
     items = [(name, table) for name, table in items if table]
     if not items:
         raise DnnLabError("none of these runs recorded diagnostics (train with --diagnostics)")
-    diagnosis.plot(items, target)
+    diagnostics.plot(items, target)
     _stderr().print(f"diagnostics written to {target}", soft_wrap=True)
 
 
 def _compare_grouped(paths: list[Path], by: str | None, output_format, plot) -> None:
-    from dnn_lab.results import study as studying
-    from dnn_lab.results.collect import collect
+    from dnn_lab.analysis import study
+    from dnn_lab.store.collect import collect
     from dnn_lab.sweep.state import counted_runs
 
     found, skipped = collect(counted_runs(paths))
-    result = studying.group_runs(found, by=by)
-    _render(studying.to_table(result), output_format)
+    result = study.group_runs(found, by=by)
+    _render(study.to_table(result), output_format)
     _warn_skipped(skipped)
     if plot is not None:
-        studying.plot_study(result, plot)
+        study.plot_study(result, plot)
         _stderr().print(f"curves written to {plot}", soft_wrap=True)
 
 
 def _render(table, output_format, limit: int | None = None) -> None:
     """The table in the chosen format on stdout; ``limit`` caps the rows of a terminal table."""
-    from dnn_lab.results import tables
+    from dnn_lab.render import tables
 
     if output_format is Format.table:
         tables.render_table(table, _stdout(wide_when_piped=True), limit=limit)
@@ -169,31 +169,30 @@ def _render(table, output_format, limit: int | None = None) -> None:
 def _compare_importance(paths: list[Path], output_format) -> None:
     import json as json_lib
 
-    from dnn_lab.results import importance as importances
-    from dnn_lab.results.rundir import SWEEP_FILE, is_sweep_dir
+    from dnn_lab.analysis import importance
+    from dnn_lab.store.runs import SWEEP_FILE, is_sweep_dir
 
     folders = [p for p in paths if is_sweep_dir(p)]
     if len(folders) != 1 or len(paths) != 1:
         raise DnnLabError("--importance takes one sweep folder (the folder with sweep.json)")
     info = json_lib.loads((folders[0] / SWEEP_FILE).read_text(encoding="utf-8"))
-    found = importances.importance(info)
+    found = importance.importance(info)
     if not found.enough and output_format is Format.table:
         _stdout().print(found.note, highlight=False, soft_wrap=True)
         return
-    _render(importances.to_table(found), output_format)
+    _render(importance.to_table(found), output_format)
 
 
 def _compare_pareto(paths: list[Path], by: str | None, output_format, plot) -> None:
-    from dnn_lab.results import pareto as fronts
-    from dnn_lab.results import study as studying
-    from dnn_lab.results.collect import collect
+    from dnn_lab.analysis import pareto, study
+    from dnn_lab.store.collect import collect
     from dnn_lab.sweep.state import counted_runs
 
     found, _ = collect(counted_runs(paths))
-    result = fronts.tradeoffs(studying.group_runs(found, by=by))
-    _render(fronts.to_table(result), output_format)
+    result = pareto.tradeoffs(study.group_runs(found, by=by))
+    _render(pareto.to_table(result), output_format)
     if plot is not None:
-        fronts.plot_fronts(result, plot)
+        pareto.plot_fronts(result, plot)
         _stderr().print(f"fronts written to {plot}", soft_wrap=True)
 
 
@@ -207,25 +206,25 @@ def report(
 ) -> None:
     """Write report.md and report.html for a sweep: the table, curves, ranking and configs."""
     with _user_errors():
-        from dnn_lab.results import study as studying
-        from dnn_lab.results import tables
-        from dnn_lab.results.collect import collect
-        from dnn_lab.results.report import read_base_config, write_report
+        from dnn_lab.analysis import study
+        from dnn_lab.analysis.report import read_base_config, write_report
+        from dnn_lab.render import tables
+        from dnn_lab.store.collect import collect
         from dnn_lab.sweep.state import BASE_FILE, counted_runs
         from dnn_lab.sweep.sweep_file import read_sweep_file
 
         # first: a damaged file is one message, no report
         info = read_sweep_file(folder, for_resume=False)
         found, _ = collect(counted_runs([folder]))
-        result = studying.group_runs(found, by=by)
+        result = study.group_runs(found, by=by)
         written = write_report(folder, result, read_base_config(folder / BASE_FILE), info)
-        tables.render_table(studying.to_table(result), _stdout(wide_when_piped=True), limit=None)
+        tables.render_table(study.to_table(result), _stdout(wide_when_piped=True), limit=None)
         for path in written:
             _stderr().print(f"wrote {path}", soft_wrap=True)
 
 
-@app.command()
-def show(
+@app.command("show")
+def show_command(
     run: Annotated[
         Path,
         typer.Argument(help="A run directory.", show_default=False, autocompletion=_complete_dir),
@@ -236,12 +235,12 @@ def show(
 ) -> None:
     """One run in detail: summary, parameters, history, metrics and environment."""
     with _user_errors():
-        from dnn_lab.results import show as showing
+        from dnn_lab.views import show
 
-        found = showing.load(run)
-        showing.render(found, _stdout(wide_when_piped=True))
+        found = show.load(run)
+        show.render(found, _stdout(wide_when_piped=True))
         if plot is not None:
-            showing.plot(found, plot)
+            show.plot(found, plot)
             _stderr().print(f"curves written to {plot}", soft_wrap=True)
 
 
@@ -269,8 +268,8 @@ def list_runs(
 ) -> None:
     """List the runs in a runs directory, newest first."""
     with _user_errors():
-        from dnn_lab.results.collect import list_runs as listing
-        from dnn_lab.results.terminal import print_run_list
+        from dnn_lab.render.terminal import print_run_list
+        from dnn_lab.store.collect import list_runs as listing
 
         if not folder.is_dir():
             raise DnnLabError(f"{folder} is not a directory")

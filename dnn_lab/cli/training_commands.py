@@ -50,7 +50,7 @@ def train(
                 f"(dnn-lab sweep {config} runs the study)",
                 soft_wrap=True,
             )
-        from dnn_lab.results.terminal import print_training_result
+        from dnn_lab.render.terminal import print_training_result
         from dnn_lab.training.trainer import train as run_training
 
         console = _stdout()
@@ -66,8 +66,8 @@ def validate(config: ConfigArg, overrides: SetOption = None) -> None:
     """Check a config and print it fully resolved, without training."""
     with _user_errors():
         cfg = _load(config, overrides)
+        from dnn_lab.config.datasets import known_task
         from dnn_lab.config.head import resolve_head, resolved
-        from dnn_lab.data.registry import known_task
 
         known = known_task(cfg.data.dataset, cfg.data.task)
         if known is None:  # a file: only its data can tell (numpy and the loaders needed)
@@ -89,6 +89,6 @@ def validate(config: ConfigArg, overrides: SetOption = None) -> None:
 @app.command()
 def datasets() -> None:
     """List the datasets a config can name, with size, shape, task and classes."""
-    from dnn_lab.results.terminal import print_datasets
+    from dnn_lab.render.terminal import print_datasets
 
     print_datasets(_stdout())

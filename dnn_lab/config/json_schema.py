@@ -20,10 +20,10 @@ import json
 from typing import Any
 
 from dnn_lab.config import catalog
+from dnn_lab.config.datasets import DATASETS
 
 # The one import of the models; dnn_lab.config.schema exposes Config whatever its layout.
 from dnn_lab.config.schema import Config
-from dnn_lab.data.registry import DATASETS
 
 DRAFT = "http://json-schema.org/draft-07/schema#"
 SCHEMA_FILE = "dnn-lab.schema.json"  # configs/dnn-lab.schema.json, committed beside the configs

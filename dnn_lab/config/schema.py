@@ -15,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from dnn_lab.config import catalog
+from dnn_lab.config.datasets import DATASETS
 from dnn_lab.config.names import (
     Spec,
     activation_spec,
@@ -25,7 +26,6 @@ from dnn_lab.config.names import (
 )
 from dnn_lab.config.section import Section
 from dnn_lab.config.sweep_section import SweepConfig
-from dnn_lab.data.registry import DATASETS
 
 
 class DataConfig(Section):

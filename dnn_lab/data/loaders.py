@@ -1,6 +1,6 @@
 """Where data comes from: one loader per dataset of the registry.
 
-What is known before loading (task, shape, classes) is in ``dnn_lab.data.registry``,
+What is known before loading (task, shape, classes) is in ``dnn_lab.config.datasets``,
 so ``validate`` and ``datasets`` answer without loading anything. Loaders return raw arrays; splits
 and scaling happen in ``dnn_lab.data.prepare``. Nothing here imports Keras: Fashion-MNIST
 and MNIST, when missing, are downloaded from where Keras's own loaders fetch them.
@@ -354,7 +354,7 @@ def _load_csv(path: str | None, target: str | None) -> RawData:
 
 Loader = Callable[[str | None, str | None], RawData]
 
-# One loader per registry entry (``dnn_lab.data.registry.DATASETS``); a test keeps them paired.
+# One loader per registry entry (``dnn_lab.config.datasets.DATASETS``); a test keeps them paired.
 LOADERS: dict[str, Loader] = {
     "digits": _load_digits,
     "iris": _sklearn("load_iris"),

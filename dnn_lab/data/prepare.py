@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from dnn_lab.config.datasets import dataset_info, known_task
 from dnn_lab.config.schema import DataConfig
 from dnn_lab.data import labels, tabular
 from dnn_lab.data.labels import CLASSIFICATION, infer_task
 from dnn_lab.data.loaders import RawData, load_raw
-from dnn_lab.data.registry import dataset_info, known_task
 from dnn_lab.data.split import split_indices, split_sizes
 from dnn_lab.errors import DataError
 

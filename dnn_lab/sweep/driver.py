@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from dnn_lab.errors import DnnLabError
-from dnn_lab.results import rundir as runs
+from dnn_lab.store import runs
 
 LOCK_FILE = ".lock"  # flock()ed by the driver; never deleted, its content unused
 DRIVER_FILE = "driver.json"  # who holds the lock: pid, host, started

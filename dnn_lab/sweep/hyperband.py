@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 
 from dnn_lab.direction import Direction
-from dnn_lab.results import rundir as runs
+from dnn_lab.store import runs
 from dnn_lab.sweep.state import (
     BASE_FILE,
     FINISHED,

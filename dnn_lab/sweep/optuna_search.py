@@ -183,7 +183,7 @@ class OptunaSearch:
 
 def _cost(trial: Trial, cost: str, state: SweepState) -> float | None:
     """A trial's parameter count or seconds per epoch, read from its run directory."""
-    from dnn_lab.results import rundir as runs
+    from dnn_lab.store import runs
 
     if not trial.run_dir:
         return None

@@ -17,7 +17,7 @@ from typing import Any
 from dnn_lab.config.loading import apply_overrides, parse_yaml, validate_config
 from dnn_lab.config.schema import Config, SweepConfig
 from dnn_lab.errors import ConfigError
-from dnn_lab.results import rundir as runs
+from dnn_lab.store import runs
 from dnn_lab.sweep.state import BASE_FILE, SweepState, Trial
 
 SEED = "seed"  # the one axis that sets the trials' seeds, not their settings

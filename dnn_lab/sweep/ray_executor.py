@@ -48,7 +48,7 @@ from typing import Any
 import ray
 
 from dnn_lab.errors import EXIT_BUG, EXIT_INTERRUPTED, DnnLabError
-from dnn_lab.results import rundir as runs
+from dnn_lab.store import runs
 from dnn_lab.sweep.state import BASE_FILE, SweepState, Trial
 from dnn_lab.sweep.workers import SettingsOf, thread_environment, trial_request
 

@@ -32,7 +32,7 @@ from dnn_lab.errors import (
     EXIT_TERMINATED,
     DnnLabError,
 )
-from dnn_lab.results import rundir as runs
+from dnn_lab.store import runs
 from dnn_lab.sweep.driver import DriverLock
 from dnn_lab.sweep.executor import LOCAL, ExecutorOptions, TrialHandle, TrialPool
 from dnn_lab.sweep.plan import create_sweep, sweep_config_of

@@ -18,7 +18,7 @@ import yaml
 
 from dnn_lab.direction import Direction, best_row
 from dnn_lab.errors import DnnLabError
-from dnn_lab.results import rundir as runs
+from dnn_lab.store import runs
 
 BASE_FILE = "base.yaml"  # the config every trial starts from
 LOGS_DIR = "logs"  # one trial-NNN.log per trial: what its process printed

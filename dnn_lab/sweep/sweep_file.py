@@ -14,7 +14,7 @@ from typing import Any
 
 from dnn_lab.config.names import short
 from dnn_lab.errors import DnnLabError, did_you_mean
-from dnn_lab.results import rundir as runs
+from dnn_lab.store import runs
 
 # What a value may be: a type, a tuple of types, or a tuple of allowed values.
 _STRING, _INTEGER, _NUMBER, _FLAG = "a string", "an integer", "a number", "true or false"

@@ -6,8 +6,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from dnn_lab.results import rundir as runs
-from dnn_lab.results.formatting import number
+from dnn_lab.render.formatting import number
+from dnn_lab.store import runs
 from dnn_lab.sweep.plan import search_space
 from dnn_lab.sweep.state import FINISHED
 

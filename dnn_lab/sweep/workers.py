@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from dnn_lab.config.loading import apply_overrides, read_config_file, validate_config
 from dnn_lab.errors import EXIT_BUG
-from dnn_lab.results import rundir as runs
+from dnn_lab.store import runs
 from dnn_lab.sweep.state import BASE_FILE, LOGS_DIR, SweepState, Trial
 
 # A worker that has trained this many trials is replaced, so that whatever a framework

@@ -14,7 +14,7 @@ from typing import Any
 
 import keras
 
-from dnn_lab.results import rundir as runs
+from dnn_lab.store import runs
 from dnn_lab.training.signals import StopSignals
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from dnn_lab.config.catalog import RELU_FAMILY
 from dnn_lab.errors import ConfigError
-from dnn_lab.results import rundir as runs
+from dnn_lab.store import runs
 from dnn_lab.training.model import activation_of, layer_outputs
 
 PROBE_SIZE = 256

@@ -35,9 +35,9 @@ from dnn_lab.errors import (
     Interrupted,
     exit_code_for,
 )
-from dnn_lab.results import rundir as runs
-from dnn_lab.results.painter import CurvePainter
-from dnn_lab.results.records import RunRecord
+from dnn_lab.render.painter import CurvePainter
+from dnn_lab.store import runs
+from dnn_lab.store.records import RunRecord
 from dnn_lab.training.execution import ExecutionPlan, plan_execution
 from dnn_lab.training.signals import StopSignals
 from dnn_lab.training.timing import Stopwatch
@@ -254,7 +254,7 @@ class Training:
         return net, transfer
 
     def _fit_and_record(self, net, steps) -> TrainResult:
-        from dnn_lab.results.terminal import print_run_header
+        from dnn_lab.render.terminal import print_run_header
         from dnn_lab.training import evaluation
         from dnn_lab.training.model import parameter_table, summary_text
 

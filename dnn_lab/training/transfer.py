@@ -14,7 +14,7 @@ import keras
 
 from dnn_lab.config.schema import InitFromConfig
 from dnn_lab.errors import ConfigError
-from dnn_lab.results import rundir as runs
+from dnn_lab.store import runs
 
 
 def _hidden_count(model: keras.Model) -> int:

@@ -61,8 +61,8 @@ def run_trial(request: dict[str, Any], received: float) -> dict[str, Any]:
 
     from dnn_lab.config.loading import load_config
     from dnn_lab.errors import EXIT_BUG, EXIT_TERMINATED, DnnLabError
-    from dnn_lab.results.painter import CurvePainter
-    from dnn_lab.results.terminal import print_training_result
+    from dnn_lab.render.painter import CurvePainter
+    from dnn_lab.render.terminal import print_training_result
     from dnn_lab.training.timing import Stopwatch
     from dnn_lab.training.trainer import train
 

@@ -8,7 +8,7 @@ import pytest
 
 from dnn_lab.config.loading import validate_config
 from dnn_lab.errors import ConfigError
-from dnn_lab.results import rundir as runs
+from dnn_lab.store import runs
 from tests.conftest import TINY, merge, train_config
 
 

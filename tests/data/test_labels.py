@@ -85,7 +85,7 @@ def test_missing_labels_drop_their_rows_counted_and_said(tmp_path):
         "left out 3 sample(s) with no label in column 'y' (line 22, 23, 24)"
     ]
     assert data.class_names == ["cat", "dog"]
-    from dnn_lab.results.terminal import print_run_header
+    from dnn_lab.render.terminal import print_run_header
 
     console = quiet_console()
     totals = {"total": 1, "trainable": 1}

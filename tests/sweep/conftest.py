@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dnn_lab.cli import app
-from dnn_lab.results import rundir as runs
+from dnn_lab.store import runs
 from tests.conftest import TINY, fake_run, merge
 
 QUICK = merge(TINY, {"model": {"units": 8}, "train": {"epochs": 1, "batch_size": 128}})

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from dnn_lab.config.loading import validate_config
-from dnn_lab.results import rundir as runs
+from dnn_lab.store import runs
 from dnn_lab.sweep.driver import DRIVER_FILE, DriverLock, SweepBusyError
 from dnn_lab.sweep.plan import create_sweep, merged_sweep
 from dnn_lab.sweep.state import SweepState

@@ -7,7 +7,7 @@ import pytest
 from dnn_lab.config.loading import validate_config
 from dnn_lab.direction import Direction
 from dnn_lab.errors import ConfigError
-from dnn_lab.results import rundir as runs
+from dnn_lab.store import runs
 from dnn_lab.sweep.hyperband import HalvingSearch, halving_rungs, settings_per_rung
 from dnn_lab.sweep.plan import halving_trials
 from dnn_lab.sweep.state import SweepState

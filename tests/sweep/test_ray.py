@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from dnn_lab.results import rundir as runs
+from dnn_lab.store import runs
 from dnn_lab.sweep.state import SweepState, counted_runs
 from tests.conftest import TINY, merge, write_yaml
 from tests.sweep.conftest import cli, history

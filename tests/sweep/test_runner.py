@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dnn_lab.results import rundir as runs
+from dnn_lab.store import runs
 from dnn_lab.sweep.state import SweepState
 from tests.conftest import merge, write_yaml
 from tests.sweep.conftest import QUICK, cli, history, only_sweep

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from dnn_lab.results import study
+from dnn_lab.analysis import study
 from tests.conftest import fake_run
 from tests.sweep.conftest import acc_history, cli
 
@@ -29,7 +29,7 @@ def test_setting_statistics_against_hand_computed_values():
 
 
 def test_grouping_over_seeds_and_the_verdict(seeded_runs):
-    from dnn_lab.results.collect import collect
+    from dnn_lab.store.collect import collect
 
     found, _ = collect([seeded_runs])
     result = study.group_runs(found)
@@ -43,7 +43,7 @@ def test_grouping_over_seeds_and_the_verdict(seeded_runs):
 
 
 def test_significant_difference_is_reported(tmp_path):
-    from dnn_lab.results.collect import collect
+    from dnn_lab.store.collect import collect
 
     for optimizer, values in {"adam": [0.95, 0.951, 0.949], "sgd": [0.5, 0.51, 0.49]}.items():
         for seed, value in enumerate(values):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dnn_lab.sweep
 from dnn_lab.direction import Direction
-from dnn_lab.results import rundir as runs
+from dnn_lab.store import runs
 from dnn_lab.sweep.search import FixedPlan
 from dnn_lab.sweep.state import PENDING, SweepState, Trial
 
@@ -120,7 +120,7 @@ def test_a_trials_value_without_metrics_is_its_historys_best_in_the_sweeps_direc
     run._history = [{"epoch": 1, "val_loss": 0.9}, {"epoch": 2, "val_loss": 0.4}, {"epoch": 3}]
     assert trial_value(run, "val_loss", Direction.MIN) == 0.4
     assert trial_value(run, "val_loss", Direction.MAX) == 0.9
-    from dnn_lab.results.records import MetricsRecord
+    from dnn_lab.store.records import MetricsRecord
 
     run.scores = MetricsRecord.from_json({"best": {"val_loss": 0.3}})  # a finished run says it
     assert trial_value(run, "val_loss", Direction.MIN) == 0.3

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dnn_lab.cli import app
-from dnn_lab.results import rundir as runs
+from dnn_lab.store import runs
 from dnn_lab.sweep.state import BASE_FILE, SweepState
 from dnn_lab.sweep.workers import auto_workers, thread_environment
 from tests.conftest import TINY, merge, write_yaml

@@ -15,11 +15,11 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from dnn_lab.analysis import diagnostics
 from dnn_lab.cli import app
 from dnn_lab.errors import ConfigError
-from dnn_lab.results import diagnostics as diagnosis
-from dnn_lab.results import rundir as runs
-from dnn_lab.results import show
+from dnn_lab.store import runs
+from dnn_lab.views import show
 from tests.conftest import TINY, merge, train_config, train_in_subprocess, write_yaml
 
 DEEP = {
@@ -29,7 +29,7 @@ DEEP = {
 
 
 def last_epoch(result):
-    table = diagnosis.read(result.run_dir)
+    table = diagnostics.read(result.run_dir)
     return table[max(table)]
 
 
@@ -46,8 +46,8 @@ def test_a_deep_sigmoid_network_with_a_poor_initializer_loses_its_gradient(tmp_p
     bad, good = last_epoch(sigmoid), last_epoch(relu)
     assert bad["hidden_1"]["grad_norm"] < bad["hidden_6"]["grad_norm"] / 100
     assert good["hidden_1"]["grad_norm"] > good["hidden_6"]["grad_norm"] / 100
-    assert "vanishing" in diagnosis.flags(bad)["hidden_1"]
-    assert "vanishing" not in diagnosis.flags(good)["hidden_1"]
+    assert "vanishing" in diagnostics.flags(bad)["hidden_1"]
+    assert "vanishing" not in diagnostics.flags(good)["hidden_1"]
 
 
 def test_a_relu_layer_with_a_large_negative_bias_is_dead(tmp_path):
@@ -60,7 +60,7 @@ def test_a_relu_layer_with_a_large_negative_bias_is_dead(tmp_path):
     )
     rows = last_epoch(result)
     assert rows["hidden_1"]["dead_share"] > 0.95
-    assert "dead" in diagnosis.flags(rows)["hidden_1"]
+    assert "dead" in diagnostics.flags(rows)["hidden_1"]
 
 
 def test_sigmoid_with_huge_weights_saturates(tmp_path):
@@ -76,7 +76,7 @@ def test_sigmoid_with_huge_weights_saturates(tmp_path):
     )
     rows = last_epoch(result)
     assert rows["hidden_1"]["saturated_share"] > 0.5
-    assert "saturated" in diagnosis.flags(rows)["hidden_1"]
+    assert "saturated" in diagnostics.flags(rows)["hidden_1"]
 
 
 def test_values_match_a_hand_computation_with_gradient_tape(tmp_path):
@@ -130,13 +130,13 @@ def test_the_csv_grows_per_epoch_and_survives_an_interrupted_run(tmp_path):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         found = list((tmp_path / "runs").glob(f"*/{runs.DIAGNOSTICS_FILE}"))
-        if found and len(diagnosis.read(found[0].parent)) >= 2:
+        if found and len(diagnostics.read(found[0].parent)) >= 2:
             break
         time.sleep(0.2)
     process.send_signal(signal.SIGINT)
     process.communicate(timeout=60)
     run_dir = found[0].parent
-    table = diagnosis.read(run_dir)
+    table = diagnostics.read(run_dir)
     history = runs.read_history(run_dir / runs.HISTORY_FILE)
     assert runs.read_run(run_dir).status == "interrupted"
     assert sorted(table) == list(range(1, len(table) + 1))
@@ -178,7 +178,7 @@ def test_diagnostics_on_jax(tmp_path):
         pytest.skip("jax is not installed")
     config = write_yaml(tmp_path / "c.yaml", merge(TINY, {"train": {"diagnostics": True}}))
     run_dir = train_in_subprocess(config, tmp_path / "runs", "--backend", "jax")
-    table = diagnosis.read(run_dir)
+    table = diagnostics.read(run_dir)
     assert sorted(table) == [1, 2] and table[2]["hidden_1"]["grad_norm"] > 0
     info = json.loads((run_dir / runs.RUN_FILE).read_text())
     assert info["backend"] == "jax"

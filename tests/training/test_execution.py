@@ -7,7 +7,7 @@ import json
 import pytest
 
 from dnn_lab.config.loading import validate_config
-from dnn_lab.results import rundir as runs
+from dnn_lab.store import runs
 from dnn_lab.training.execution import decide_jit, plan_execution
 from dnn_lab.training.pipeline import step_flops
 from tests.conftest import TINY, merge, train_config
@@ -78,7 +78,7 @@ def test_a_run_records_its_decision_and_where_its_time_went(tmp_path):
     assert all(timing[name] >= 0 for name in phases)
     assert timing["total"] >= sum(timing[name] for name in phases)
     assert timing["epochs"] > 0 and timing["writing"] > 0
-    from dnn_lab.results import show
+    from dnn_lab.views import show
     from tests.conftest import quiet_console
 
     console = quiet_console()

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from dnn_lab.results import collect, compare
-from dnn_lab.results import rundir as runs
+from dnn_lab.store import collect, runs
+from dnn_lab.views import compare
 from tests.conftest import TINY, merge, train_config, write_yaml
 
 PYTHON = [sys.executable, "-m", "dnn_lab"]

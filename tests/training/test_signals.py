@@ -17,7 +17,7 @@ import time
 import pytest
 
 from dnn_lab.errors import Interrupted
-from dnn_lab.results import rundir as runs
+from dnn_lab.store import runs
 from tests.conftest import TINY, merge, train_config, write_yaml
 
 
@@ -53,7 +53,7 @@ STARTING = [
 ]
 # Once it exists: the run stops before (or after) its next batch and reads interrupted.
 RUNNING = [
-    "dnn_lab.results.rundir.create_run_dir",
+    "dnn_lab.store.runs.create_run_dir",
     "dnn_lab.training.model.summary_text",
     "dnn_lab.training.trainer._save_model",  # after the last epoch: still not "completed"
 ]

@@ -11,7 +11,7 @@ import types
 
 import pytest
 
-from dnn_lab.results import rundir as runs
+from dnn_lab.store import runs
 from tests.conftest import TINY, merge, train_config, train_in_subprocess, write_yaml
 
 SLOW_PATH = {"steps_per_execution": 1, "jit_compile": False}

@@ -15,7 +15,7 @@ import yaml
 
 from dnn_lab.config.loading import load_config
 from dnn_lab.errors import ConfigError, DnnLabError
-from dnn_lab.results import rundir as runs
+from dnn_lab.store import runs
 from tests.conftest import TINY, merge, train_config, write_yaml
 
 EVERY_FILE = {
