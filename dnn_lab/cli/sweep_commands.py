@@ -12,11 +12,11 @@ from dnn_lab.cli.app import (
     _complete_dir,
     _load,
     _split,
+    _stderr,
     _stdout,
     _user_errors,
     app,
 )
-from dnn_lab.errors import DnnLabError
 
 
 class Search(str, Enum):
@@ -131,71 +131,28 @@ def sweep(
 ) -> None:
     """Train one config over a grid, random or guided search, repeated over seeds."""
     with _user_errors():
-        from dnn_lab.sweep import plan as planning
-        from dnn_lab.sweep.executor import ExecutorOptions
-        from dnn_lab.sweep.runner import resume_sweep, start_sweep
-        from dnn_lab.sweep.view import SweepView, print_resume_plan, print_trial_plan
+        from dnn_lab.sweep.session import SweepRequest, run_sweep
+        from dnn_lab.sweep.view import SweepView
 
-        if executor is Executor.local:
-            given = [
-                flag
-                for flag, value in (
-                    ("--ray-address", ray_address),
-                    ("--cpus-per-trial", cpus_per_trial),
-                    ("--gpus-per-trial", gpus_per_trial),
-                )
-                if value is not None
-            ]
-            if given:
-                raise DnnLabError(f"{', '.join(given)}: only with --executor ray")
-        where = ExecutorOptions(
-            kind=executor.value,
-            address=ray_address,
-            cpus_per_trial=1.0 if cpus_per_trial is None else cpus_per_trial,
-            gpus_per_trial=gpus_per_trial or 0.0,
+        request = SweepRequest(
+            config=_load(config, overrides, name)
+            if config is not None and resume is None
+            else None,
+            grid=tuple(grid or ()),
+            random=tuple(random or ()),
+            search=search.value if search else None,
+            objectives=tuple(_split([objectives])) if objectives else None,
+            trials=trials,
+            repeats=repeats,
+            workers=workers,
+            runs_dir=runs_dir,
+            name=name,
+            dry_run=dry_run,
+            resume=resume,
+            executor=executor.value,
+            ray_address=ray_address,
+            cpus_per_trial=cpus_per_trial,
+            gpus_per_trial=gpus_per_trial,
         )
-        console = _stdout()
-        worker_count = _worker_count(workers)
-        if resume is not None:
-            from dnn_lab.sweep.sweep_file import read_sweep_file
-
-            read_sweep_file(resume)  # a damaged sweep.json: one message naming the field
-        if resume is not None and dry_run:  # reads sweep.json only: no lock, no training
-            from dnn_lab.sweep.state import SweepState
-
-            print_resume_plan(console, SweepState.load(resume))
-            return
-        if resume is not None:
-            raise typer.Exit(resume_sweep(resume, worker_count, SweepView(console), where))
-        if config is None:
-            raise DnnLabError("give a CONFIG to sweep, or --resume SWEEP_DIR")
-        cfg = _load(config, overrides, name)
-        plan = planning.merged_sweep(
-            cfg,
-            grid or (),
-            random or (),
-            search.value if search else None,
-            trials,
-            repeats,
-            worker_count,
-            objectives=_split([objectives]) if objectives else None,
-        )
-        if not plan.grid and not plan.space and plan.repeats == 1:
-            raise DnnLabError(
-                "nothing to sweep: give --grid KEY=V1,V2, --random KEY=KIND(ARGS), --repeats N, "
-                "or a sweep: section in the config"
-            )
-        if dry_run:
-            print_trial_plan(console, planning.plan_only(cfg, plan), plan)
-            return
-        code = start_sweep(cfg, plan, runs_dir, worker_count, SweepView(console), where)
-    raise typer.Exit(code)
-
-
-def _worker_count(text: str | None) -> int | None:
-    """``--workers``: a count, or ``auto`` (None: the sweep decides from cores and GPUs)."""
-    if text is None or text.strip().lower() == "auto":
-        return None
-    if text.strip().isdigit() and int(text) >= 1:
-        return int(text)
-    raise DnnLabError(f"--workers: expected a number of at least 1, or auto; received {text!r}")
+        outcome = run_sweep(request, SweepView(_stdout(), _stderr()))
+    raise typer.Exit(outcome.exit_code)

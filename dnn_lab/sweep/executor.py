@@ -15,6 +15,7 @@ from typing import Protocol
 from dnn_lab.sweep.state import Trial
 
 LOCAL = "local"
+RAY = "ray"
 
 
 @dataclass(frozen=True, kw_only=True)

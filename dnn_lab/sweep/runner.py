@@ -1,4 +1,4 @@
-"""Running a sweep: each trial a normal run, ``workers`` at a time.
+"""The sweep runner: each trial a normal run, ``workers`` at a time.
 
 A sweep folder ``runs/<date>-<name>-sweep/`` holds ``base.yaml`` (the config every
 trial starts from), ``sweep.json`` (axes, search state and every trial's status,
@@ -11,31 +11,19 @@ trial and its worker.
 (:mod:`dnn_lab.sweep.search`); the executor's pool knows how a trial is started,
 watched and stopped: warm worker processes here (the default), or tasks on a Ray
 cluster (:mod:`dnn_lab.sweep.ray_executor`, imported only when chosen).
+:mod:`dnn_lab.sweep.session` makes or reads back the sweep and starts the runner.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
-import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
-from dnn_lab.config.schema import Config, SweepConfig
-from dnn_lab.errors import (
-    EXIT_DIVERGED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_TERMINATED,
-    DnnLabError,
-)
+from dnn_lab.errors import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
 from dnn_lab.store import runs
-from dnn_lab.sweep.driver import DriverLock
-from dnn_lab.sweep.executor import LOCAL, ExecutorOptions, TrialHandle, TrialPool
-from dnn_lab.sweep.plan import create_sweep, sweep_config_of
+from dnn_lab.sweep.executor import TrialHandle, TrialPool
 from dnn_lab.sweep.search import FixedPlan, Search
 from dnn_lab.sweep.state import (
     FINISHED,
@@ -46,31 +34,9 @@ from dnn_lab.sweep.state import (
     Trial,
     trial_value,
 )
-from dnn_lab.sweep.workers import WorkerPool, auto_workers, threads_for
+from dnn_lab.sweep.workers import WorkerPool, threads_for
 
 POLL_SECONDS = 0.2  # how often the runner looks at its trials
-
-
-def default_workers() -> int:
-    """One worker per GPU when there are GPUs, else one; found without importing TensorFlow."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        return max(1, len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"]))
-    smi = shutil.which("nvidia-smi")
-    if smi:
-        try:
-            listing = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10)
-            count = sum(1 for line in listing.stdout.splitlines() if line.startswith("GPU "))
-            return max(1, count)
-        except (OSError, subprocess.SubprocessError):
-            pass
-    return 1
-
-
-def _has_gpus() -> bool:
-    return os.environ.get("CUDA_VISIBLE_DEVICES", "") not in ("", "-1") or bool(
-        shutil.which("nvidia-smi")
-    )
 
 
 # --------------------------------------------------------------------------- the runner
@@ -237,110 +203,3 @@ def _last_lines(path: Path, count: int = 3) -> str:
     except OSError:
         return ""
     return " | ".join(lines[-count:])
-
-
-# --------------------------------------------------------------------------- entry points
-
-
-def make_search(state: SweepState, sweep: SweepConfig) -> Search:
-    """The search a sweep's state asks for: a fixed plan, or Optuna's guided one."""
-    if state.search == "optuna":
-        from dnn_lab.sweep.optuna_search import OptunaSearch
-
-        return OptunaSearch(state, sweep)
-    if state.search == "hyperband":
-        from dnn_lab.sweep.hyperband import HalvingSearch, epochs_of
-
-        return HalvingSearch(state, epochs_of(state))
-    return FixedPlan()
-
-
-@contextmanager
-def connected(executor: ExecutorOptions) -> Iterator:
-    """The Ray cluster for ``--executor ray`` (None for local), connected before anything.
-
-    Connecting first means a missing Ray, an unreachable cluster or a trial no node can
-    hold is one clear error, with no sweep folder left behind.
-    """
-    if executor.kind == LOCAL:
-        yield None
-        return
-    address = executor.address or os.environ.get("RAY_ADDRESS") or ""
-    if address.split("://")[-1].rsplit(":", 1)[0] in ("127.0.0.1", "localhost", "[::1]"):
-        # Ray turns a loopback address into this machine's network address before it
-        # connects, and a cluster started on 127.0.0.1 listens there only; this (read when
-        # Ray is imported) keeps it on 127.0.0.1.
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    try:
-        from dnn_lab.sweep.ray_executor import RayCluster
-    except ImportError as exc:
-        if (exc.name or "").split(".")[0] != "ray":
-            raise
-        raise DnnLabError(
-            "--executor ray needs Ray, which is not installed: pip install 'dnn-lab[ray]'"
-        ) from None
-    cluster = RayCluster.connect(executor.address, executor.cpus_per_trial, executor.gpus_per_trial)
-    try:
-        yield cluster
-    finally:
-        cluster.close()
-
-
-def run_sweep(
-    state: SweepState, sweep: SweepConfig, workers: int | None, view, cluster=None
-) -> int:
-    """Run (or continue) a sweep with a live view; returns the exit code.
-
-    ``cluster``: a connected :class:`~dnn_lab.sweep.ray_executor.RayCluster` runs the
-    trials there; None runs them in warm worker processes here.
-    """
-    count = workers or sweep.workers
-    remaining = sum(1 for t in state.trials if t.status not in FINISHED) or state.planned
-    if cluster is not None:
-        count = count or cluster.default_workers(remaining)
-        pool = cluster.pool(state)
-    else:
-        gpus = default_workers() if _has_gpus() else 0  # asks nvidia-smi: once per sweep
-        threads = threads_for(count) if count else None
-        if count is None:
-            count, threads = auto_workers(remaining, gpus)
-        pool = WorkerPool(state, threads, gpus)
-    runner = SweepRunner(state, count, search=make_search(state, sweep), pool=pool)
-    runner.on_change = lambda: view.update(state, runner)
-    view.start(state, runner)
-    try:
-        return runner.run()
-    finally:
-        view.stop(state)
-
-
-def start_sweep(
-    config: Config,
-    sweep: SweepConfig,
-    runs_dir: Path,
-    workers: int | None,
-    view,
-    executor: ExecutorOptions | None = None,
-) -> int:
-    """Make a new sweep folder and run it as its one driver; returns the exit code."""
-    with connected(executor or ExecutorOptions()) as cluster:
-        state = create_sweep(config, sweep, runs_dir)
-        with DriverLock(state.folder):
-            return run_sweep(state, sweep, workers, view, cluster)
-
-
-def resume_sweep(
-    folder: Path, workers: int | None, view, executor: ExecutorOptions | None = None
-) -> int:
-    """Continue a sweep folder as its one driver; exits 2 at once if another driver has it.
-
-    A sweep may be resumed on another executor than the one that began it: trials are
-    the same runs wherever they train.
-    """
-    SweepState.load(folder)  # a clear error for a folder that is not a sweep
-    with DriverLock(folder) as lock:
-        if lock.took_over:
-            view.note(lock.took_over)
-        state = SweepState.load(folder)  # read again under the lock: the last driver's word
-        with connected(executor or ExecutorOptions()) as cluster:
-            return run_sweep(state, sweep_config_of(state), workers, view, cluster)

@@ -17,14 +17,26 @@ FAILED_STATUSES = (runs.FAILED, runs.DIVERGED)
 class SweepView:
     """A live table of a sweep on a terminal; one line per finished trial elsewhere."""
 
-    def __init__(self, console: Console):
+    def __init__(self, console: Console, errors: Console | None = None):
         self.console = console
+        self.errors = errors or console  # warnings: stderr on the command line
         self.live = None
         self.reported: set[int] = set()
         self._last = 0.0
 
     def note(self, text: str) -> None:
         self.console.print(text, highlight=False, soft_wrap=True, markup=False)
+
+    def warn(self, text: str) -> None:
+        self.errors.print(f"warning: {text}", highlight=False, soft_wrap=True, markup=False)
+
+    def trial_plan(self, trials, sweep) -> None:
+        """A dry run of a new sweep: the trials it would run."""
+        print_trial_plan(self.console, trials, sweep)
+
+    def resume_plan(self, state) -> None:
+        """A dry run of ``--resume``: the trials that would run again."""
+        print_resume_plan(self.console, state)
 
     def start(self, state, runner) -> None:
         total = state.planned or len(state.trials)

@@ -32,8 +32,20 @@ from dnn_lab.sweep.state import BASE_FILE, LOGS_DIR, SweepState, Trial
 # A worker that has trained this many trials is replaced, so that whatever a framework
 # keeps from trial to trial (caches, fragmented memory) stays bounded.
 MAX_TRIALS_PER_WORKER = 200
-# Resident memory of one TensorFlow worker with a small model, with some headroom.
+# Resident memory of one TensorFlow worker with a small model, with some headroom: what
+# ``auto`` plans for.
 WORKER_MEMORY_BYTES = 1.5 * 2**30
+# What one Keras worker process holds at the least (measured: about 300 MB): more workers
+# than memory holds at this size are never started, whatever --workers asks.
+LEAST_WORKER_BYTES = 300 * 2**20
+
+
+def physical_memory() -> int | None:
+    """This machine's memory in bytes, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def auto_workers(trials: int, gpus: int) -> tuple[int, int]:
@@ -47,13 +59,30 @@ def auto_workers(trials: int, gpus: int) -> tuple[int, int]:
     cores = os.cpu_count() or 1
     if gpus:
         return max(1, min(gpus, trials)), max(1, cores // gpus)
-    try:
-        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        by_memory = max(1, int(memory // WORKER_MEMORY_BYTES))
-    except (ValueError, OSError, AttributeError):
-        by_memory = cores
+    memory = physical_memory()
+    by_memory = cores if memory is None else max(1, int(memory // WORKER_MEMORY_BYTES))
     workers = max(1, min(cores, by_memory, max(1, trials)))
     return workers, max(1, cores // workers)
+
+
+def capped_workers(asked: int) -> tuple[int, str | None]:
+    """``asked`` workers, or fewer when this machine cannot hold them, and why (one line).
+
+    Each worker is a process with Keras loaded, on a core of its own: more than there are
+    cores only queue for them, and more than memory holds at about 300 MB each end with
+    the kernel killing them.
+    """
+    cores = os.cpu_count() or 1
+    memory = physical_memory()
+    by_memory = cores if memory is None else max(1, int(memory // LEAST_WORKER_BYTES))
+    cap = max(1, min(cores, by_memory))
+    if asked <= cap:
+        return asked, None
+    held = f"{cores} cores" + ("" if memory is None else f" and {memory / 2**30:.1f} GiB")
+    return cap, (
+        f"workers: {asked} asked, {cap} started: {held} hold {cap} Keras workers "
+        "(one core and about 300 MB each)"
+    )
 
 
 def threads_for(workers: int) -> int:
