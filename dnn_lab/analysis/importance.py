@@ -21,7 +21,7 @@ from dnn_lab.direction import Direction, is_finite_number
 from dnn_lab.errors import DnnLabError
 from dnn_lab.render.formatting import number
 from dnn_lab.render.tables import Column, Table
-from dnn_lab.store import runs
+from dnn_lab.store.status import Status
 
 MIN_SETTINGS = 4  # fewer settings than this (or two per key) give noise, not an estimate
 SEED_AXIS = "seed"
@@ -87,7 +87,7 @@ def completed_settings(info: dict[str, Any]) -> list[tuple[dict[str, Any], list[
         key = json.dumps(trial["overrides"], sort_keys=True, default=str)
         setting = groups.setdefault(key, (trial["overrides"], []))
         value = trial.get("value")
-        if trial.get("status") == runs.COMPLETED and is_finite_number(value):
+        if trial.get("status") == Status.COMPLETED and is_finite_number(value):
             setting[1].append((int(trial.get("seed") or 0), float(value)))
     return [(o, [v for _, v in sorted(scores)]) for o, scores in groups.values() if scores]
 

@@ -19,6 +19,7 @@ from dnn_lab.render.formatting import number, short_titles, show_value
 from dnn_lab.render.tables import Column, Table
 from dnn_lab.store import runs
 from dnn_lab.store.collect import flatten
+from dnn_lab.store.status import Status
 
 # Two-sided 95% critical values of Student's t for 1..30 degrees of freedom.
 _T95 = (
@@ -149,7 +150,7 @@ def group_runs(found: list[runs.Run], by: str | None = None, metric: str | None 
         key = json.dumps(chosen, sort_keys=True, default=str)
         setting = groups.setdefault(key, Setting(chosen))
         setting.runs.append(run)
-        score = _best_score(run, metric, direction) if run.status == runs.COMPLETED else None
+        score = _best_score(run, metric, direction) if run.status == Status.COMPLETED else None
         if score is None:
             setting.others[run.status] = setting.others.get(run.status, 0) + 1
         else:

@@ -17,6 +17,7 @@ from dnn_lab.cli.app import (
     app,
 )
 from dnn_lab.errors import DnnLabError
+from dnn_lab.store.status import RUN_STATUSES
 
 
 @app.command("compare")
@@ -244,14 +245,8 @@ def show_command(
             _stderr().print(f"curves written to {plot}", soft_wrap=True)
 
 
-class Status(str, Enum):
-    running = "running"
-    completed = "completed"
-    failed = "failed"
-    interrupted = "interrupted"
-    diverged = "diverged"
-    crashed = "crashed"
-    damaged = "damaged"
+# --status's choices: the statuses a run directory can be at (dnn_lab.store.status)
+RunStatus = Enum("RunStatus", {s.value: s.value for s in RUN_STATUSES}, type=str)
 
 
 @app.command("runs")
@@ -260,7 +255,7 @@ def list_runs(
         Path, typer.Argument(help="A runs directory.", autocompletion=_complete_dir)
     ] = Path("runs"),
     status: Annotated[
-        Status | None, typer.Option("--status", help="Only runs with this status.")
+        RunStatus | None, typer.Option("--status", help="Only runs with this status.")
     ] = None,
     show_all: Annotated[
         bool, typer.Option("--all", help="Every run, not only the newest 25.")

@@ -27,6 +27,7 @@ from dnn_lab.errors import DnnLabError
 from dnn_lab.exporters.selection import gather
 from dnn_lab.store import runs
 from dnn_lab.store.collect import flatten
+from dnn_lab.store.status import Status
 
 INSTALL_HINT = "pip install 'dnn-lab[mlflow]'"
 DEFAULT_EXPERIMENT = "dnn-lab"
@@ -41,13 +42,13 @@ RUN_ARTIFACTS = (runs.CONFIG_FILE, runs.SUMMARY_FILE, runs.PARAMS_FILE, runs.CUR
 SWEEP_ARTIFACTS = ("base.yaml", runs.SWEEP_FILE, "report.md", "report.html")
 _SUMMARY_SKIP = {"epoch", "lr", "seconds"}
 _STATUS = {  # dnn-lab's status -> MLflow's; a running run stays RUNNING
-    runs.COMPLETED: "FINISHED",
-    runs.FAILED: "FAILED",
-    runs.DIVERGED: "FAILED",
-    runs.CRASHED: "FAILED",
-    runs.DAMAGED: "FAILED",
-    runs.INTERRUPTED: "KILLED",
-    "pruned": "KILLED",
+    Status.COMPLETED: "FINISHED",
+    Status.FAILED: "FAILED",
+    Status.DIVERGED: "FAILED",
+    Status.CRASHED: "FAILED",
+    Status.DAMAGED: "FAILED",
+    Status.INTERRUPTED: "KILLED",
+    Status.PRUNED: "KILLED",
 }
 
 

@@ -8,6 +8,7 @@ from rich.text import Text
 
 from dnn_lab.render.formatting import number
 from dnn_lab.store import runs
+from dnn_lab.store.status import Status
 
 
 def _labelled(console: Console, label: str, text: str) -> None:
@@ -39,9 +40,11 @@ def print_run_header(console: Console, run_dir, data_summary: dict, totals: dict
 
 def print_training_result(console: Console, result) -> None:
     metrics = result.metrics or {}
-    colour = {runs.COMPLETED: "green", runs.DIVERGED: "yellow", runs.INTERRUPTED: "yellow"}.get(
-        result.status, "red"
-    )
+    colour = {
+        Status.COMPLETED: "green",
+        Status.DIVERGED: "yellow",
+        Status.INTERRUPTED: "yellow",
+    }.get(result.status, "red")
     table = Table(title=None, show_header=True, header_style="bold", box=None, pad_edge=False)
     table.add_column("metric")
     table.add_column("final", justify="right")
@@ -128,7 +131,7 @@ def print_run_list(console: Console, rows: list[dict], limit: int | None = None)
         # Text, not markup: brackets in a run's files are shown as they are
         table.add_row(
             Text(row["run"]),
-            Text(row["status"], style="" if row["status"] == runs.COMPLETED else "yellow"),
+            Text(row["status"], style="" if row["status"] == Status.COMPLETED else "yellow"),
             Text((row["started"] or "")[:19].replace("T", " ")),
             Text(row["dataset"] or "-"),
             str(row["epochs"]),

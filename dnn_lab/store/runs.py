@@ -22,6 +22,7 @@ from typing import Any
 
 from dnn_lab.errors import RunDirError
 from dnn_lab.store.records import MetricsRecord, RunRecord
+from dnn_lab.store.status import Status
 
 CONFIG_FILE = "config.yaml"
 SUMMARY_FILE = "summary.txt"
@@ -36,17 +37,6 @@ TENSORBOARD_DIR = "tensorboard"
 NATIVE_LOG_FILE = "native.log"  # what TensorFlow's C++ side printed
 SWEEP_FILE = "sweep.json"  # marks a sweep folder (see dnn_lab.sweep.runner)
 DIAGNOSTICS_FILE = "diagnostics.csv"  # epoch,layer,metric,value (train.diagnostics)
-
-RUNNING = "running"
-COMPLETED = "completed"
-FAILED = "failed"
-INTERRUPTED = "interrupted"
-DIVERGED = "diverged"
-# Not written by anyone: what a reader calls a run whose run.json still says
-# "running" although the process that wrote it is gone (killed with SIGKILL,
-# power loss). Only decidable on the machine that ran it.
-CRASHED = "crashed"
-DAMAGED = "damaged"
 
 _TIMESTAMP_FORMAT = "%Y%m%d-%H%M%S"
 
@@ -241,11 +231,11 @@ class Run:
     def status(self) -> str:
         written = self.record.status
         if self.damaged or (written is None and self.problems):
-            return DAMAGED
+            return Status.DAMAGED
         if written is None:
-            return RUNNING  # run.json not written yet
-        if written == RUNNING and _process_is_gone(self.record.host, self.record.pid):
-            return CRASHED
+            return Status.RUNNING  # run.json not written yet
+        if written == Status.RUNNING and _process_is_gone(self.record.host, self.record.pid):
+            return Status.CRASHED
         return written
 
     @property
@@ -254,7 +244,7 @@ class Run:
 
     @property
     def epochs_run(self) -> int:
-        if self.status != RUNNING and self.scores.epochs_run is not None:
+        if self.status != Status.RUNNING and self.scores.epochs_run is not None:
             return self.scores.epochs_run
         return len(self.history)
 

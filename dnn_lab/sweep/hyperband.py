@@ -23,16 +23,8 @@ from __future__ import annotations
 import math
 
 from dnn_lab.direction import Direction
-from dnn_lab.store import runs
-from dnn_lab.sweep.state import (
-    BASE_FILE,
-    FINISHED,
-    PROMOTED,
-    PRUNED,
-    Preference,
-    SweepState,
-    Trial,
-)
+from dnn_lab.store.status import Status
+from dnn_lab.sweep.state import BASE_FILE, FINISHED, Preference, SweepState, Trial
 
 
 def halving_rungs(epochs: int, min_epochs: int = 1, eta: int = 3) -> list[int]:
@@ -114,20 +106,20 @@ class HalvingSearch:
             return False
         budget = current[0].budget or self.rungs[-1]
         later = [r for r in self.rungs if r > budget]
-        if not later or any(t.status == PROMOTED for t in current):
+        if not later or any(t.status == Status.PROMOTED for t in current):
             return False  # the last rung, or decided already (a resumed sweep)
         means = self.means(current)
         order = sorted(means, key=lambda g: (self.direction.sort_key(means[g]), g))
         # a setting whose every seed failed or diverged has nothing to go on with
         keep = [g for g in order[: max(1, len(order) // self.eta)] if math.isfinite(means[g])]
         for trial in current:
-            if trial.status != runs.COMPLETED:
+            if trial.status != Status.COMPLETED:
                 continue
             if trial.group in keep:
-                trial.status = PROMOTED
+                trial.status = Status.PROMOTED
                 trial.message = f"promoted to {later[0]} epochs"
             else:
-                trial.status = PRUNED
+                trial.status = Status.PRUNED
                 trial.message = (
                     f"pruned after {budget} epochs: its setting's mean {state.monitor} "
                     f"{means[trial.group]:.4f} was not among the best {len(keep)} of {len(order)}"

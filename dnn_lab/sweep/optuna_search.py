@@ -19,8 +19,9 @@ from typing import Any
 
 from dnn_lab.config.schema import SweepConfig
 from dnn_lab.errors import DnnLabError
+from dnn_lab.store.status import Status
 from dnn_lab.sweep.plan import search_space
-from dnn_lab.sweep.state import FINISHED, PRUNED, Preference, SweepState, Trial, inline
+from dnn_lab.sweep.state import FINISHED, Preference, SweepState, Trial, inline
 
 
 class OptunaSearch:
@@ -163,7 +164,7 @@ class OptunaSearch:
         }:
             return
         states = self.optuna.trial.TrialState
-        if all(t.status == PRUNED for t in members):
+        if all(t.status == Status.PRUNED for t in members):
             self.study.tell(handle, state=states.PRUNED)
             return
         values = self._values(members, state)
@@ -174,7 +175,7 @@ class OptunaSearch:
 
     def _values(self, members: list[Trial], state: SweepState) -> list[float] | None:
         """The objectives of a finished setting: the metric's mean, then each cost's mean."""
-        kept = [t for t in members if t.status != PRUNED]
+        kept = [t for t in members if t.status != Status.PRUNED]
         values = [_mean([t.value for t in kept])]
         for cost in self.costs:
             values.append(_mean([_cost(t, cost, state) for t in kept if t.value is not None]))

@@ -23,17 +23,10 @@ from pathlib import Path
 
 from dnn_lab.errors import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
 from dnn_lab.store import runs
+from dnn_lab.store.status import Status
 from dnn_lab.sweep.executor import TrialHandle, TrialPool
 from dnn_lab.sweep.search import FixedPlan, Search
-from dnn_lab.sweep.state import (
-    FINISHED,
-    PENDING,
-    PRUNED,
-    Preference,
-    SweepState,
-    Trial,
-    trial_value,
-)
+from dnn_lab.sweep.state import FINISHED, Preference, SweepState, Trial, trial_value
 from dnn_lab.sweep.workers import WorkerPool, threads_for
 
 POLL_SECONDS = 0.2  # how often the runner looks at its trials
@@ -69,8 +62,8 @@ class SweepRunner:
         try:
             for trial in self.state.trials:
                 if trial.status not in FINISHED:
-                    trial.status, trial.message = PENDING, None
-            self.state.status = runs.RUNNING
+                    trial.status, trial.message = Status.PENDING, None
+            self.state.status = Status.RUNNING
             self.state.save()
             while True:
                 self._reap()
@@ -88,13 +81,13 @@ class SweepRunner:
             self.pool.close(kill=self.stop_signal is not None and bool(self.running))
         if self.stop_signal is not None:
             for trial in self.state.trials:
-                if trial.status in (PENDING, runs.RUNNING):
-                    trial.status = runs.INTERRUPTED
-            self.state.status = runs.INTERRUPTED
+                if trial.status in (Status.PENDING, Status.RUNNING):
+                    trial.status = Status.INTERRUPTED
+            self.state.status = Status.INTERRUPTED
             self.state.save()
             self.on_change()
             return EXIT_TERMINATED if self.stop_signal == signal.SIGTERM else EXIT_INTERRUPTED
-        self.state.status = runs.COMPLETED
+        self.state.status = Status.COMPLETED
         self.state.save()
         self.on_change()
         return EXIT_OK
@@ -110,7 +103,12 @@ class SweepRunner:
                 return
             self.last_setting[slot] = trial.setting()
             self.running.append(self.pool.start(trial, slot))
-            trial.status, trial.run_dir, trial.value, trial.message = runs.RUNNING, None, None, None
+            trial.status, trial.run_dir, trial.value, trial.message = (
+                Status.RUNNING,
+                None,
+                None,
+                None,
+            )
             self.state.save()
             self.on_change()
 
@@ -132,7 +130,7 @@ class SweepRunner:
     def _watch(self) -> None:
         """Report epochs to the search (which may prune) and refresh the live view."""
         for item in self.running:
-            if item.trial.status == PRUNED:
+            if item.trial.status == Status.PRUNED:
                 continue  # asked to stop once; a second SIGTERM would cut it short at once
             known = item.trial.run_dir
             path = item.run_dir()
@@ -147,7 +145,7 @@ class SweepRunner:
                 if isinstance(value, (int, float)) and self.search.report(
                     item.trial, value, int(row["epoch"])
                 ):
-                    item.trial.status = PRUNED
+                    item.trial.status = Status.PRUNED
                     item.stop()
                     break
             item.reported = len(rows)
@@ -162,15 +160,15 @@ class SweepRunner:
             trial = item.trial
             path = item.run_dir()
             run = runs.read_run(path) if path is not None else None
-            pruned = trial.status == PRUNED
-            trial.status = PRUNED if pruned else _status_for(code, run)
+            pruned = trial.status == Status.PRUNED
+            trial.status = Status.PRUNED if pruned else _status_for(code, run)
             if run is not None:
                 trial.epochs = run.epochs_run
                 trial.value = trial_value(run, self.state.monitor, self.state.direction)
                 trial.message = run.info.get("message")
-            if trial.status == runs.FAILED and not trial.message:
+            if trial.status == Status.FAILED and not trial.message:
                 trial.message = _last_lines(trial.log_path(self.state.folder))
-            self.pool.finished(item, healthy=trial.status not in (runs.FAILED, runs.CRASHED))
+            self.pool.finished(item, healthy=trial.status not in (Status.FAILED, Status.CRASHED))
             self.search.tell(trial, self.state)
             self.state.save()
             self.on_change()
@@ -186,15 +184,15 @@ class SweepRunner:
 
 
 def _status_for(code: int, run: runs.Run | None) -> str:
-    if run is not None and run.info.get("status") not in (None, runs.RUNNING):
+    if run is not None and run.info.get("status") not in (None, Status.RUNNING):
         return run.info["status"]
     if code == EXIT_OK:
-        return runs.COMPLETED
+        return Status.COMPLETED
     if code == EXIT_DIVERGED:
-        return runs.DIVERGED
+        return Status.DIVERGED
     if code in (EXIT_INTERRUPTED, EXIT_TERMINATED, -signal.SIGTERM, -signal.SIGINT):
-        return runs.INTERRUPTED
-    return runs.FAILED  # a user error inside the trial (exit 2) or a crash
+        return Status.INTERRUPTED
+    return Status.FAILED  # a user error inside the trial (exit 2) or a crash
 
 
 def _last_lines(path: Path, count: int = 3) -> str:

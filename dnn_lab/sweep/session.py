@@ -33,6 +33,7 @@ from dnn_lab.sweep.plan import (
 from dnn_lab.sweep.runner import SweepRunner
 from dnn_lab.sweep.search import FixedPlan, Search
 from dnn_lab.sweep.state import FINISHED, SweepState, Trial
+from dnn_lab.sweep.sweep_file import require_sweep_folder
 from dnn_lab.sweep.workers import WorkerPool, auto_workers, capped_workers, threads_for
 
 
@@ -134,17 +135,15 @@ def _resume(
     A sweep may be resumed on another executor than the one that began it: trials are
     the same runs wherever they train.
     """
-    from dnn_lab.sweep.sweep_file import read_sweep_file
-
-    read_sweep_file(folder)  # a damaged sweep.json: one message naming the field
-    state = SweepState.load(folder)
-    if dry_run:  # no lock, no training
+    if dry_run:  # reads sweep.json only: no lock, no training
+        state = SweepState.load(folder)
         view.resume_plan(state)
         return _planned(state.folder, state.trials, state.planned)
+    require_sweep_folder(folder)  # before the lock: no lock file left in a wrong folder
     with DriverLock(folder) as lock:
         if lock.took_over:
             view.note(lock.took_over)
-        state = SweepState.load(folder)  # read again under the lock: the last driver's word
+        state = SweepState.load(folder)  # read once, under the lock: the last driver's word
         with connected(executor) as cluster:
             code = _drive(state, sweep_config_of(state), workers, view, cluster)
     return _ended(state, code)

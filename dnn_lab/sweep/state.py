@@ -6,7 +6,6 @@ write a sweep through these records, and this module imports none of them.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -19,15 +18,15 @@ import yaml
 from dnn_lab.direction import Direction, best_row
 from dnn_lab.errors import DnnLabError
 from dnn_lab.store import runs
+from dnn_lab.store.status import Status
 
 BASE_FILE = "base.yaml"  # the config every trial starts from
 LOGS_DIR = "logs"  # one trial-NNN.log per trial: what its process printed
 
-PENDING = "pending"
-PRUNED = "pruned"
-PROMOTED = "promoted"  # hyperband: completed its rung, and its setting went on to the next
 # Statuses a resumed sweep keeps; every other trial runs again.
-FINISHED = frozenset({runs.COMPLETED, runs.FAILED, runs.DIVERGED, PRUNED, PROMOTED})
+FINISHED = frozenset(
+    {Status.COMPLETED, Status.FAILED, Status.DIVERGED, Status.PRUNED, Status.PROMOTED}
+)
 
 
 def inline(value: Any) -> str:
@@ -45,7 +44,7 @@ class Trial:
     index: int
     overrides: dict[str, Any]
     seed: int
-    status: str = PENDING
+    status: Status = Status.PENDING
     run_dir: str | None = None  # the one run directory that counts for this trial
     value: float | None = None  # the monitored metric at its best epoch
     epochs: int | None = None
@@ -64,6 +63,13 @@ class Trial:
 
     def log_path(self, folder: Path) -> Path:
         return Path(folder) / LOGS_DIR / f"trial-{self.index:03d}.log"
+
+
+def _with_status(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with its ``status`` as a :class:`Status` (ValueError for an unknown one)."""
+    if "status" not in record:
+        return record
+    return {**record, "status": Status(record["status"])}
 
 
 # ranks pending trials for a free worker, lowest first (see SweepState.pending)
@@ -97,7 +103,7 @@ class SweepState:
     seed: int
     monitor: str | None = None
     direction: Direction | None = None  # on disk: "max" or "min"
-    status: str = runs.RUNNING
+    status: Status = Status.RUNNING
     created: str = field(
         default_factory=lambda: datetime.now().astimezone().isoformat(timespec="seconds")
     )
@@ -116,15 +122,16 @@ class SweepState:
 
     @classmethod
     def from_json(cls, folder: Path, payload: dict[str, Any]) -> SweepState:
+        """The state from a parsed ``sweep.json``; TypeError or ValueError if it does not fit."""
         payload = dict(payload)
-        trials = [Trial(**t) for t in payload.pop("trials", [])]
+        trials = [Trial(**_with_status(t)) for t in payload.pop("trials", [])]
         payload.pop("base_config", None)
         direction = payload.pop("direction", None)
         return cls(
             folder=Path(folder),
             trials=trials,
             direction=None if direction is None else Direction(direction),
-            **payload,
+            **_with_status(payload),
         )
 
     def save(self) -> None:
@@ -132,17 +139,20 @@ class SweepState:
 
     @classmethod
     def load(cls, folder: Path) -> SweepState:
-        path = Path(folder) / runs.SWEEP_FILE
-        try:
-            payload = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise DnnLabError(f"{folder} is not a sweep folder (no {runs.SWEEP_FILE})") from None
-        except (OSError, json.JSONDecodeError) as exc:
-            raise DnnLabError(f"{path} is unreadable: {exc}") from None
+        """``folder``'s sweep, read once by the strict reader.
+
+        Raises:
+            DnnLabError: not a sweep folder, or a ``sweep.json`` this version cannot read
+                (the message names every field that is wrong).
+        """
+        from dnn_lab.sweep.sweep_file import read_sweep_file
+
+        payload = read_sweep_file(folder)
         try:
             return cls.from_json(folder, payload)
         except (TypeError, ValueError) as exc:
-            raise DnnLabError(f"{path} is not a sweep file this version reads: {exc}") from None
+            path = Path(folder) / runs.SWEEP_FILE
+            raise DnnLabError(f"{path}: not a sweep file this version reads: {exc}") from None
 
     def counts(self) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -152,7 +162,7 @@ class SweepState:
 
     def pending(self, prefer: Preference | None = None) -> Trial | None:
         """The first pending trial; with ``prefer``, the first of those it ranks lowest."""
-        waiting = (t for t in self.trials if t.status == PENDING)
+        waiting = (t for t in self.trials if t.status == Status.PENDING)
         if prefer is None:
             return next(waiting, None)
         return min(waiting, key=prefer, default=None)  # min keeps the first of equals
@@ -181,16 +191,14 @@ def counted_runs(paths: Iterable[Path]) -> list[Path]:
 
 
 def _recorded_runs(folder: Path) -> list[Path] | None:
+    """The run of each trial ``sweep.json`` lists; None when it is unreadable or has no trials."""
+    from dnn_lab.sweep.sweep_file import read_sweep_file
+
     try:
-        payload = json.loads((folder / runs.SWEEP_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        trials = read_sweep_file(folder, for_resume=False).get("trials")
+    except DnnLabError:
         return None
-    trials = payload.get("trials") if isinstance(payload, dict) else None
-    if not isinstance(trials, list):
+    if trials is None:
         return None
     # by name inside the folder: the path recorded may be relative to another directory
-    return [
-        folder / Path(t["run_dir"]).name
-        for t in trials
-        if isinstance(t, dict) and isinstance(t.get("run_dir"), str) and t["run_dir"]
-    ]
+    return [folder / Path(t["run_dir"]).name for t in trials if t.get("run_dir")]

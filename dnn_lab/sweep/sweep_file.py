@@ -1,9 +1,10 @@
 """Reading ``sweep.json`` back, strictly: a damaged file is one message naming the field.
 
-``SweepState.load`` trusts the file's shapes; a file cut short by a full disk, edited by
-hand or written by another version must not become a traceback in ``dnn-lab report`` or
-``dnn-lab sweep --resume``. The keys and types here are the fields of ``SweepState`` and
-``Trial`` (``tests/sweep/test_sweep_file.py`` checks that they agree).
+The one reader of the file (``SweepState.load``, ``counted_runs`` and ``report`` all
+come here): a file cut short by a full disk, edited by hand or written by another
+version must not become a traceback in ``dnn-lab report`` or ``dnn-lab sweep --resume``.
+The keys and types here are the fields of ``SweepState`` and ``Trial``
+(``tests/sweep/test_sweep_file.py`` checks that they agree).
 """
 
 from __future__ import annotations
@@ -117,6 +118,16 @@ def sweep_file_problems(payload: Any, required: tuple[str, ...] = SWEEP_REQUIRED
     return problems
 
 
+def require_sweep_folder(folder: Path) -> None:
+    """Raises DnnLabError unless ``folder`` holds a ``sweep.json`` (it is not read here)."""
+    if not runs.is_sweep_dir(folder):
+        raise _not_a_sweep_folder(folder)
+
+
+def _not_a_sweep_folder(folder: Path) -> DnnLabError:
+    return DnnLabError(f"{folder} is not a sweep folder (no {runs.SWEEP_FILE})")
+
+
 def read_sweep_file(folder: Path, for_resume: bool = True) -> dict[str, Any]:
     """``folder``'s ``sweep.json``, checked field by field (all of them for a resume).
 
@@ -128,7 +139,7 @@ def read_sweep_file(folder: Path, for_resume: bool = True) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise DnnLabError(f"{folder} is not a sweep folder (no {runs.SWEEP_FILE})") from None
+        raise _not_a_sweep_folder(folder) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DnnLabError(f"{path}: cannot read it: {exc}") from None
     if not text.strip():

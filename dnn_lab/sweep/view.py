@@ -7,11 +7,11 @@ from rich.table import Table
 from rich.text import Text
 
 from dnn_lab.render.formatting import number
-from dnn_lab.store import runs
+from dnn_lab.store.status import Status
 from dnn_lab.sweep.plan import search_space
 from dnn_lab.sweep.state import FINISHED
 
-FAILED_STATUSES = (runs.FAILED, runs.DIVERGED)
+FAILED_STATUSES = (Status.FAILED, Status.DIVERGED)
 
 
 class SweepView:
@@ -58,7 +58,7 @@ class SweepView:
         import time
 
         for trial in state.trials:
-            if trial.status in FINISHED | {runs.INTERRUPTED} and trial.index not in self.reported:
+            if trial.status in FINISHED | {Status.INTERRUPTED} and trial.index not in self.reported:
                 self.reported.add(trial.index)
                 done = sum(1 for t in state.trials if t.status in FINISHED)
                 total = state.planned or len(state.trials)

@@ -38,6 +38,7 @@ from dnn_lab.errors import (
 from dnn_lab.render.painter import CurvePainter
 from dnn_lab.store import runs
 from dnn_lab.store.records import RunRecord
+from dnn_lab.store.status import Status
 from dnn_lab.training.execution import ExecutionPlan, plan_execution
 from dnn_lab.training.signals import StopSignals
 from dnn_lab.training.timing import Stopwatch
@@ -196,7 +197,7 @@ class Training:
         )
 
         self.record = RunRecord(
-            status=runs.RUNNING,
+            status=Status.RUNNING,
             name=config.name,
             started=datetime.now().astimezone().isoformat(timespec="seconds"),
             command=list(self.command or sys.argv),
@@ -267,7 +268,7 @@ class Training:
             self.signals,
         )
         clock = time.perf_counter()
-        status, exit_code, message, error = runs.COMPLETED, EXIT_OK, "", None
+        status, exit_code, message, error = Status.COMPLETED, EXIT_OK, "", None
         recorder = progress = nan_guard = None
         metrics: dict[str, Any] = {}
         try:
@@ -306,7 +307,7 @@ class Training:
                 if recorder.rows:  # drawn on the other core while the model is saved
                     self.painter.begin(list(recorder.rows), run_dir / runs.CURVES_FILE, config.name)
             if nan_guard is not None and nan_guard.where is not None:
-                status, exit_code = runs.DIVERGED, EXIT_DIVERGED
+                status, exit_code = Status.DIVERGED, EXIT_DIVERGED
                 record.diverged = nan_guard.where
                 where = nan_guard.where
                 message = (
@@ -320,7 +321,7 @@ class Training:
         except KeyboardInterrupt:
             status, exit_code, message = _interrupted(signals.received or signal.SIGINT, record)
         except BaseException as exc:  # recorded as failed, then re-raised for the CLI
-            status, exit_code, error = runs.FAILED, EXIT_BUG, exc
+            status, exit_code, error = Status.FAILED, EXIT_BUG, exc
             message = f"{type(exc).__name__}: {exc}"
             record.error = {
                 "type": type(exc).__name__,
@@ -337,13 +338,13 @@ class Training:
         metrics["wall_seconds"] = round(time.perf_counter() - clock, 3)
         try:
             with self.clock.phase("writing"):
-                if rows and status != runs.FAILED:
+                if rows and status != Status.FAILED:
                     self._save_curves(rows)
             metrics["timing"] = self.clock.to_json()
             runs.write_json(run_dir / runs.METRICS_FILE, metrics)
         except OSError as exc:  # a full disk must not hide the status below
             record.warn(f"could not write results: {exc}")
-        if status == runs.COMPLETED and signals.received is not None:
+        if status == Status.COMPLETED and signals.received is not None:
             # stopped while starting, training, evaluating or writing: never "completed"
             status, exit_code, message = _interrupted(signals.received, record)
         record.status = status
@@ -351,7 +352,7 @@ class Training:
         record.message = message or None
         # last: a run reads as done only once everything else is on disk
         runs.write_json(run_dir / runs.RUN_FILE, record.to_json())
-        if self.warm is not None and status == runs.COMPLETED:
+        if self.warm is not None and status == Status.COMPLETED:
             # named after the run that compiled it, however many seeds have used it since
             self.warm.keep(self.program_key, net, self.reused_from or run_dir.name)
         return TrainResult(
@@ -436,7 +437,7 @@ def _interrupted(signum: int, record: RunRecord) -> tuple[str, int, str]:
     name = signal.Signals(signum).name
     record.interrupted_by = name
     code = exit_code_for(signum)
-    return runs.INTERRUPTED, code, f"stopped by {name}; the history so far is kept"
+    return Status.INTERRUPTED, code, f"stopped by {name}; the history so far is kept"
 
 
 def _git_state(config_path: Path | None) -> dict[str, Any] | None:

@@ -21,6 +21,7 @@ from dnn_lab.render.tables import Column, Table, sparkline
 from dnn_lab.store import runs
 from dnn_lab.store.collect import MISSING, collect, config_get, differing_keys, flatten
 from dnn_lab.store.records import MetricsRecord
+from dnn_lab.store.status import Status
 
 
 @dataclass(kw_only=True)
@@ -43,7 +44,7 @@ class Comparison:
 def run_row(run: runs.Run) -> dict[str, Any]:
     """Everything a comparison can show of one run, as flat keys."""
     scores = run.scores
-    live = run.status in (runs.RUNNING, runs.CRASHED) or scores == MetricsRecord()
+    live = run.status in (Status.RUNNING, Status.CRASHED) or scores == MetricsRecord()
     history = run.history if live else []
     final, epochs = scores.final, scores.epochs_run
     if not final and history:  # a run still going (or gone): its last epoch so far
@@ -332,7 +333,7 @@ def to_table(comparison: Comparison, curves: int = 0) -> Table:
             mark=(" ↓" if comparison.direction is Direction.MAX else " ↑")
             if key == comparison.sort_key
             else "",
-            plain=runs.COMPLETED if key == "status" else None,
+            plain=Status.COMPLETED if key == "status" else None,
         )
         for key, title in comparison.columns
     ]

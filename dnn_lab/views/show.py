@@ -14,6 +14,7 @@ from rich.text import Text
 from dnn_lab.errors import RunDirError
 from dnn_lab.render.formatting import number, show_value
 from dnn_lab.store import runs
+from dnn_lab.store.status import Status
 
 
 def load(path: Path) -> runs.Run:
@@ -27,7 +28,7 @@ def load(path: Path) -> runs.Run:
 
 def render(run: runs.Run, console: Console) -> None:
     status = run.status
-    colour = "green" if status == runs.COMPLETED else "yellow"
+    colour = "green" if status == Status.COMPLETED else "yellow"
     console.print(
         f"[bold]{escape(run.name)}[/]  [{colour}]{status}[/]  {escape(str(run.path))}",
         highlight=False,

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from dnn_lab.cli import app
 from dnn_lab.store import runs
+from dnn_lab.store.status import Status
 from tests.conftest import fake_run
 
 runner = CliRunner()
@@ -57,14 +58,14 @@ def root(tmp_path):
 def test_a_pid_too_large_for_the_os_reads_as_crashed(root):
     run = fake_run(root, "huge-pid", status="running", metrics=False)
     edit_json(run / runs.RUN_FILE, host=socket.gethostname(), pid=2**70)
-    assert runs.read_run(run).status == runs.CRASHED
+    assert runs.read_run(run).status == Status.CRASHED
     every_reader(root, run)
 
 
 def test_started_as_a_number_is_damage_not_a_crash(root):
     run = fake_run(root, "number-started")
     edit_json(run / runs.RUN_FILE, started=20260101)
-    assert runs.read_run(run).status == runs.DAMAGED
+    assert runs.read_run(run).status == Status.DAMAGED
     assert "started should be a string" in invoke("show", run)
     every_reader(root, run)
 
@@ -80,7 +81,7 @@ def test_deeply_nested_json(root, depth):
     run = fake_run(root, "deep")
     (run / runs.METRICS_FILE).write_text('{"best": ' + "[" * depth + "]" * depth + "}")
     (run / runs.PARAMS_FILE).write_text("[" * depth + "]" * depth)
-    assert runs.read_run(run).status == runs.DAMAGED
+    assert runs.read_run(run).status == Status.DAMAGED
     every_reader(root, run)
 
 

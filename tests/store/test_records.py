@@ -8,6 +8,7 @@ import pytest
 
 from dnn_lab.store import runs
 from dnn_lab.store.records import MetricsRecord, RunRecord
+from dnn_lab.store.status import Status
 from tests.conftest import fake_run
 
 
@@ -61,6 +62,6 @@ def test_a_run_with_a_wrong_type_reads_as_damaged_with_the_reason(tmp_path):
     metrics["best"] = ["not", "an", "object"]
     runs.write_json(path / runs.METRICS_FILE, metrics)
     run = runs.read_run(path)
-    assert run.status == runs.DAMAGED
+    assert run.status == Status.DAMAGED
     assert run.problems == ["metrics.json: best should be an object of numbers; received a list"]
     assert run.scores.best is None and run.scores.final  # the rest is still read

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from dnn_lab.store import runs
+from dnn_lab.store.status import Status
 
 
 def test_two_runs_in_the_same_second_get_their_own_directories(tmp_path):
@@ -59,19 +60,19 @@ def test_reading_a_damaged_run_never_raises(tmp_path):
     (tmp_path / runs.RUN_FILE).write_text("{not json")
     (tmp_path / runs.HISTORY_FILE).write_text("epoch,loss\n1,0.5\n2,abc\n")
     run = runs.read_run(tmp_path)
-    assert run.status == runs.DAMAGED
+    assert run.status == Status.DAMAGED
     assert any("run.json" in p for p in run.problems)
     assert run.history == [{"epoch": 1, "loss": 0.5}]
 
 
 def test_a_running_run_whose_process_is_gone_reads_as_crashed(tmp_path):
-    info = {"status": runs.RUNNING, **runs.host_identity()}
+    info = {"status": Status.RUNNING, **runs.host_identity()}
     info["pid"] = _dead_pid()
     runs.write_json(tmp_path / runs.RUN_FILE, info)
-    assert runs.read_run(tmp_path).status == runs.CRASHED
+    assert runs.read_run(tmp_path).status == Status.CRASHED
     info["pid"] = os.getpid()
     runs.write_json(tmp_path / runs.RUN_FILE, info)
-    assert runs.read_run(tmp_path).status == runs.RUNNING
+    assert runs.read_run(tmp_path).status == Status.RUNNING
 
 
 def _dead_pid() -> int:

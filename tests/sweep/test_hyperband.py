@@ -7,7 +7,7 @@ import pytest
 from dnn_lab.config.loading import validate_config
 from dnn_lab.direction import Direction
 from dnn_lab.errors import ConfigError
-from dnn_lab.store import runs
+from dnn_lab.store.status import Status
 from dnn_lab.sweep.hyperband import HalvingSearch, halving_rungs, settings_per_rung
 from dnn_lab.sweep.plan import halving_trials
 from dnn_lab.sweep.state import SweepState
@@ -51,7 +51,7 @@ def run_rungs(search, state, score):
     while search.wants_more(state):
         trial = search.ask(state)
         assert trial is not None
-        trial.status, trial.value, trial.epochs = runs.COMPLETED, score(trial), trial.budget
+        trial.status, trial.value, trial.epochs = Status.COMPLETED, score(trial), trial.budget
         started.append(trial)
     return started
 
@@ -109,10 +109,10 @@ def test_a_resumed_search_runs_the_rung_it_was_in_and_decides_each_rung_once(tmp
     search = HalvingSearch(state, 3)
     for _ in range(3):
         trial = search.ask(state)
-        trial.status, trial.value = runs.COMPLETED, trial.overrides["model.units"] / 10
+        trial.status, trial.value = Status.COMPLETED, trial.overrides["model.units"] / 10
     assert search.wants_more(state)  # decides rung 1: width 3 goes on
     (second,) = [t for t in state.trials if t.budget == 3]
-    second.status = runs.INTERRUPTED  # the driver was stopped
+    second.status = Status.INTERRUPTED  # the driver was stopped
     state.save()
     again = SweepState.load(tmp_path)
     again.trials[-1].status = "pending"  # as the runner does for what did not finish
@@ -130,7 +130,7 @@ def test_a_setting_whose_seeds_all_failed_is_not_promoted(tmp_path):
     search = HalvingSearch(state, 2)
     for _ in range(2):
         trial = search.ask(state)
-        trial.status, trial.value = runs.FAILED, None
+        trial.status, trial.value = Status.FAILED, None
     assert not search.wants_more(state) and len(state.trials) == 2
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from dnn_lab.store import runs
+from dnn_lab.store.status import Status
 from dnn_lab.sweep.state import SweepState, counted_runs
 from tests.conftest import TINY, merge, write_yaml
 from tests.sweep.conftest import cli, history
@@ -81,7 +82,7 @@ def wait_running(root: Path, count: int, driver: subprocess.Popen, timeout: floa
                 trials = json.loads(path.read_text())["trials"]
             except (OSError, ValueError, KeyError):
                 continue
-            if sum(t["status"] == runs.RUNNING for t in trials) >= count:
+            if sum(t["status"] == Status.RUNNING for t in trials) >= count:
                 return path.parent
         time.sleep(0.2)
     raise AssertionError(f"{count} trials never ran")
@@ -140,10 +141,10 @@ def test_ctrl_c_interrupts_the_trials_and_resume_finishes_the_sweep(tmp_path, cl
     driver.send_signal(signal.SIGINT)
     assert driver.wait(timeout=120) == 130, driver.stderr.read()
     state = SweepState.load(folder)
-    assert state.status == runs.INTERRUPTED
+    assert state.status == Status.INTERRUPTED
     statuses = [t.status for t in state.trials]
-    assert statuses.count(runs.INTERRUPTED) >= 2, f"the running trials stopped: {statuses}"
-    assert not {runs.RUNNING, "pending"} & {t.status for t in state.trials}
+    assert statuses.count(Status.INTERRUPTED) >= 2, f"the running trials stopped: {statuses}"
+    assert not {Status.RUNNING, "pending"} & {t.status for t in state.trials}
 
     resumed = cli("sweep", "--resume", folder, *on_ray(cluster))
     assert resumed.exit_code == 0, resumed.output

@@ -16,6 +16,7 @@ import yaml
 from dnn_lab.config.loading import load_config
 from dnn_lab.errors import ConfigError, DnnLabError
 from dnn_lab.store import runs
+from dnn_lab.store.status import Status
 from tests.conftest import TINY, merge, train_config, write_yaml
 
 EVERY_FILE = {
@@ -190,5 +191,5 @@ def test_a_killed_run_never_reads_as_completed(tmp_path):
     process.kill()
     process.wait(timeout=30)
     run = runs.read_run(run_dir)
-    assert run.status == runs.CRASHED
+    assert run.status == Status.CRASHED
     assert len(run.history) >= 2
