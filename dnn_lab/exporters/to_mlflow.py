@@ -218,20 +218,20 @@ class _Exporter:
         self._log_tags(run_id, tags)
         names = list(RUN_ARTIFACTS) + ([runs.MODEL_FILE] if self.with_model else [])
         done.artifacts = self._log_artifacts(run_id, Path(run.path), names)
-        self._finish(run_id, run.status, _millis(run.info.get("ended")))
+        self._finish(run_id, run.status, _millis(run.record.ended))
         return done
 
     def _run_tags(self, run: runs.Run) -> dict[str, str]:
-        info = run.info
-        git = info.get("git") if isinstance(info.get("git"), dict) else {}
-        versions = info.get("versions") if isinstance(info.get("versions"), dict) else {}
+        record = run.record
+        git = record.git or {}
+        versions = record.versions or {}
         tags = {
             TAG_RUN_ID: run_key(run),
             "dnn_lab.run_dir": str(Path(run.path).resolve()),
             "dnn_lab.status": run.status,
-            "dnn_lab.seed": info.get("seed", run.config.get("seed")),
-            "dnn_lab.backend": info.get("backend", run.config.get("backend")),
-            "dnn_lab.device": _device(info.get("device")),
+            "dnn_lab.seed": record.seed,
+            "dnn_lab.backend": record.backend,
+            "dnn_lab.device": _device(record.device),
             # run.json does not record the dnn-lab that trained it (yet); the exporter's is kept
             # apart so it is never mistaken for that
             "dnn_lab.version": versions.get("dnn_lab"),
@@ -269,21 +269,21 @@ class _Exporter:
 
     def _log_summary(self, run_id: str, run: runs.Run, present: dict[str, float]) -> int:
         """final_*, best_*, test_*, best_epoch: logged when missing or changed."""
-        found = run.metrics
-        epochs = found.get("epochs_run") if isinstance(found.get("epochs_run"), int) else 0
-        best_epoch = found.get("best_epoch") if isinstance(found.get("best_epoch"), int) else 0
+        found = run.scores
+        epochs = found.epochs_run or 0
         wanted: list[tuple[str, float, int]] = []
-        for prefix, step in (("final", epochs), ("best", best_epoch), ("test", epochs)):
-            section = found.get(prefix)
-            if isinstance(section, dict):
+        for prefix, step in (("final", epochs), ("best", found.best_epoch or 0), ("test", epochs)):
+            section = getattr(found, prefix)
+            if section is not None:
                 wanted += [
                     (f"{prefix}_{key}", float(value), step)
                     for key, value in section.items()
                     if _number(value) and key not in _SUMMARY_SKIP
                 ]
         for key in ("best_epoch", "epochs_run", "seconds_per_epoch", "wall_seconds"):
-            if _number(found.get(key)):
-                wanted.append((key, float(found[key]), epochs))
+            value = getattr(found, key)
+            if _number(value):
+                wanted.append((key, float(value), epochs))
         now = int(datetime.now().timestamp() * 1000)
         metrics = [
             self.Metric(key, value, now, step)

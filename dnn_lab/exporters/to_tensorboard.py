@@ -135,8 +135,8 @@ def _metric_tags(found: list[runs.Run]) -> list[str]:
     for run in found:
         for row in run.history:
             tags.update((key, None) for key in row if key != "epoch")
-        monitor = run.metrics.get("monitor")
-        if isinstance(monitor, str) and isinstance(run.metrics.get("best"), dict):
+        monitor = run.scores.monitor
+        if monitor is not None and run.scores.best is not None:
             tags[f"best_{monitor}"] = None
     return list(tags)
 
@@ -159,14 +159,10 @@ def _write_run(protos, run: runs.Run, folder: Path, name: str, hparams: dict) ->
         clock += row.get("seconds") or 0.0
         scalars = {k: v for k, v in row.items() if k != "epoch" and isinstance(v, (int, float))}
         events.append(protos.scalars_event(scalars, epoch, clock))
-    monitor, best = run.metrics.get("monitor"), run.metrics.get("best")
-    if isinstance(best, dict) and isinstance(best.get(monitor), (int, float)):
-        step = run.metrics.get("best_epoch")
-        events.append(
-            protos.scalars_event(
-                {f"best_{monitor}": best[monitor]}, step if isinstance(step, int) else 0, clock
-            )
-        )
+    monitor, best = run.scores.monitor, run.scores.best
+    if best is not None and isinstance(best.get(monitor), (int, float)):
+        step = run.scores.best_epoch or 0
+        events.append(protos.scalars_event({f"best_{monitor}": best[monitor]}, step, clock))
     target = folder / f"events.out.tfevents.{int(start)}.{EVENTS_SUFFIX}"
     _write_events(protos, target, events, start)
     scalars = sum(len(event.summary.value) for event in events[1:])

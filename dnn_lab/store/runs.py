@@ -255,16 +255,6 @@ class Run:
         totals = self.params.get("totals")
         return totals if isinstance(totals, dict) else {}
 
-    @property
-    def info(self) -> dict[str, Any]:
-        """run.json as a dict, for code not yet on ``record`` (sweep/)."""
-        return self.record.to_json()
-
-    @property
-    def metrics(self) -> dict[str, Any]:
-        """metrics.json as a dict, for code not yet on ``scores`` (sweep/)."""
-        return self.scores.to_json()
-
 
 def is_run_dir(path: Path) -> bool:
     path = Path(path)

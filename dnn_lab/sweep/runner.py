@@ -165,7 +165,7 @@ class SweepRunner:
             if run is not None:
                 trial.epochs = run.epochs_run
                 trial.value = trial_value(run, self.state.monitor, self.state.direction)
-                trial.message = run.info.get("message")
+                trial.message = run.record.message
             if trial.status == Status.FAILED and not trial.message:
                 trial.message = _last_lines(trial.log_path(self.state.folder))
             self.pool.finished(item, healthy=trial.status not in (Status.FAILED, Status.CRASHED))
@@ -183,9 +183,10 @@ class SweepRunner:
             item.stop()  # each stops after its current batch
 
 
-def _status_for(code: int, run: runs.Run | None) -> str:
-    if run is not None and run.info.get("status") not in (None, Status.RUNNING):
-        return run.info["status"]
+def _status_for(code: int, run: runs.Run | None) -> Status:
+    written = run.record.status if run is not None else None
+    if written in set(Status) - {Status.RUNNING}:  # the run's own word, when it has ended
+        return Status(written)
     if code == EXIT_OK:
         return Status.COMPLETED
     if code == EXIT_DIVERGED:

@@ -82,7 +82,7 @@ def trial_value(run: runs.Run, monitor: str, direction: Direction) -> float | No
     ``metrics.json`` has it when training ended normally; an interrupted or crashed run
     only has its history, whose best row gives the same number.
     """
-    best = (run.metrics.get("best") or {}).get(monitor)
+    best = (run.scores.best or {}).get(monitor)
     if best is not None:
         return best
     row = best_row(run.history or [], monitor, direction)

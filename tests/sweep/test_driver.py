@@ -157,7 +157,7 @@ def test_a_resume_takes_over_from_a_killed_driver(tmp_path):
         pytest.fail("the driver never started its trial")
     driver.send_signal(signal.SIGKILL)
     driver.communicate(timeout=60)
-    trial_pid = runs.read_run(trial.run_dir).info["pid"]
+    trial_pid = runs.read_run(trial.run_dir).record.pid
     try:
         # the trial dies with its driver: it stops after its batch and says so
         deadline = time.monotonic() + 30  # it would train 5,000 epochs otherwise
