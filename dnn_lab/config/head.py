@@ -7,6 +7,7 @@ does not fit the labels is a config error here, not a shape error inside Keras.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from dnn_lab.config import catalog
@@ -32,20 +33,49 @@ _FITTING_ACTIVATIONS = {
 
 
 @dataclass(frozen=True, kw_only=True)
-class Head:
-    """What the last layer and ``compile`` need, and which metric decides the best epoch."""
+class Monitor:
+    """A metric a callback watches, and which way it is better (``dnn_lab.direction``)."""
 
-    units: int
-    activation: str | dict
-    loss: str
-    metrics: list[str]
-    monitor: str  # e.g. val_accuracy
-    direction: Direction  # which way ``monitor`` is better
+    metric: str  # e.g. val_loss
+    direction: Direction
+
+    @classmethod
+    def of(cls, metric: str) -> Monitor:
+        return cls(metric=metric, direction=Direction.of(metric))
 
     @property
     def mode(self) -> str:
         """Keras callbacks' word for the direction: ``max`` or ``min``."""
         return self.direction.value
+
+
+@dataclass(frozen=True, kw_only=True)
+class Head:
+    """What the last layer and ``compile`` need, and every metric a callback watches.
+
+    The monitors are resolved here once (``auto`` spelled out, each checked against what
+    the run records), so the best epoch, the checkpoint, early stopping and the plateau
+    schedule never work the same question out differently.
+    """
+
+    units: int
+    activation: str | dict
+    loss: str
+    metrics: list[str]
+    monitor: str  # the metric that decides the best epoch (and the checkpoint), e.g. val_accuracy
+    direction: Direction  # which way ``monitor`` is better
+    early_stopping: Monitor | None = None  # train.early_stopping's, when it is on
+    plateau: Monitor | None = None  # train.schedule's, when it is the plateau schedule
+
+    @property
+    def mode(self) -> str:
+        """Keras callbacks' word for the direction: ``max`` or ``min``."""
+        return self.direction.value
+
+    @property
+    def best(self) -> Monitor:
+        """The best epoch's metric, as a checkpoint watches it."""
+        return Monitor(metric=self.monitor, direction=self.direction)
 
 
 def label_format(task: str, one_hot: bool) -> str:
@@ -80,8 +110,7 @@ def resolve_head(config: Config, task: str, n_classes: int | None) -> Head:
         monitor=monitor,
         direction=Direction.of(monitor),
     )
-    _check_monitors(config, head)
-    return head
+    return _with_monitors(config, head)
 
 
 def logged_names(config: Config, head: Head) -> list[str]:
@@ -92,21 +121,43 @@ def logged_names(config: Config, head: Head) -> list[str]:
     return names
 
 
-def _check_monitors(config: Config, head: Head) -> None:
+def _with_monitors(config: Config, head: Head) -> Head:
+    """``head`` with the metric each monitoring callback watches; ``auto`` spelled out.
+
+    ``auto`` is the best epoch's metric for early stopping, and the loss (validation loss
+    with a validation split) for the plateau schedule, which lowers the rate when learning
+    stalls rather than when a score does.
+    """
+    train = config.train
+    early_stopping = plateau = None
+    if train.early_stopping is not None:
+        name = train.early_stopping.monitor
+        early_stopping = (
+            head.best
+            if name == "auto"
+            else _recorded(config, head, "train.early_stopping.monitor", name)
+        )
+    if train.schedule is not None and train.schedule.kind == "plateau":
+        name = train.schedule.monitor
+        if name == "auto":
+            name = "val_loss" if config.data.validation_split else "loss"
+            plateau = Monitor.of(name)
+        else:
+            plateau = _recorded(config, head, "train.schedule.monitor", name)
+    return dataclasses.replace(head, early_stopping=early_stopping, plateau=plateau)
+
+
+def _recorded(config: Config, head: Head, key: str, name: str) -> Monitor:
+    """The monitor for a metric the config names; a config error unless the run records it."""
     available = logged_names(config, head)
-    watched = []
-    if config.train.early_stopping is not None:
-        watched.append(("train.early_stopping.monitor", config.train.early_stopping.monitor))
-    if config.train.schedule is not None and config.train.schedule.kind == "plateau":
-        watched.append(("train.schedule.monitor", config.train.schedule.monitor))
-    for key, name in watched:
-        if name != "auto" and name not in available:
-            raise ConfigError(
-                f"{key}: {name!r} is not recorded by this run"
-                + did_you_mean(name, available)
-                + f" Recorded: {', '.join(available)}"
-                + ("" if config.data.validation_split else " (no validation split, so no val_*)")
-            )
+    if name not in available:
+        raise ConfigError(
+            f"{key}: {name!r} is not recorded by this run"
+            + did_you_mean(name, available)
+            + f" Recorded: {', '.join(available)}"
+            + ("" if config.data.validation_split else " (no validation split, so no val_*)")
+        )
+    return Monitor.of(name)
 
 
 def _mismatch(loss: str, task: str, fmt: str, n_classes: int | None) -> str:

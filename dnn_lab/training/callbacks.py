@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 
 from dnn_lab.store import runs
 from dnn_lab.training.signals import StopSignals
+
+if TYPE_CHECKING:
+    from dnn_lab.config.head import Head
+    from dnn_lab.config.schema import Config
+    from dnn_lab.data.prepare import PreparedData
+    from dnn_lab.training.pipeline import StepPlan
 
 
 def current_learning_rate(model: keras.Model) -> float:
@@ -171,42 +178,61 @@ def format_epoch_line(epoch: int, epochs: int, logs: dict[str, Any], seconds: fl
     return " - ".join(parts)
 
 
-def for_run(config, head, data, run_dir, plan, console, signals):
+@dataclass(frozen=True, kw_only=True)
+class RunCallbacks:
+    """A run's callbacks for ``fit``, and the three the run reads back afterwards."""
+
+    ordered: list[keras.callbacks.Callback]  # what fit() is given, in the order they run
+    recorder: HistoryRecorder  # the history, epoch by epoch
+    nan_guard: NanGuard  # where the loss went bad, if it did
+    progress: Progress  # closed when the run ends, however it ends
+
+
+def for_run(
+    *,
+    config: Config,
+    head: Head,
+    data: PreparedData,
+    run_dir: Path,
+    steps: StepPlan,
+    console,
+    signals: StopSignals,
+) -> RunCallbacks:
     """Every callback a run's config asks for, in the order they must run.
 
-    Returns (callbacks, the history recorder, the NaN guard, the progress display).
+    Args:
+        steps: how each epoch's mini-batches are grouped into calls (Keras counts calls).
+        console: where progress is shown (a bar on a terminal, a line per epoch elsewhere).
+        signals: the run's stop signals; a received one stops fit after its batch.
     """
     recorder = HistoryRecorder(run_dir)
-    nan_guard = NanGuard(plan.batches_done)
+    nan_guard = NanGuard(steps.batches_done)
     progress = Progress(
-        console, config.train.epochs, plan.batches, console.is_terminal, plan.batches_done
+        console, config.train.epochs, steps.batches, console.is_terminal, steps.batches_done
     )
     extra: list = []
     train_cfg = config.train
-    if train_cfg.schedule is not None and train_cfg.schedule.kind == "plateau":
+    if head.plateau is not None:
         s = train_cfg.schedule
-        plateau_monitor = s.monitor
-        if plateau_monitor == "auto":
-            plateau_monitor = "val_loss" if config.data.validation_split else "loss"
         extra.append(
             keras.callbacks.ReduceLROnPlateau(
-                monitor=plateau_monitor,
+                monitor=head.plateau.metric,
+                mode=head.plateau.mode,
                 factor=s.factor,
                 patience=s.patience,
                 min_lr=s.min_lr,
                 verbose=0,
             )
         )
-    if train_cfg.early_stopping is not None:
+    if head.early_stopping is not None:
         es = train_cfg.early_stopping
-        monitor = head.monitor if es.monitor == "auto" else es.monitor
         extra.append(
             keras.callbacks.EarlyStopping(
-                monitor=monitor,
+                monitor=head.early_stopping.metric,
+                mode=head.early_stopping.mode,
                 patience=es.patience,
                 min_delta=es.min_delta,
                 restore_best_weights=es.restore_best_weights,
-                mode=head.mode if es.monitor == "auto" else "auto",
                 verbose=0,
             )
         )
@@ -214,8 +240,8 @@ def for_run(config, head, data, run_dir, plan, console, signals):
         extra.append(
             keras.callbacks.ModelCheckpoint(
                 str(run_dir / runs.BEST_WEIGHTS_FILE),
-                monitor=head.monitor,
-                mode=head.mode,
+                monitor=head.best.metric,
+                mode=head.best.mode,
                 save_best_only=True,
                 save_weights_only=True,
                 verbose=0,
@@ -237,4 +263,4 @@ def for_run(config, head, data, run_dir, plan, console, signals):
         )
     # The recorder runs last so it sees the learning rate the schedulers just set.
     ordered = [StopOnSignal(signals), nan_guard, *extra, progress, recorder]
-    return ordered, recorder, nan_guard, progress
+    return RunCallbacks(ordered=ordered, recorder=recorder, nan_guard=nan_guard, progress=progress)

@@ -284,8 +284,20 @@ class Training:
             if signals.received is None:  # else stopped while starting: no epoch is begun
                 from dnn_lab.training.callbacks import for_run
 
-                callbacks, recorder, nan_guard, progress = for_run(
-                    config, head, data, run_dir, steps, self.console, signals
+                hooks = for_run(
+                    config=config,
+                    head=head,
+                    data=data,
+                    run_dir=run_dir,
+                    steps=steps,
+                    console=self.console,
+                    signals=signals,
+                )
+                callbacks, recorder, nan_guard, progress = (
+                    hooks.ordered,
+                    hooks.recorder,
+                    hooks.nan_guard,
+                    hooks.progress,
                 )
                 from dnn_lab.training import pipeline
 
