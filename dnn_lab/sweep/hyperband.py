@@ -13,9 +13,11 @@ it keeps every rung's result a plain run that ``compare`` reads. Pruning a runni
 instead would depend on when the runner looks (several times a second): on a small
 dataset an epoch is shorter than that, and nothing would be saved.
 
-After each rung the trials of settings that go on are marked ``promoted``, the others
-``pruned``; the last rung's are ``completed``. The rungs are synchronous: the next one
-starts when every trial of this one has ended. No Optuna needed.
+After each rung the trials of settings that go on are judged ``promoted``, the others
+``pruned``; the last rung's stay ``completed``. The rungs are synchronous: the next one
+starts when every trial of this one has ended. The search only proposes (verdicts and
+the next rung's trials, see :class:`~dnn_lab.sweep.search.SearchUpdate`); the runner
+records them. No Optuna needed.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import math
 
 from dnn_lab.direction import Direction
 from dnn_lab.store.status import Status
-from dnn_lab.sweep.state import BASE_FILE, FINISHED, Preference, SweepState, Trial
+from dnn_lab.sweep.search import SearchUpdate, Verdict
+from dnn_lab.sweep.state import BASE_FILE, FINISHED, SweepState, Trial
 
 
 def halving_rungs(epochs: int, min_epochs: int = 1, eta: int = 3) -> list[int]:
@@ -52,27 +55,17 @@ class HalvingSearch:
     """A :class:`~dnn_lab.sweep.search.Search` that promotes the best 1/eta at each rung."""
 
     def __init__(self, state: SweepState, epochs: int):
-        self.state = state
         self.direction = state.direction or Direction.MIN
         self.eta = max(2, state.eta)
         self.rungs = halving_rungs(epochs, max(1, state.min_epochs), self.eta)
 
     # ----------------------------------------------------------------- the runner's calls
 
-    def ask(self, state: SweepState, prefer: Preference | None = None) -> Trial | None:
-        """A pending trial of the current rung; when the rung is over, the next rung's first."""
-        pending = state.pending(prefer)
-        if pending is None and self._rung_over(state):
-            self._promote(state)
-            pending = state.pending(prefer)
-        return pending
-
-    def wants_more(self, state: SweepState) -> bool:
-        if state.pending() is not None:
-            return True
+    def more(self, state: SweepState) -> SearchUpdate:
+        """Once the current rung is over: its verdicts and the next rung's trials."""
         if not self._rung_over(state):
-            return True  # its trials are still running; the next rung may follow
-        return self._promote(state)
+            return SearchUpdate()  # its trials are still running; the next rung may follow
+        return self._next_rung(state)
 
     def report(self, trial: Trial, value: float, epoch: int) -> bool:
         return False  # budgets are set up front: nothing to stop mid-run
@@ -99,44 +92,43 @@ class HalvingSearch:
                 values.append(trial.value)
         return {g: sum(v) / len(v) if v else worst for g, v in scores.items()}
 
-    def _promote(self, state: SweepState) -> bool:
-        """Decide the finished rung: mark its trials, plan the next; False when none follows."""
+    def _next_rung(self, state: SweepState) -> SearchUpdate:
+        """Judge the finished rung and propose the next; empty when none follows."""
         current = self._current(state)
         if not current:
-            return False
+            return SearchUpdate()
         budget = current[0].budget or self.rungs[-1]
         later = [r for r in self.rungs if r > budget]
         if not later or any(t.status == Status.PROMOTED for t in current):
-            return False  # the last rung, or decided already (a resumed sweep)
+            return SearchUpdate()  # the last rung, or decided already (a resumed sweep)
         means = self.means(current)
         order = sorted(means, key=lambda g: (self.direction.sort_key(means[g]), g))
         # a setting whose every seed failed or diverged has nothing to go on with
         keep = [g for g in order[: max(1, len(order) // self.eta)] if math.isfinite(means[g])]
-        for trial in current:
-            if trial.status != Status.COMPLETED:
-                continue
-            if trial.group in keep:
-                trial.status = Status.PROMOTED
-                trial.message = f"promoted to {later[0]} epochs"
-            else:
-                trial.status = Status.PRUNED
-                trial.message = (
-                    f"pruned after {budget} epochs: its setting's mean {state.monitor} "
-                    f"{means[trial.group]:.4f} was not among the best {len(keep)} of {len(order)}"
-                )
-        for group in keep:
-            for trial in (t for t in current if t.group == group):
-                state.trials.append(
-                    Trial(
-                        index=len(state.trials),
-                        overrides=dict(trial.overrides),
-                        seed=trial.seed,
-                        group=group,
-                        budget=later[0],
-                    )
-                )
-        state.save()
-        return bool(keep)
+        verdicts = [
+            Verdict(index=t.index, status=Status.PROMOTED, message=f"promoted to {later[0]} epochs")
+            if t.group in keep
+            else Verdict(
+                index=t.index,
+                status=Status.PRUNED,
+                message=f"pruned after {budget} epochs: its setting's mean {state.monitor} "
+                f"{means[t.group]:.4f} was not among the best {len(keep)} of {len(order)}",
+            )
+            for t in current
+            if t.status == Status.COMPLETED
+        ]
+        going_on = [t for group in keep for t in current if t.group == group]
+        trials = [
+            Trial(
+                index=len(state.trials) + number,
+                overrides=dict(trial.overrides),
+                seed=trial.seed,
+                group=trial.group,
+                budget=later[0],
+            )
+            for number, trial in enumerate(going_on)
+        ]
+        return SearchUpdate(verdicts=tuple(verdicts), trials=tuple(trials))
 
 
 def epochs_of(state: SweepState) -> int:

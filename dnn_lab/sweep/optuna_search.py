@@ -21,7 +21,8 @@ from dnn_lab.config.schema import SweepConfig
 from dnn_lab.errors import DnnLabError
 from dnn_lab.store.status import Status
 from dnn_lab.sweep.plan import search_space
-from dnn_lab.sweep.state import FINISHED, Preference, SweepState, Trial, inline
+from dnn_lab.sweep.search import SearchUpdate
+from dnn_lab.sweep.state import FINISHED, SweepState, Trial, inline
 
 
 class OptunaSearch:
@@ -109,16 +110,10 @@ class OptunaSearch:
     def settings_asked(self, state: SweepState) -> int:
         return len({t.group for t in state.trials if t.group is not None})
 
-    def wants_more(self, state: SweepState) -> bool:
-        return state.pending() is not None or self.settings_asked(state) < (self.sweep.trials or 0)
-
-    def ask(self, state: SweepState, prefer: Preference | None = None) -> Trial | None:
-        """A pending trial (a repeat of an asked setting) first, else a new setting."""
-        pending = state.pending(prefer)
-        if pending is not None:
-            return pending
+    def more(self, state: SweepState) -> SearchUpdate:
+        """A new setting from the study, one trial per seed; empty once all are asked."""
         if self.settings_asked(state) >= (self.sweep.trials or 0):
-            return None
+            return SearchUpdate()
         handle = self.study.ask()
         setting = {}
         for key, spec in self.space.items():
@@ -141,8 +136,7 @@ class OptunaSearch:
             )
             for r in range(self.sweep.repeats)
         ]
-        state.trials.extend(new)
-        return new[0]
+        return SearchUpdate(trials=tuple(new))
 
     def report(self, trial: Trial, value: float, epoch: int) -> bool:
         """Record an epoch's value; True when the pruner says stop."""

@@ -32,6 +32,7 @@ Ray is imported only here, and this module only when the Ray executor is chosen.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import logging
@@ -49,7 +50,8 @@ import ray
 
 from dnn_lab.errors import EXIT_BUG, EXIT_INTERRUPTED, DnnLabError
 from dnn_lab.store import runs
-from dnn_lab.sweep.state import BASE_FILE, SweepState, Trial
+from dnn_lab.store.trial_messages import TrialAnswer, TrialRequest
+from dnn_lab.sweep.state import BASE_FILE, Trial
 from dnn_lab.sweep.workers import SettingsOf, thread_environment, trial_request
 
 ATTEMPTS = 2  # a trial whose node is lost runs once more, then counts as failed
@@ -64,12 +66,12 @@ SCRATCH = "dnn-lab-trial-"  # + the task process's pid: a trial's folder on its 
 # --------------------------------------------------------------------------- on the node
 
 
-def run_packed_trial(request: dict[str, Any]) -> dict[str, Any]:
+def run_packed_trial(request: TrialRequest) -> TrialAnswer:
     """Train one trial in a temporary folder here; its run directory and log, packed.
 
     Runs as a Ray task on the node Ray chose. The answer is the warm worker's answer
-    plus ``packed`` (the run directory as tar bytes, or None), ``log`` (bytes) and
-    ``node`` (the Ray node ID, also written into run.json as ``node``).
+    with the run directory as tar bytes (or None), the log and the Ray node ID (also
+    written into run.json as ``node``).
     """
     from dnn_lab.training.worker import run_trial
 
@@ -77,30 +79,19 @@ def run_packed_trial(request: dict[str, Any]) -> dict[str, Any]:
     node = ray.get_runtime_context().get_node_id()
     _remove_abandoned_scratch()
     with tempfile.TemporaryDirectory(prefix=f"{SCRATCH}{os.getpid()}-") as scratch:
-        scratch = Path(scratch)
-        base = scratch / BASE_FILE
-        base.write_text(request["base_config"], encoding="utf-8")
-        log = scratch / "trial.log"
-        answer = run_trial(
-            {
-                **request,
-                "config": str(base),
-                "runs_dir": str(scratch / "runs"),
-                "log": str(log),
-            },
-            received,
-        )
+        here = request.on_node(Path(scratch))
+        here.config.write_text(request.base_config_text or "", encoding="utf-8")
+        answer = run_trial(here, received)
         packed = None
-        if answer.get("run_dir"):
-            run_dir = Path(answer["run_dir"])
-            _stamp(run_dir, node=node, config_path=request["driver_config"])
-            packed = pack_run(run_dir)
-        return {
-            **answer,
-            "packed": packed,
-            "log": log.read_bytes() if log.exists() else b"",
-            "node": node,
-        }
+        if answer.run_dir is not None:
+            _stamp(answer.run_dir, node=node, config_path=str(request.driver_config))
+            packed = pack_run(answer.run_dir)
+        return dataclasses.replace(
+            answer,
+            packed_run=packed,
+            log_bytes=here.log.read_bytes() if here.log.exists() else b"",
+            node=node,
+        )
 
 
 def _remove_abandoned_scratch() -> None:
@@ -250,8 +241,8 @@ class RayCluster:
         """Threads per trial: the CPUs it reserved, as a local worker gets its cores' share."""
         return max(1, math.floor(self.cpus_per_trial))
 
-    def pool(self, state: SweepState) -> RayPool:
-        return RayPool(state, self)
+    def pool(self, folder: Path, sweep_name: str) -> RayPool:
+        return RayPool(folder, sweep_name, self)
 
     def close(self) -> None:
         if ray.is_initialized():
@@ -261,8 +252,9 @@ class RayCluster:
 class RayPool:
     """Starts each trial as a Ray task; the runner's ``workers`` caps how many at once."""
 
-    def __init__(self, state: SweepState, cluster: RayCluster):
-        self.state = state
+    def __init__(self, folder: Path, sweep_name: str, cluster: RayCluster):
+        self.folder = folder
+        self.sweep_name = sweep_name
         self.cluster = cluster
         # A warm process keeps the GPU it first saw; Ray may hand the next trial another one.
         # So on GPUs each trial gets a fresh process (Ray's own default for GPU tasks).
@@ -270,8 +262,8 @@ class RayPool:
         self._task = ray.remote(max_calls=calls)(run_packed_trial)
         self._env = thread_environment(cluster.threads())
         self._open: list[RayTrial] = []
-        self._settings_of = SettingsOf(state)
-        self._base_config = (state.folder / BASE_FILE).read_text(encoding="utf-8")
+        self._settings_of = SettingsOf(folder)
+        self._base_config = (folder / BASE_FILE).read_text(encoding="utf-8")
 
     def start(self, trial: Trial, slot: int) -> RayTrial:
         settings = self._settings_of(trial)
@@ -283,11 +275,12 @@ class RayPool:
             "retry_exceptions": False,  # a trial's own error is its result, not a fault
             "runtime_env": {"env_vars": env},
         }
-        request = trial_request(self.state, trial)
-        request["base_config"] = self._base_config
-        request["driver_config"] = request["config"]
+        request = trial_request(self.folder, self.sweep_name, trial)
+        request = dataclasses.replace(
+            request, base_config_text=self._base_config, driver_config=request.config
+        )
         ref = self._task.options(**options).remote(request)
-        handle = RayTrial(trial, slot, ref, self.state)
+        handle = RayTrial(trial, slot, ref, self.folder)
         self._open.append(handle)
         return handle
 
@@ -302,13 +295,17 @@ class RayPool:
 
 
 class RayTrial:
-    """A trial running as a Ray task: poll, stop, kill, run_dir."""
+    """A trial running as a Ray task: poll, stop, kill, run_dir.
 
-    def __init__(self, trial: Trial, slot: int, ref, state: SweepState):
+    It reports what it sees and writes nothing to the trial: the runner records it.
+    """
+
+    def __init__(self, trial: Trial, slot: int, ref, folder: Path):
         self.trial = trial
         self.slot = slot
         self.ref = ref
-        self.folder = state.folder
+        self.folder = folder
+        self._run_dir: Path | None = None
         self.reported = 0  # the history arrives with the run: nothing to report before
         self.code: int | None = None
         self.stopping = self.killing = False
@@ -342,16 +339,16 @@ class RayTrial:
                 self.code = EXIT_BUG
         else:
             self._land(answer)
-            self.code = int(answer.get("exit_code", EXIT_BUG))
+            self.code = answer.exit_code
         return self.code
 
-    def _land(self, answer: dict[str, Any]) -> None:
+    def _land(self, answer: TrialAnswer) -> None:
         """The trial's log and run directory, into the sweep folder as a local trial leaves them."""
         log = self.trial.log_path(self.folder)
         log.parent.mkdir(exist_ok=True)
-        log.write_bytes(answer.get("log") or b"")
-        if answer.get("packed"):
-            self.trial.run_dir = str(unpack_run(answer["packed"], self.folder))
+        log.write_bytes(answer.log_bytes)
+        if answer.packed_run:
+            self._run_dir = unpack_run(answer.packed_run, self.folder)
 
     def _note(self, text: str) -> None:
         """Say in the trial's log what happened to it; the last lines become its message."""
@@ -384,4 +381,4 @@ class RayTrial:
             ray.cancel(self.ref, force=force)
 
     def run_dir(self) -> Path | None:
-        return Path(self.trial.run_dir) if self.trial.run_dir else None
+        return self._run_dir

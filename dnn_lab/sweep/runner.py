@@ -25,7 +25,7 @@ from dnn_lab.errors import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMIN
 from dnn_lab.store import runs
 from dnn_lab.store.status import Status
 from dnn_lab.sweep.executor import TrialHandle, TrialPool
-from dnn_lab.sweep.search import FixedPlan, Search
+from dnn_lab.sweep.search import FixedPlan, Search, SearchUpdate
 from dnn_lab.sweep.state import FINISHED, Preference, SweepState, Trial, trial_value
 from dnn_lab.sweep.workers import WorkerPool, threads_for
 
@@ -54,7 +54,9 @@ class SweepRunner:
         self.last_setting: dict[int, str] = {}  # slot -> setting of the trial it ran last
         self.stop_signal: int | None = None
         # default: warm worker processes on this machine, one thread each per core share
-        self.pool: TrialPool = pool or WorkerPool(state, threads_for(self.workers))
+        self.pool: TrialPool = pool or WorkerPool(
+            state.folder, state.name, threads_for(self.workers)
+        )
 
     def run(self) -> int:
         """Run until every trial has ended or a signal stops the sweep; the exit code."""
@@ -70,9 +72,9 @@ class SweepRunner:
                 if self.stop_signal is None:
                     self._launch()
                 if not self.running and (
-                    self.stop_signal is not None or not self.search.wants_more(self.state)
+                    self.stop_signal is not None or self.state.pending() is None
                 ):
-                    break
+                    break  # nothing runs, and nothing is left to start (the search has no more)
                 self._watch()
                 time.sleep(POLL_SECONDS)
         finally:
@@ -98,17 +100,13 @@ class SweepRunner:
         while len(self.running) < self.workers:
             used = {r.slot for r in self.running}
             slot = next(i for i in range(self.workers) if i not in used)
-            trial = self.search.ask(self.state, prefer=self._warm_first(slot))
+            trial = next_trial(self.state, self.search, self._warm_first(slot))
             if trial is None:
                 return
             self.last_setting[slot] = trial.setting()
             self.running.append(self.pool.start(trial, slot))
-            trial.status, trial.run_dir, trial.value, trial.message = (
-                Status.RUNNING,
-                None,
-                None,
-                None,
-            )
+            trial.status, trial.run_dir = Status.RUNNING, None
+            trial.value = trial.message = None
             self.state.save()
             self.on_change()
 
@@ -132,11 +130,11 @@ class SweepRunner:
         for item in self.running:
             if item.trial.status == Status.PRUNED:
                 continue  # asked to stop once; a second SIGTERM would cut it short at once
-            known = item.trial.run_dir
             path = item.run_dir()
             if path is None:
                 continue
-            if not known:
+            if not item.trial.run_dir:
+                item.trial.run_dir = str(path)
                 self.state.save()  # readers of sweep.json can follow the trial from now on
             rows = runs.read_history(path / runs.HISTORY_FILE)
             item.trial.epochs = len(rows)
@@ -159,6 +157,8 @@ class SweepRunner:
             self.running.remove(item)
             trial = item.trial
             path = item.run_dir()
+            if path is not None:
+                trial.run_dir = str(path)
             run = runs.read_run(path) if path is not None else None
             pruned = trial.status == Status.PRUNED
             trial.status = Status.PRUNED if pruned else _status_for(code, run)
@@ -181,6 +181,30 @@ class SweepRunner:
         self.stop_signal = signum
         for item in self.running:
             item.stop()  # each stops after its current batch
+
+
+def next_trial(state: SweepState, search: Search, prefer: Preference | None = None) -> Trial | None:
+    """The pending trial ``prefer`` ranks first; with none pending, the first of those the
+    search adds (what it adds, verdicts included, recorded in ``state``); None when nothing
+    is left to start now."""
+    trial = state.pending(prefer)
+    if trial is None:
+        update = search.more(state)
+        if update:
+            record_update(state, update)
+            trial = state.pending(prefer)
+    return trial
+
+
+def record_update(state: SweepState, update: SearchUpdate) -> None:
+    """Write what a search decided into the sweep's records (the runner's job alone)."""
+    for verdict in update.verdicts:
+        trial = state.trials[verdict.index]
+        trial.status, trial.message = verdict.status, verdict.message
+    for trial in update.trials:
+        if trial.index != len(state.trials):
+            raise ValueError(f"trial {trial.index} proposed; the next is {len(state.trials)}")
+        state.trials.append(trial)
 
 
 def _status_for(code: int, run: runs.Run | None) -> Status:

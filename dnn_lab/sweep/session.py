@@ -295,7 +295,7 @@ def _drive(state: SweepState, sweep: SweepConfig, workers: int | None, view, clu
     remaining = sum(1 for t in state.trials if t.status not in FINISHED) or state.planned
     if cluster is not None:
         count = count or cluster.default_workers(remaining)
-        pool = cluster.pool(state)
+        pool = cluster.pool(state.folder, state.name)
     else:
         gpus = default_workers() if _has_gpus() else 0  # asks nvidia-smi: once per sweep
         if count is not None:
@@ -305,7 +305,7 @@ def _drive(state: SweepState, sweep: SweepConfig, workers: int | None, view, clu
         threads = threads_for(count) if count else None
         if count is None:
             count, threads = auto_workers(remaining, gpus)
-        pool = WorkerPool(state, threads, gpus)
+        pool = WorkerPool(state.folder, state.name, threads, gpus)
     runner = SweepRunner(state, count, search=make_search(state, sweep), pool=pool)
     runner.on_change = lambda: view.update(state, runner)
     view.start(state, runner)

@@ -22,12 +22,13 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from dnn_lab.config.loading import apply_overrides, read_config_file, validate_config
 from dnn_lab.errors import EXIT_BUG
 from dnn_lab.store import runs
-from dnn_lab.sweep.state import BASE_FILE, LOGS_DIR, SweepState, Trial
+from dnn_lab.store.trial_messages import TrialAnswer, TrialRequest
+from dnn_lab.sweep.state import BASE_FILE, LOGS_DIR, Trial
 
 # A worker that has trained this many trials is replaced, so that whatever a framework
 # keeps from trial to trial (caches, fragmented memory) stays bounded.
@@ -118,8 +119,8 @@ class SettingsOf:
     Seeds and epoch budgets never change them, so trials of one setting share an answer.
     """
 
-    def __init__(self, state: SweepState):
-        self._base = read_config_file(state.folder / BASE_FILE)
+    def __init__(self, folder: Path):
+        self._base = read_config_file(folder / BASE_FILE)
         self._known: dict[str, ProcessSettings] = {}
 
     def __call__(self, trial: Trial) -> ProcessSettings:
@@ -136,21 +137,22 @@ class SettingsOf:
         return self._known[key]
 
 
-def trial_request(state: SweepState, trial: Trial) -> dict[str, Any]:
-    """What a worker needs to train ``trial`` as ``dnn-lab train`` would (its protocol)."""
-    name = f"{state.name}-{trial.index:03d}"
-    base = state.folder / BASE_FILE
-    command = ["dnn-lab", "train", str(base), "--runs-dir", str(state.folder), "--name", name]
+def trial_request(folder: Path, sweep_name: str, trial: Trial) -> TrialRequest:
+    """What a worker needs to train ``trial`` of the sweep in ``folder`` as ``dnn-lab train``
+    would."""
+    name = f"{sweep_name}-{trial.index:03d}"
+    base = folder / BASE_FILE
+    command = ["dnn-lab", "train", str(base), "--runs-dir", str(folder), "--name", name]
     for arg in trial.set_args():
         command += ["--set", arg]
-    return {
-        "config": str(base),
-        "overrides": trial.set_args(),
-        "runs_dir": str(state.folder),
-        "name": name,
-        "log": str(trial.log_path(state.folder)),
-        "command": command,
-    }
+    return TrialRequest(
+        config=base,
+        overrides=tuple(trial.set_args()),
+        runs_dir=folder,
+        name=name,
+        log=trial.log_path(folder),
+        command=tuple(command),
+    )
 
 
 class Worker:
@@ -173,12 +175,12 @@ class Worker:
         os.set_blocking(self.process.stdout.fileno(), False)
         self._buffer = b""
 
-    def send(self, request: dict) -> None:
+    def send(self, request: TrialRequest) -> None:
         self.trials += 1
-        self.process.stdin.write((json.dumps(request) + "\n").encode("utf-8"))
+        self.process.stdin.write((json.dumps(request.to_json()) + "\n").encode("utf-8"))
         self.process.stdin.flush()
 
-    def answer(self) -> dict | None:
+    def answer(self) -> TrialAnswer | None:
         """The next answer, if one has arrived; never waits."""
         try:
             chunk = os.read(self.process.stdout.fileno(), 65536)
@@ -189,9 +191,9 @@ class Worker:
             return None
         line, self._buffer = self._buffer.split(b"\n", 1)
         try:
-            return json.loads(line)
-        except ValueError:
-            return {"exit_code": EXIT_BUG, "status": None, "run_dir": None}
+            return TrialAnswer.from_json(json.loads(line))
+        except ValueError:  # not this protocol: a bug on the worker's side
+            return TrialAnswer(exit_code=EXIT_BUG)
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -217,18 +219,21 @@ class Worker:
 
 
 class WorkerTrial:
-    """A trial handed to a warm worker, as the runner sees it: poll, stop, kill, run_dir."""
+    """A trial handed to a warm worker, as the runner sees it: poll, stop, kill, run_dir.
 
-    def __init__(self, trial: Trial, slot: int, worker: Worker, state: SweepState):
+    It reports what it sees and writes nothing to the trial: the runner records it.
+    """
+
+    def __init__(self, trial: Trial, slot: int, worker: Worker, request: TrialRequest):
         self.trial = trial
         self.slot = slot
         self.worker = worker
-        self.folder = state.folder
+        self.folder = request.runs_dir
         self.reported = 0  # history rows already shown to the search
         self.code: int | None = None
-        log = trial.log_path(state.folder)
-        log.parent.mkdir(exist_ok=True)
-        worker.send(trial_request(state, trial))
+        self._run_dir: Path | None = None
+        request.log.parent.mkdir(exist_ok=True)
+        worker.send(request)
 
     def poll(self) -> int | None:
         """The trial's exit code once it has ended, as ``dnn-lab train`` would exit."""
@@ -236,9 +241,8 @@ class WorkerTrial:
             return self.code
         answer = self.worker.answer()
         if answer is not None:
-            self.code = int(answer.get("exit_code", EXIT_BUG))
-            if answer.get("run_dir"):
-                self.trial.run_dir = answer["run_dir"]
+            self.code = answer.exit_code
+            self._run_dir = answer.run_dir or self._run_dir
         elif not self.worker.alive():  # the worker crashed (or was killed) mid-trial
             self.code = self.worker.process.returncode or EXIT_BUG
         return self.code
@@ -253,20 +257,15 @@ class WorkerTrial:
 
     def run_dir(self) -> Path | None:
         """The run directory this trial made (found by its worker's pid and name)."""
-        if self.trial.run_dir:
-            return Path(self.trial.run_dir)
+        if self._run_dir is not None:
+            return self._run_dir
         suffix = f"-{self.trial.index:03d}"
         for path in self.folder.iterdir():
             if not path.is_dir() or suffix not in path.name:
                 continue
-            try:
-                info = json.loads((path / runs.RUN_FILE).read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if info.get("pid") == self.worker.process.pid and str(info.get("name", "")).endswith(
-                suffix
-            ):
-                self.trial.run_dir = str(path)
+            record = runs.read_run(path).record
+            if record.pid == self.worker.process.pid and (record.name or "").endswith(suffix):
+                self._run_dir = path
                 return path
         return None
 
@@ -274,12 +273,13 @@ class WorkerTrial:
 class WorkerPool:
     """One warm worker per slot, started on demand and replaced when it must be."""
 
-    def __init__(self, state: SweepState, threads: int, gpu_slots: int = 0):
-        self.state = state
+    def __init__(self, folder: Path, sweep_name: str, threads: int, gpu_slots: int = 0):
+        self.folder = folder
+        self.sweep_name = sweep_name
         self.gpu_slots = gpu_slots
         self.workers: dict[int, Worker] = {}
         self._thread_env = thread_environment(threads)
-        self._settings_of = SettingsOf(state)
+        self._settings_of = SettingsOf(folder)
 
     def start(self, trial: Trial, slot: int) -> WorkerTrial:
         settings = self._settings_of(trial)
@@ -295,9 +295,9 @@ class WorkerPool:
             env = {**os.environ, "PYTHONUNBUFFERED": "1", **self._thread_env}
             if self.gpu_slots:
                 env["CUDA_VISIBLE_DEVICES"] = str(slot % self.gpu_slots)
-            log = self.state.folder / LOGS_DIR / f"worker-{slot}.log"
+            log = self.folder / LOGS_DIR / f"worker-{slot}.log"
             worker = self.workers[slot] = Worker(settings, env, log)
-        return WorkerTrial(trial, slot, worker, self.state)
+        return WorkerTrial(trial, slot, worker, trial_request(self.folder, self.sweep_name, trial))
 
     def finished(self, handle: WorkerTrial, healthy: bool) -> None:
         """After a trial: keep its worker warm, or end it if the trial failed or crashed."""

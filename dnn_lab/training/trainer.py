@@ -48,7 +48,7 @@ from dnn_lab.training.warm_model import WarmModel, program_key
 @dataclass(kw_only=True)
 class TrainResult:
     run_dir: Path
-    status: str
+    status: Status
     exit_code: int
     metrics: dict[str, Any] = field(default_factory=dict)
     message: str = ""

@@ -6,10 +6,10 @@ framework. A worker pays that once. Each trial still starts from a fresh Keras s
 log, and so gives the history the same trial gives alone in a new process (the test
 suite compares them digit for digit).
 
-Protocol (``python -m dnn_lab.training.worker``): one JSON request per line on stdin,
-``{"config": base.yaml, "overrides": [...], "runs_dir": ..., "name": ..., "log": ...}``;
-one JSON answer per line on the original stdout, ``{"exit_code": N, "status": ...,
-"run_dir": ...}``. End of input ends the worker. While a trial trains, SIGTERM stops it
+Protocol (``python -m dnn_lab.training.worker``): one request per line on stdin, one
+answer per line on the original stdout, each the JSON of a record in
+:mod:`dnn_lab.store.trial_messages` (``TrialRequest``, ``TrialAnswer``). End of input
+ends the worker. While a trial trains, SIGTERM stops it
 after the current batch (it records itself ``interrupted``) and the worker goes on;
 between trials SIGTERM ends the worker. The worker dies with its driver.
 """
@@ -23,9 +23,9 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from dnn_lab.lifetime import end_with_parent
+from dnn_lab.store.trial_messages import TrialAnswer, TrialRequest
 from dnn_lab.training.warm_model import WarmModel
 
 
@@ -55,7 +55,7 @@ def _output_to(path: Path):
 WARM_MODEL = WarmModel()
 
 
-def run_trial(request: dict[str, Any], received: float) -> dict[str, Any]:
+def run_trial(request: TrialRequest, received: float) -> TrialAnswer:
     """Train one trial as ``dnn-lab train`` would; the answer for the driver."""
     from rich.console import Console
 
@@ -66,44 +66,38 @@ def run_trial(request: dict[str, Any], received: float) -> dict[str, Any]:
     from dnn_lab.training.timing import Stopwatch
     from dnn_lab.training.trainer import train
 
-    with _output_to(Path(request["log"])):
+    with _output_to(request.log):
         console = Console(highlight=False, width=120)
         try:
             _fresh_keras_state()
-            config = load_config(
-                Path(request["config"]), request["overrides"], name=request["name"]
-            )
+            config = load_config(request.config, request.overrides, name=request.name)
             result = train(
                 config,
-                Path(request["runs_dir"]),
+                request.runs_dir,
                 console=console,
-                command=request.get("command"),
-                config_path=Path(request["config"]),
+                command=list(request.command),
+                config_path=request.config,
                 clock=Stopwatch(origin=received),
                 painter=CurvePainter(background=False),  # matplotlib stays loaded here
                 warm=WARM_MODEL,
             )
         except KeyboardInterrupt:
             console.print("stopped by SIGTERM before training began", markup=False)
-            return {"exit_code": EXIT_TERMINATED, "status": None, "run_dir": None}
+            return TrialAnswer(exit_code=EXIT_TERMINATED)
         except DnnLabError as exc:
             console.print(f"error: {exc}", markup=False, soft_wrap=True)
-            return {"exit_code": exc.exit_code, "status": None, "run_dir": None}
+            return TrialAnswer(exit_code=exc.exit_code)
         except BaseException:  # a bug: reported like `dnn-lab train` reports it
             import traceback
 
             traceback.print_exc()
-            return {"exit_code": EXIT_BUG, "status": None, "run_dir": None}
+            return TrialAnswer(exit_code=EXIT_BUG)
         print_training_result(console, result)
         if result.error is not None:
             import traceback
 
             traceback.print_exception(result.error)
-        return {
-            "exit_code": result.exit_code,
-            "status": result.status,
-            "run_dir": str(result.run_dir),
-        }
+        return TrialAnswer(exit_code=result.exit_code, status=result.status, run_dir=result.run_dir)
 
 
 def _fresh_keras_state() -> None:
@@ -135,10 +129,10 @@ def serve(requests=None, answers_fd: int | None = None) -> int:
             continue
         received = time.perf_counter()
         stopping["idle"] = False
-        answer = run_trial(json.loads(line), received)
+        answer = run_trial(TrialRequest.from_json(json.loads(line)), received)
         stopping["idle"] = True
         try:
-            os.write(answers, (json.dumps(answer) + "\n").encode("utf-8"))
+            os.write(answers, (json.dumps(answer.to_json()) + "\n").encode("utf-8"))
         except BrokenPipeError:  # the driver is gone; the run directory says what happened
             return 0
     return 0

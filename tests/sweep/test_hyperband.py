@@ -10,6 +10,7 @@ from dnn_lab.errors import ConfigError
 from dnn_lab.store.status import Status
 from dnn_lab.sweep.hyperband import HalvingSearch, halving_rungs, settings_per_rung
 from dnn_lab.sweep.plan import halving_trials
+from dnn_lab.sweep.runner import next_trial
 from dnn_lab.sweep.state import SweepState
 from tests.conftest import TINY, merge, write_yaml
 from tests.sweep.conftest import QUICK, cli, only_sweep
@@ -48,9 +49,7 @@ def state_of(tmp_path, units, repeats=1, eta=3, epochs=9):
 def run_rungs(search, state, score):
     """Play the runner: start every trial the search gives, score it, until it wants no more."""
     started = []
-    while search.wants_more(state):
-        trial = search.ask(state)
-        assert trial is not None
+    while (trial := next_trial(state, search)) is not None:
         trial.status, trial.value, trial.epochs = Status.COMPLETED, score(trial), trial.budget
         started.append(trial)
     return started
@@ -108,16 +107,16 @@ def test_a_resumed_search_runs_the_rung_it_was_in_and_decides_each_rung_once(tmp
     state = state_of(tmp_path, [1, 2, 3], epochs=3)
     search = HalvingSearch(state, 3)
     for _ in range(3):
-        trial = search.ask(state)
+        trial = next_trial(state, search)
         trial.status, trial.value = Status.COMPLETED, trial.overrides["model.units"] / 10
-    assert search.wants_more(state)  # decides rung 1: width 3 goes on
+    assert next_trial(state, search) is not None  # decides rung 1: width 3 goes on
     (second,) = [t for t in state.trials if t.budget == 3]
     second.status = Status.INTERRUPTED  # the driver was stopped
     state.save()
     again = SweepState.load(tmp_path)
     again.trials[-1].status = "pending"  # as the runner does for what did not finish
     resumed = HalvingSearch(again, 3)
-    assert resumed.ask(again).index == second.index
+    assert next_trial(again, resumed).index == second.index
     assert len(again.trials) == 4 and [t.status for t in again.trials[:3]] == [
         "pruned",
         "pruned",
@@ -129,9 +128,9 @@ def test_a_setting_whose_seeds_all_failed_is_not_promoted(tmp_path):
     state = state_of(tmp_path, [1, 2], eta=2, epochs=2)
     search = HalvingSearch(state, 2)
     for _ in range(2):
-        trial = search.ask(state)
+        trial = next_trial(state, search)
         trial.status, trial.value = Status.FAILED, None
-    assert not search.wants_more(state) and len(state.trials) == 2
+    assert next_trial(state, search) is None and len(state.trials) == 2
 
 
 @pytest.mark.parametrize(
@@ -245,3 +244,29 @@ def test_objectives_must_start_with_the_metric_trials_are_scored_by(tmp_path):
         "the first objective is the metric the trials are scored by, val_accuracy" in result.output
     )
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_a_finished_rung_is_proposed_and_only_the_runner_records_it(tmp_path):
+    import copy
+
+    from dnn_lab.sweep.runner import record_update
+
+    state = state_of(tmp_path, [1, 2, 3], epochs=3)
+    search = HalvingSearch(state, 3)
+    assert not search.more(state), "a rung still to run: nothing to add"
+    for trial in state.trials:
+        trial.status, trial.value = Status.COMPLETED, trial.overrides["model.units"] / 10
+    before = copy.deepcopy(state.trials)
+    update = search.more(state)
+    assert state.trials == before, "the search wrote nothing"
+    assert not (tmp_path / "sweep.json").exists(), "nor saved the sweep"
+    assert [(v.index, v.status) for v in update.verdicts] == [
+        (0, Status.PRUNED),
+        (1, Status.PRUNED),
+        (2, Status.PROMOTED),
+    ]
+    (proposed,) = update.trials
+    assert (proposed.index, proposed.overrides, proposed.budget) == (3, {"model.units": 3}, 3)
+    record_update(state, update)
+    assert [t.status for t in state.trials] == ["pruned", "pruned", "promoted", "pending"]
+    assert state.trials[2].message == "promoted to 3 epochs"

@@ -16,6 +16,7 @@ from dnn_lab.sweep.plan import (
     random_trials,
     split_values,
 )
+from dnn_lab.sweep.runner import next_trial, record_update
 from dnn_lab.sweep.state import SweepState
 from tests.conftest import TINY, merge, write_yaml
 from tests.sweep.conftest import QUICK, cli
@@ -206,7 +207,7 @@ def test_optuna_with_a_fixed_seed_proposes_the_same_settings_twice(tmp_path):
         search = OptunaSearch(state, plan)
         proposed = []
         for _ in range(3):
-            trial = search.ask(state)
+            trial = next_trial(state, search)
             trial.status = "running"
             proposed.append(trial.overrides)
         return proposed
@@ -258,3 +259,30 @@ def test_a_sweep_section_in_the_config_is_read(tmp_path):
     )
     result = cli("sweep", config, "--dry-run", "--grid", "train.batch_size=64,128")
     assert "8 runs: 4 settings x 2 seeds" in result.output
+
+
+def test_optuna_proposes_a_setting_without_writing_the_sweep(tmp_path):
+    pytest.importorskip("optuna")
+    from dnn_lab.sweep.optuna_search import OptunaSearch
+
+    plan = sweep_of(search="optuna", trials=1, repeats=2, space={"model.units": {"int": [8, 64]}})
+    state = SweepState(
+        folder=tmp_path,
+        name="s",
+        search="optuna",
+        grid={},
+        space=plan.space,
+        repeats=2,
+        planned=2,
+        seed=5,
+        monitor="val_accuracy",
+        direction=Direction.MAX,
+    )
+    search = OptunaSearch(state, plan)
+    update = search.more(state)
+    assert state.trials == [], "proposed, not added"
+    assert [(t.index, t.seed, t.group) for t in update.trials] == [(0, 5, 0), (1, 6, 0)]
+    assert update.trials[0].overrides == update.trials[1].overrides
+    record_update(state, update)  # the runner's part
+    assert next_trial(state, search) is state.trials[0] and len(state.trials) == 2
+    assert not search.more(state), "its one setting is asked"

@@ -9,6 +9,7 @@ import dnn_lab.sweep
 from dnn_lab.direction import Direction
 from dnn_lab.store import runs
 from dnn_lab.store.status import Status
+from dnn_lab.sweep.runner import next_trial
 from dnn_lab.sweep.search import FixedPlan
 from dnn_lab.sweep.state import SweepState, Trial
 
@@ -102,16 +103,16 @@ def test_a_fixed_plan_hands_out_pending_trials_in_order(tmp_path):
         trials=trials,
     )
     plan = FixedPlan()
-    first = plan.ask(state)
-    assert first is trials[0] and plan.wants_more(state)
+    first = next_trial(state, plan)
+    assert first is trials[0] and not plan.more(state)
     first.status = "running"
-    assert plan.ask(state) is trials[1]
+    assert next_trial(state, plan) is trials[1]
     # a free worker asks for its own setting first: the first pending trial it ranks lowest
-    assert plan.ask(state, prefer=lambda t: 0 if t is trials[2] else 1) is trials[2]
-    assert plan.ask(state, prefer=lambda t: 1) is trials[1], "equals keep their order"
+    assert next_trial(state, plan, prefer=lambda t: 0 if t is trials[2] else 1) is trials[2]
+    assert next_trial(state, plan, prefer=lambda t: 1) is trials[1], "equals keep their order"
     for trial in trials:
         trial.status = "completed"
-    assert plan.ask(state) is None and not plan.wants_more(state)
+    assert next_trial(state, plan) is None and not plan.more(state)
     assert not plan.report(trials[0], 0.5, 1)
     assert trials[2].status != Status.PENDING
 
