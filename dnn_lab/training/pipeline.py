@@ -90,6 +90,14 @@ class StepPlan:
         return self.batches
 
 
+def dense_params(config, data) -> int:
+    """Parameters of the Dense layers, known before the model exists (threads are set first)."""
+    widths = [int(np.prod(data.input_shape))]
+    widths += [layer.units for layer in config.model.hidden_specs()]
+    widths.append(max(1, data.n_classes or 1) if data.task == "multiclass" else 1)
+    return sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
+
+
 def step_flops(params: int, batch_size: int) -> float:
     """Arithmetic of one training step of a dense network: forward, backward, update."""
     return 6.0 * params * batch_size

@@ -13,7 +13,6 @@ import dataclasses
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,8 +21,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from dnn_lab.config.head import Head, resolve_head, resolved
 from dnn_lab.config.schema import Config
@@ -40,6 +37,7 @@ from dnn_lab.store import runs
 from dnn_lab.store.records import RunRecord
 from dnn_lab.store.status import Status
 from dnn_lab.training.execution import ExecutionPlan, plan_execution
+from dnn_lab.training.provenance import git_state, optimizer_record
 from dnn_lab.training.signals import StopSignals
 from dnn_lab.training.timing import Stopwatch
 from dnn_lab.training.warm_model import WarmModel, program_key
@@ -167,7 +165,9 @@ class Training:
                 check_backend(config.backend)
             from dnn_lab.training import pipeline
 
-            flops = pipeline.step_flops(_dense_params(config, self.data), config.train.batch_size)
+            flops = pipeline.step_flops(
+                pipeline.dense_params(config, self.data), config.train.batch_size
+            )
             plan = plan_execution(
                 backend=config.backend,
                 device=device,
@@ -207,9 +207,9 @@ class Training:
             backend=config.backend,
             device=device,
             versions=backend.versions(config.backend),
-            git=_git_state(self.config_path),
+            git=git_state(self.config_path),
             data=self.data.summary(),
-            optimizer=_optimizer_record(net.optimizer),
+            optimizer=optimizer_record(net.optimizer),
             execution=plan.to_json(),
             config=config.to_dict(),
             init_from=transfer or None,
@@ -255,126 +255,149 @@ class Training:
         return net, transfer
 
     def _fit_and_record(self, net, steps) -> TrainResult:
+        """Train into the new run directory; however it ends, record how, ``run.json`` last."""
+        started = time.perf_counter()
+        ending, hooks, metrics = _Ending(status=Status.COMPLETED, exit_code=EXIT_OK), None, {}
+        try:
+            self._write_opening_files(net)
+            if self.signals.received is None:  # else stopped while starting: no epoch is begun
+                hooks = self._callbacks(steps)
+                self._fit(net, steps, hooks)
+            if hooks is not None and hooks.nan_guard.where is not None:
+                ending = self._diverged(hooks.nan_guard.where)
+            elif self.signals.received is None:
+                self.clock.split_first_epoch([r["seconds"] for r in hooks.recorder.rows])
+                metrics = self._finish(net, hooks.recorder)
+        except KeyboardInterrupt:
+            ending = _interrupted(self.signals.received or signal.SIGINT, self.record)
+        except BaseException as exc:  # recorded as failed, then re-raised for the CLI
+            ending = self._failed(exc)
+        finally:
+            if hooks is not None:
+                hooks.progress.close()
+        self.signals.hold()  # the last files are written whatever arrives now
+        rows = hooks.recorder.rows if hooks is not None else []
+        metrics = self._write_metrics(metrics, rows, ending, started)
+        if ending.status == Status.COMPLETED and self.signals.received is not None:
+            # stopped while starting, training, evaluating or writing: never "completed"
+            ending = _interrupted(self.signals.received, self.record)
+        self._write_last_record(ending)
+        if self.warm is not None and ending.status == Status.COMPLETED:
+            # named after the run that compiled it, however many seeds have used it since
+            self.warm.keep(self.program_key, net, self.reused_from or self.run_dir.name)
+        return TrainResult(
+            run_dir=self.run_dir,
+            status=ending.status,
+            exit_code=ending.exit_code,
+            metrics=metrics,
+            message=ending.message,
+            error=ending.error,
+        )
+
+    def _write_opening_files(self, net) -> None:
+        """run.json first (it says ``running``), the config, the model's summary; the header."""
         from dnn_lab.render.terminal import print_run_header
-        from dnn_lab.training import evaluation
         from dnn_lab.training.model import parameter_table, summary_text
 
-        config, data, head, record, run_dir, signals = (
-            self.config,
-            self.data,
-            self.head,
-            self.record,
-            self.run_dir,
-            self.signals,
+        run_dir, record = self.run_dir, self.record
+        runs.write_json(run_dir / runs.RUN_FILE, record.to_json())  # first: "running"
+        runs.atomic_write_text(run_dir / runs.CONFIG_FILE, self.config.to_yaml())
+        with self.clock.phase("writing"):
+            table = parameter_table(net)
+            runs.atomic_write_text(run_dir / runs.SUMMARY_FILE, summary_text(net))
+            runs.write_json(run_dir / runs.PARAMS_FILE, table)
+            record.params = table["totals"]
+            runs.write_json(run_dir / runs.RUN_FILE, record.to_json())
+        print_run_header(self.console, run_dir, record.data, table["totals"], record.device)
+
+    def _callbacks(self, steps):
+        from dnn_lab.training.callbacks import for_run
+
+        return for_run(
+            config=self.config,
+            head=self.head,
+            data=self.data,
+            run_dir=self.run_dir,
+            steps=steps,
+            console=self.console,
+            signals=self.signals,
         )
-        clock = time.perf_counter()
-        status, exit_code, message, error = Status.COMPLETED, EXIT_OK, "", None
-        recorder = progress = nan_guard = None
-        metrics: dict[str, Any] = {}
-        try:
-            runs.write_json(run_dir / runs.RUN_FILE, record.to_json())  # first: "running"
-            runs.atomic_write_text(run_dir / runs.CONFIG_FILE, config.to_yaml())
-            with self.clock.phase("writing"):
-                table = parameter_table(net)
-                runs.atomic_write_text(run_dir / runs.SUMMARY_FILE, summary_text(net))
-                runs.write_json(run_dir / runs.PARAMS_FILE, table)
-                record.params = table["totals"]
-                runs.write_json(run_dir / runs.RUN_FILE, record.to_json())
-            print_run_header(self.console, run_dir, record.data, table["totals"], record.device)
-            if signals.received is None:  # else stopped while starting: no epoch is begun
-                from dnn_lab.training.callbacks import for_run
 
-                hooks = for_run(
-                    config=config,
-                    head=head,
-                    data=data,
-                    run_dir=run_dir,
-                    steps=steps,
-                    console=self.console,
-                    signals=signals,
-                )
-                callbacks, recorder, nan_guard, progress = (
-                    hooks.ordered,
-                    hooks.recorder,
-                    hooks.nan_guard,
-                    hooks.progress,
-                )
-                from dnn_lab.training import pipeline
+    def _fit(self, net, steps, hooks) -> None:
+        """``fit``, fed as the execution plan says; the curves begin drawing once it ends."""
+        from dnn_lab.training import evaluation, pipeline
 
-                x, y, feed = pipeline.training_inputs(
-                    config.backend, data.x_train, data.y_train, steps, config.seed
-                )
-                validation = pipeline.validation_inputs(
-                    config.backend, data.x_val, data.y_val, evaluation.EVAL_BATCH_SIZE
-                )
-                net.fit(
-                    x,
-                    y,
-                    epochs=config.train.epochs,
-                    callbacks=callbacks,
-                    verbose=0,
-                    **feed,
-                    **validation,
-                )
-                if recorder.rows:  # drawn on the other core while the model is saved
-                    self.painter.begin(list(recorder.rows), run_dir / runs.CURVES_FILE, config.name)
-            if nan_guard is not None and nan_guard.where is not None:
-                status, exit_code = Status.DIVERGED, EXIT_DIVERGED
-                record.diverged = nan_guard.where
-                where = nan_guard.where
-                message = (
-                    f"loss became {where['loss']} at epoch {where['epoch']}, "
-                    f"batch {where['batch']}. Is the learning rate too high? "
-                    "Try a smaller train.optimizer.learning_rate or clipping (clipnorm: 1.0)."
-                )
-            elif signals.received is None:
-                self.clock.split_first_epoch([r["seconds"] for r in recorder.rows])
-                metrics = self._finish(net, recorder)
-        except KeyboardInterrupt:
-            status, exit_code, message = _interrupted(signals.received or signal.SIGINT, record)
-        except BaseException as exc:  # recorded as failed, then re-raised for the CLI
-            status, exit_code, error = Status.FAILED, EXIT_BUG, exc
-            message = f"{type(exc).__name__}: {exc}"
-            record.error = {
-                "type": type(exc).__name__,
-                "message": str(exc),
-                "traceback": traceback.format_exc(),
-            }
-        finally:
-            if progress is not None:
-                progress.close()
-        signals.hold()  # the last files are written whatever arrives now
-        rows = recorder.rows if recorder is not None else []
+        config, data = self.config, self.data
+        x, y, feed = pipeline.training_inputs(
+            config.backend, data.x_train, data.y_train, steps, config.seed
+        )
+        validation = pipeline.validation_inputs(
+            config.backend, data.x_val, data.y_val, evaluation.EVAL_BATCH_SIZE
+        )
+        net.fit(
+            x,
+            y,
+            epochs=config.train.epochs,
+            callbacks=hooks.ordered,
+            verbose=0,
+            **feed,
+            **validation,
+        )
+        rows = hooks.recorder.rows
+        if rows:  # drawn on the other core while the model is saved
+            self.painter.begin(list(rows), self.run_dir / runs.CURVES_FILE, config.name)
+
+    def _diverged(self, where: dict[str, Any]) -> _Ending:
+        self.record.diverged = where
+        return _Ending(
+            status=Status.DIVERGED,
+            exit_code=EXIT_DIVERGED,
+            message=(
+                f"loss became {where['loss']} at epoch {where['epoch']}, "
+                f"batch {where['batch']}. Is the learning rate too high? "
+                "Try a smaller train.optimizer.learning_rate or clipping (clipnorm: 1.0)."
+            ),
+        )
+
+    def _failed(self, exc: BaseException) -> _Ending:
+        self.record.error = {
+            "type": type(exc).__name__,
+            "message": str(exc),
+            "traceback": traceback.format_exc(),
+        }
+        return _Ending(
+            status=Status.FAILED,
+            exit_code=EXIT_BUG,
+            message=f"{type(exc).__name__}: {exc}",
+            error=exc,
+        )
+
+    def _write_metrics(
+        self, metrics: dict[str, Any], rows: list, ending: _Ending, started: float
+    ) -> dict[str, Any]:
+        """metrics.json (the history's summary when the run did not finish) and the curves."""
+        from dnn_lab.training import evaluation
+
         if not metrics:
-            metrics = evaluation.summarize_history(rows, head)
-        metrics["wall_seconds"] = round(time.perf_counter() - clock, 3)
+            metrics = evaluation.summarize_history(rows, self.head)
+        metrics["wall_seconds"] = round(time.perf_counter() - started, 3)
         try:
             with self.clock.phase("writing"):
-                if rows and status != Status.FAILED:
+                if rows and ending.status != Status.FAILED:
                     self._save_curves(rows)
             metrics["timing"] = self.clock.to_json()
-            runs.write_json(run_dir / runs.METRICS_FILE, metrics)
-        except OSError as exc:  # a full disk must not hide the status below
-            record.warn(f"could not write results: {exc}")
-        if status == Status.COMPLETED and signals.received is not None:
-            # stopped while starting, training, evaluating or writing: never "completed"
-            status, exit_code, message = _interrupted(signals.received, record)
-        record.status = status
+            runs.write_json(self.run_dir / runs.METRICS_FILE, metrics)
+        except OSError as exc:  # a full disk must not hide the status written next
+            self.record.warn(f"could not write results: {exc}")
+        return metrics
+
+    def _write_last_record(self, ending: _Ending) -> None:
+        """run.json says how the run ended: last, so a run reads as done once all is on disk."""
+        record = self.record
+        record.status = ending.status
         record.ended = datetime.now().astimezone().isoformat(timespec="seconds")
-        record.message = message or None
-        # last: a run reads as done only once everything else is on disk
-        runs.write_json(run_dir / runs.RUN_FILE, record.to_json())
-        if self.warm is not None and status == Status.COMPLETED:
-            # named after the run that compiled it, however many seeds have used it since
-            self.warm.keep(self.program_key, net, self.reused_from or run_dir.name)
-        return TrainResult(
-            run_dir=run_dir,
-            status=status,
-            exit_code=exit_code,
-            metrics=metrics,
-            message=message,
-            error=error,
-        )
+        record.message = ending.message or None
+        runs.write_json(self.run_dir / runs.RUN_FILE, record.to_json())
 
     def _save_curves(self, rows) -> None:
         try:
@@ -418,14 +441,6 @@ class Training:
         return metrics
 
 
-def _dense_params(config: Config, data: PreparedData) -> int:
-    """Parameters of the Dense layers, known before the model exists (threads are set first)."""
-    widths = [int(np.prod(data.input_shape))]
-    widths += [layer.units for layer in config.model.hidden_specs()]
-    widths.append(max(1, data.n_classes or 1) if data.task == "multiclass" else 1)
-    return sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
-
-
 def _save_model(net, run_dir: Path) -> None:
     final = run_dir / runs.MODEL_FILE
     partial = run_dir / ".partial.model.keras"
@@ -437,49 +452,21 @@ def _save_model(net, run_dir: Path) -> None:
         raise
 
 
-def _optimizer_record(optimizer) -> dict[str, Any]:
-    """What the optimizer really is, clipping and schedule included, as Keras describes it."""
-    from dnn_lab.training.optimizer import clipping
+@dataclass(frozen=True, kw_only=True)
+class _Ending:
+    """How a run ended: what run.json, the result and the process's exit code say."""
 
-    settings = optimizer.get_config()
-    return {"class": type(optimizer).__name__, "clipping": clipping(optimizer), "config": settings}
+    status: Status
+    exit_code: int
+    message: str = ""
+    error: BaseException | None = None  # a bug, re-raised for the CLI
 
 
-def _interrupted(signum: int, record: RunRecord) -> tuple[str, int, str]:
+def _interrupted(signum: int, record: RunRecord) -> _Ending:
     name = signal.Signals(signum).name
     record.interrupted_by = name
-    code = exit_code_for(signum)
-    return Status.INTERRUPTED, code, f"stopped by {name}; the history so far is kept"
-
-
-def _git_state(config_path: Path | None) -> dict[str, Any] | None:
-    """The commit of the repository holding the config, so the run can be traced to it."""
-    if config_path is None:
-        return None
-    folder = Path(config_path).resolve().parent
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            [
-                "git",
-                "-C",
-                str(folder),
-                "status",
-                "--porcelain",
-                "--",
-                str(Path(config_path).resolve()),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return {"commit": commit, "config_modified": bool(dirty)}
+    return _Ending(
+        status=Status.INTERRUPTED,
+        exit_code=exit_code_for(signum),
+        message=f"stopped by {name}; the history so far is kept",
+    )
