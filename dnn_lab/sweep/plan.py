@@ -296,7 +296,7 @@ def check_trials(base: dict[str, Any], trials: list[Trial], sweep: SweepConfig) 
             raise ConfigError(f"sweep setting {trial.setting()}: {exc}") from None
 
 
-def plan_only(config: Config, sweep: SweepConfig) -> list[Trial]:
+def trial_plan(config: Config, sweep: SweepConfig) -> list[Trial]:
     """The trials a sweep would run, for ``--dry-run``; validates them all."""
     base = config.model_copy(update={"sweep": None})
     trials = planned_trials(sweep, config.seed, config.train.epochs)
@@ -310,7 +310,7 @@ def create_sweep(config: Config, sweep: SweepConfig, runs_dir: Path) -> SweepSta
     from dnn_lab.data.prepare import task_of
 
     base = config.model_copy(update={"sweep": None})
-    trials = plan_only(config, sweep)
+    trials = trial_plan(config, sweep)
     task, n_classes = task_of(base.data, base.seed)
     head = resolve_head(base, task, n_classes)
     if sweep.objectives and sweep.objectives[0] != head.monitor:

@@ -26,9 +26,9 @@ from dnn_lab.sweep.executor import LOCAL, RAY, ExecutorOptions
 from dnn_lab.sweep.plan import (
     create_sweep,
     merged_sweep,
-    plan_only,
     planned_runs,
     sweep_config_of,
+    trial_plan,
 )
 from dnn_lab.sweep.runner import SweepRunner
 from dnn_lab.sweep.search import FixedPlan, Search
@@ -117,7 +117,7 @@ def run_sweep(request: SweepRequest, view: SweepWatcher) -> SweepOutcome:
             "or a sweep: section in the config"
         )
     if request.dry_run:
-        trials = plan_only(config, sweep)
+        trials = trial_plan(config, sweep)
         view.trial_plan(trials, sweep)
         return _planned(None, trials, planned_runs(sweep, trials, config.train.epochs))
     with connected(executor) as cluster:

@@ -34,7 +34,7 @@ from dnn_lab.sweep.state import BASE_FILE, LOGS_DIR, Trial
 # keeps from trial to trial (caches, fragmented memory) stays bounded.
 MAX_TRIALS_PER_WORKER = 200
 # Resident memory of one TensorFlow worker with a small model, with some headroom: what
-# ``auto`` plans for.
+# what ``auto`` counts on.
 WORKER_MEMORY_BYTES = 1.5 * 2**30
 # What one Keras worker process holds at the least (measured: about 300 MB): more workers
 # than memory holds at this size are never started, whatever --workers asks.

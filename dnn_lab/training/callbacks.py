@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from dnn_lab.config.head import Head
     from dnn_lab.config.schema import Config
     from dnn_lab.data.prepare import PreparedData
-    from dnn_lab.training.pipeline import StepPlan
+    from dnn_lab.training.pipeline import StepGroups
 
 
 def current_learning_rate(model: keras.Model) -> float:
@@ -194,7 +194,7 @@ def for_run(
     head: Head,
     data: PreparedData,
     run_dir: Path,
-    steps: StepPlan,
+    steps: StepGroups,
     console,
     signals: StopSignals,
 ) -> RunCallbacks:

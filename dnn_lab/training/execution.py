@@ -26,7 +26,7 @@ GRAPH_STEP_OVERHEAD_SECONDS = {"cpu": 40e-6, "gpu": 60e-6}
 
 
 @dataclass(frozen=True, kw_only=True)
-class ExecutionPlan:
+class Execution:
     """What ``run.json`` records under ``execution``; everything else reads it from here."""
 
     steps_per_execution: int
@@ -85,7 +85,7 @@ def decide_jit(
     return saving > cost, reason
 
 
-def plan_execution(
+def choose_execution(
     *,
     backend: str,
     device: dict[str, Any],
@@ -93,8 +93,8 @@ def plan_execution(
     samples: int,
     step_flops: float,
     distributed: bool = False,
-) -> ExecutionPlan:
-    """The plan for one run; see the module docstring for what each choice weighs.
+) -> Execution:
+    """How one run executes; see the module docstring for what each choice weighs.
 
     On a CPU, seeding alone makes a run repeat to the last digit (the test suite checks
     it). On a GPU some kernels use atomics; there TensorFlow's op determinism is switched
@@ -125,7 +125,7 @@ def plan_execution(
         jit, reason = decide_jit(
             train.jit_compile, backend, device["kind"], batches * train.epochs, step_flops
         )
-    return ExecutionPlan(
+    return Execution(
         steps_per_execution=steps,
         steps_in_graph=steps > 1 and not distributed,  # torch has 1 step per call
         jit_compile=bool(jit),

@@ -50,7 +50,7 @@ def auto_steps_per_call(full_batches: int, step_flops: float) -> int:
 
 
 @dataclass(frozen=True)
-class StepPlan:
+class StepGroups:
     """How one epoch's mini-batches are grouped into calls of the compiled step."""
 
     samples: int
@@ -134,33 +134,33 @@ def configure_threads(backend: str, flops: float, steps_in_graph: bool) -> dict[
     return {"step_mflops": round(flops / 1e6, 1), "intra_op_threads": 1, "inter_op_threads": cores}
 
 
-def training_inputs(backend: str, x: np.ndarray, y: np.ndarray, plan: StepPlan, seed: int):
+def training_inputs(backend: str, x: np.ndarray, y: np.ndarray, steps: StepGroups, seed: int):
     """What to pass to fit() as training data: (x, y, fit keyword arguments).
 
-    With ``plan.per_call > 1`` each element is a group of mini-batches, for a model
+    With ``steps.per_call > 1`` each element is a group of mini-batches, for a model
     whose step was replaced by ``run_steps_in_graph``. TensorFlow reads a ``tf.data``
     pipeline; other backends a numpy one with the same grouping.
     """
     if backend == "tensorflow":
         # Repeated, with the epoch's length given: Keras then keeps one iterator for the
         # whole run instead of building a pipeline every epoch (milliseconds each).
-        dataset = _tf_dataset(x, y, plan, seed).repeat()
-        return dataset, None, {"shuffle": False, "steps_per_epoch": len(plan.groups())}
-    return ShuffledBatches(x, y, plan, seed), None, {"shuffle": False}
+        dataset = _tf_dataset(x, y, steps, seed).repeat()
+        return dataset, None, {"shuffle": False, "steps_per_epoch": len(steps.groups())}
+    return ShuffledBatches(x, y, steps, seed), None, {"shuffle": False}
 
 
-def _tf_dataset(x: np.ndarray, y: np.ndarray, plan: StepPlan, seed: int):
+def _tf_dataset(x: np.ndarray, y: np.ndarray, steps: StepGroups, seed: int):
     """The arrays as one in-memory tensor each; every element is a gather of shuffled rows."""
     import tensorflow as tf
 
     features, labels = tf.constant(x), tf.constant(y)
-    order = tf.data.Dataset.range(plan.samples).shuffle(
-        plan.samples, seed=seed, reshuffle_each_iteration=True
+    order = tf.data.Dataset.range(steps.samples).shuffle(
+        steps.samples, seed=seed, reshuffle_each_iteration=True
     )
-    if plan.per_call == 1:
-        indices = order.batch(plan.batch_size)
+    if steps.per_call == 1:
+        indices = order.batch(steps.batch_size)
     else:
-        groups = plan.groups()
+        groups = steps.groups()
 
         @tf.autograph.experimental.do_not_convert
         def split(permutation):
@@ -177,7 +177,7 @@ def _tf_dataset(x: np.ndarray, y: np.ndarray, plan: StepPlan, seed: int):
             return dataset
 
         indices = (
-            order.batch(plan.samples)
+            order.batch(steps.samples)
             .flat_map(split)
             .apply(tf.data.experimental.assert_cardinality(len(groups)))
         )
@@ -211,16 +211,16 @@ class ShuffledBatches(keras.utils.PyDataset):
     grouped or not, the steps see the same mini-batches.
     """
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, plan: StepPlan, seed: int):
+    def __init__(self, x: np.ndarray, y: np.ndarray, steps: StepGroups, seed: int):
         super().__init__()
-        self.x, self.y, self.plan, self.seed = x, y, plan, seed
+        self.x, self.y, self.steps, self.seed = x, y, steps, seed
         self.epoch = 0
-        self._groups = plan.groups()
+        self._groups = steps.groups()
         self._starts = np.cumsum([0] + [count * rows for count, rows in self._groups])
         self._order = self._permutation()
 
     def _permutation(self) -> np.ndarray:
-        return np.random.default_rng([self.seed, self.epoch]).permutation(self.plan.samples)
+        return np.random.default_rng([self.seed, self.epoch]).permutation(self.steps.samples)
 
     def __len__(self) -> int:
         return len(self._groups)
@@ -228,7 +228,7 @@ class ShuffledBatches(keras.utils.PyDataset):
     def __getitem__(self, index: int):
         count, rows = self._groups[index]
         rows_of = self._order[self._starts[index] : self._starts[index + 1]]
-        shape = (count, rows) if self.plan.per_call > 1 else (rows,)
+        shape = (count, rows) if self.steps.per_call > 1 else (rows,)
         return (
             self.x[rows_of].reshape(shape + self.x.shape[1:]),
             self.y[rows_of].reshape(shape + self.y.shape[1:]),

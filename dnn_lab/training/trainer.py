@@ -36,7 +36,7 @@ from dnn_lab.render.painter import CurvePainter
 from dnn_lab.store import runs
 from dnn_lab.store.records import RunRecord
 from dnn_lab.store.status import Status
-from dnn_lab.training.execution import ExecutionPlan, plan_execution
+from dnn_lab.training.execution import Execution, choose_execution
 from dnn_lab.training.provenance import git_state, optimizer_record
 from dnn_lab.training.signals import StopSignals
 from dnn_lab.training.timing import Stopwatch
@@ -168,7 +168,7 @@ class Training:
             flops = pipeline.step_flops(
                 pipeline.dense_params(config, self.data), config.train.batch_size
             )
-            plan = plan_execution(
+            execution = choose_execution(
                 backend=config.backend,
                 device=device,
                 train=config.train,
@@ -176,21 +176,21 @@ class Training:
                 step_flops=flops,
                 distributed=config.devices == "all",
             )
-            steps = pipeline.StepPlan(
+            steps = pipeline.StepGroups(
                 len(self.data.x_train),
                 config.train.batch_size,
-                plan.steps_per_execution if plan.steps_in_graph else 1,
+                execution.steps_per_execution if execution.steps_in_graph else 1,
             )
-            threads = pipeline.configure_threads(config.backend, flops, plan.steps_in_graph)
-            backend.seed_everything(config.seed, config.backend, plan.op_determinism)
+            threads = pipeline.configure_threads(config.backend, flops, execution.steps_in_graph)
+            backend.seed_everything(config.seed, config.backend, execution.op_determinism)
             backend.set_precision(config.train.precision)
         with (
             self.clock.phase("build"),
             backend.distribution(config.backend, config.devices, device) as distributed,
         ):
-            net, transfer = self._compiled_model(plan, steps)
-        plan = dataclasses.replace(
-            plan,
+            net, transfer = self._compiled_model(execution, steps)
+        execution = dataclasses.replace(
+            execution,
             threads=threads,
             distribution=distributed,
             reused_compiled_step=self.reused_from,
@@ -210,7 +210,7 @@ class Training:
             git=git_state(self.config_path),
             data=self.data.summary(),
             optimizer=optimizer_record(net.optimizer),
-            execution=plan.to_json(),
+            execution=execution.to_json(),
             config=config.to_dict(),
             init_from=transfer or None,
             **runs.host_identity(),
@@ -222,7 +222,7 @@ class Training:
         self.run_dir = runs.create_run_dir(runs_dir, config.name)
         return self._fit_and_record(net, steps)
 
-    def _compiled_model(self, plan: ExecutionPlan, steps):
+    def _compiled_model(self, execution: Execution, steps):
         from dnn_lab.training.model import build_model
         from dnn_lab.training.optimizer import build_optimizer
 
@@ -235,7 +235,7 @@ class Training:
             transfer = apply_init_from(net, config.model.init_from)
         optimizer = build_optimizer(config.train, steps.batches)  # schedules count in epochs
         if self.warm is not None:
-            self.program_key = program_key(config, data, plan, steps)
+            self.program_key = program_key(config, data, execution, steps)
             taken = self.warm.take(self.program_key, net, optimizer)
             if taken is not None:
                 net, self.reused_from = taken
@@ -244,13 +244,13 @@ class Training:
             optimizer=optimizer,
             loss=self.head.loss,
             metrics=list(self.head.metrics),
-            steps_per_execution=plan.keras_steps_per_execution,
-            jit_compile=plan.jit_compile,
+            steps_per_execution=execution.keras_steps_per_execution,
+            jit_compile=execution.jit_compile,
         )
         from dnn_lab.training import pipeline
 
         pipeline.build_training_state(net, data.x_train[:2], data.y_train[:2])
-        if plan.steps_in_graph:
+        if execution.steps_in_graph:
             pipeline.run_steps_in_graph(net, config.backend)
         return net, transfer
 
@@ -324,7 +324,7 @@ class Training:
         )
 
     def _fit(self, net, steps, hooks) -> None:
-        """``fit``, fed as the execution plan says; the curves begin drawing once it ends."""
+        """``fit``, fed in the step groups chosen; the curves begin drawing once it ends."""
         from dnn_lab.training import evaluation, pipeline
 
         config, data = self.config, self.data

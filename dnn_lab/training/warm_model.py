@@ -22,7 +22,7 @@ from typing import Any
 REUSABLE_BACKENDS = ("tensorflow", "jax")
 
 
-def program_key(config, data, plan, steps) -> str | None:
+def program_key(config, data, execution, steps) -> str | None:
     """What decides the compiled program: everything but the seed and the run's name.
 
     None when a run must always compile its own.
@@ -49,13 +49,13 @@ def program_key(config, data, plan, steps) -> str | None:
         )
         if array is not None
     }
-    execution = plan.to_json()
-    execution.pop("threads", None)  # set once per process, not part of the program
+    chosen = execution.to_json()
+    chosen.pop("threads", None)  # set once per process, not part of the program
     return json.dumps(
         {
             "config": settings,
             "data": shapes,
-            "execution": execution,
+            "execution": chosen,
             "steps": [steps.samples, steps.batch_size, steps.per_call],
         },
         sort_keys=True,

@@ -62,7 +62,7 @@ def test_every_callback_watches_what_the_head_resolved(tmp_path):
     import keras
 
     from dnn_lab.training.callbacks import RunCallbacks, for_run
-    from dnn_lab.training.pipeline import StepPlan
+    from dnn_lab.training.pipeline import StepGroups
     from dnn_lab.training.signals import StopSignals
 
     data = prepare_data(config.data, config.seed)
@@ -72,7 +72,7 @@ def test_every_callback_watches_what_the_head_resolved(tmp_path):
         head=head,
         data=data,
         run_dir=tmp_path,
-        steps=StepPlan(samples=len(data.x_train), batch_size=64, per_call=1),
+        steps=StepGroups(samples=len(data.x_train), batch_size=64, per_call=1),
         console=quiet_console(),
         signals=StopSignals(),
     )

@@ -1,4 +1,4 @@
-"""The execution plan: when XLA compiles, and the reason a run records."""
+"""How a run executes: when XLA compiles, and the reason a run records."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from dnn_lab.config.loading import validate_config
 from dnn_lab.store import runs
-from dnn_lab.training.execution import decide_jit, plan_execution
+from dnn_lab.training.execution import choose_execution, decide_jit
 from dnn_lab.training.pipeline import step_flops
 from tests.conftest import TINY, merge, train_config
 
@@ -16,9 +16,9 @@ CPU = {"kind": "cpu"}
 GPU = {"kind": "gpu"}
 
 
-def plan_for(device, samples, params, **train):
+def execution_for(device, samples, params, **train):
     config = validate_config(merge(TINY, {"train": {"jit_compile": "auto", **train}}))
-    return plan_execution(
+    return choose_execution(
         backend="tensorflow",
         device=device,
         train=config.train,
@@ -29,21 +29,21 @@ def plan_for(device, samples, params, **train):
 
 def test_a_short_run_of_a_small_network_skips_xla():
     # digits, 64-100-10, batch 32, 5 epochs: 225 steps, a fraction of a second of arithmetic
-    plan = plan_for(CPU, 1437, 7510, epochs=5, batch_size=32)
-    assert plan.jit_compile is False
-    assert "225 steps" in plan.jit_reason and "would not pay" in plan.jit_reason
+    execution = execution_for(CPU, 1437, 7510, epochs=5, batch_size=32)
+    assert execution.jit_compile is False
+    assert "225 steps" in execution.jit_reason and "would not pay" in execution.jit_reason
 
 
 def test_a_long_run_of_a_larger_network_compiles_with_xla():
     # Fashion-MNIST-sized, 784-300-100-10, 30 epochs: minutes of arithmetic
-    plan = plan_for(CPU, 48_000, 266_610, epochs=30, batch_size=32)
-    assert plan.jit_compile is True
-    assert "so it pays" in plan.jit_reason
+    execution = execution_for(CPU, 48_000, 266_610, epochs=30, batch_size=32)
+    assert execution.jit_compile is True
+    assert "so it pays" in execution.jit_reason
 
 
 def test_the_break_even_point_moves_with_the_number_of_epochs():
     decisions = [
-        plan_for(CPU, 48_000, 79_510, epochs=epochs, batch_size=32).jit_compile
+        execution_for(CPU, 48_000, 79_510, epochs=epochs, batch_size=32).jit_compile
         for epochs in (1, 2, 5, 10, 20, 50)
     ]
     assert decisions == sorted(decisions), "more epochs never turns XLA off"
@@ -52,9 +52,9 @@ def test_the_break_even_point_moves_with_the_number_of_epochs():
 
 @pytest.mark.parametrize("setting", [True, False])
 def test_an_explicit_setting_is_obeyed_and_said(setting):
-    plan = plan_for(CPU, 1437, 7510, epochs=5, jit_compile=setting)
-    assert plan.jit_compile is setting
-    assert plan.jit_reason == f"train.jit_compile: {str(setting).lower()}"
+    execution = execution_for(CPU, 1437, 7510, epochs=5, jit_compile=setting)
+    assert execution.jit_compile is setting
+    assert execution.jit_reason == f"train.jit_compile: {str(setting).lower()}"
 
 
 def test_jax_always_compiles_and_torch_does_not():
@@ -63,9 +63,9 @@ def test_jax_always_compiles_and_torch_does_not():
 
 
 def test_deterministic_ops_on_a_gpu_turn_xla_off():
-    plan = plan_for(GPU, 48_000, 266_610, epochs=100, batch_size=32)
-    assert plan.op_determinism is True and plan.jit_compile is False
-    assert "deterministic" in plan.jit_reason
+    execution = execution_for(GPU, 48_000, 266_610, epochs=100, batch_size=32)
+    assert execution.op_determinism is True and execution.jit_compile is False
+    assert "deterministic" in execution.jit_reason
 
 
 def test_a_run_records_its_decision_and_where_its_time_went(tmp_path):

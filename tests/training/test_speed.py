@@ -158,15 +158,15 @@ def test_jax_steps_in_the_graph_are_the_steps_keras_would_run(tmp_path):
         )
 
 
-def test_a_step_plan_covers_every_mini_batch_once():
-    from dnn_lab.training.pipeline import StepPlan
+def test_the_step_groups_cover_every_mini_batch_once():
+    from dnn_lab.training.pipeline import StepGroups
 
-    plan = StepPlan(samples=1000, batch_size=32, per_call=10)  # 31 full batches and 8 rows
-    assert plan.groups() == [(10, 32)] * 3 + [(1, 32), (1, 8)]
-    assert sum(count * rows for count, rows in plan.groups()) == 1000
-    assert [plan.batches_done(i) for i in range(5)] == [10, 20, 30, 31, 32]
-    assert plan.batches == 32
-    one_by_one = StepPlan(samples=1000, batch_size=32, per_call=1)
+    steps = StepGroups(samples=1000, batch_size=32, per_call=10)  # 31 full batches and 8 rows
+    assert steps.groups() == [(10, 32)] * 3 + [(1, 32), (1, 8)]
+    assert sum(count * rows for count, rows in steps.groups()) == 1000
+    assert [steps.batches_done(i) for i in range(5)] == [10, 20, 30, 31, 32]
+    assert steps.batches == 32
+    one_by_one = StepGroups(samples=1000, batch_size=32, per_call=1)
     assert [one_by_one.batches_done(i) for i in (0, 30, 31)] == [1, 31, 32]
 
 
@@ -193,11 +193,11 @@ def test_progress_and_nan_guard_count_mini_batches_not_calls():
     from rich.console import Console
 
     from dnn_lab.training.callbacks import NanGuard, Progress
-    from dnn_lab.training.pipeline import StepPlan
+    from dnn_lab.training.pipeline import StepGroups
 
-    plan = StepPlan(samples=1000, batch_size=32, per_call=10)
+    steps = StepGroups(samples=1000, batch_size=32, per_call=10)
     console = Console(file=io.StringIO(), force_terminal=True, width=100)
-    progress = Progress(console, 1, plan.batches, True, plan.batches_done)
+    progress = Progress(console, 1, steps.batches, True, steps.batches_done)
     progress.on_train_begin()
     progress.on_epoch_begin(0)
     progress.on_train_batch_end(3, {"loss": 0.5})  # the fourth call ends mini-batch 31
@@ -205,7 +205,7 @@ def test_progress_and_nan_guard_count_mini_batches_not_calls():
     assert (task.completed, task.total) == (31, 32)
     progress.close()
 
-    guard = NanGuard(plan.batches_done)
+    guard = NanGuard(steps.batches_done)
     model = types.SimpleNamespace(stop_training=False)
     guard.set_model(model)
     guard.on_epoch_begin(0)
