@@ -181,6 +181,18 @@ def test_the_shared_leaves_import_no_dnn_lab_module(name):
     assert internal_edges()[name] == set()
 
 
+def test_both_ends_of_a_trial_share_one_protocol_and_neither_imports_the_other():
+    edges = internal_edges()
+    protocol = "dnn_lab.store.trial_messages"
+    assert (
+        protocol in edges["dnn_lab.sweep.workers"]
+        and protocol in edges["dnn_lab.sweep.ray_executor"]
+    )
+    assert protocol in edges["dnn_lab.training.worker"]
+    assert edges[protocol] <= {"dnn_lab.store.status"} | LEAVES
+    assert not any(t.startswith("dnn_lab.sweep") for t in edges["dnn_lab.training.worker"])
+
+
 def test_the_dataset_table_and_the_records_are_leaves():
     edges = internal_edges()
     assert edges["dnn_lab.config.datasets"] <= LEAVES

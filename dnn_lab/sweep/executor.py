@@ -29,7 +29,7 @@ class ExecutorOptions:
 
 
 class TrialHandle(Protocol):
-    """A started trial, as the runner sees it."""
+    """A started trial, as the runner sees it: it reports, and never writes the trial."""
 
     trial: Trial
     slot: int
@@ -45,7 +45,8 @@ class TrialHandle(Protocol):
         """Stop the trial at once."""
 
     def run_dir(self) -> Path | None:
-        """The trial's run directory in the sweep folder, once there is one."""
+        """The trial's run directory in the sweep folder, once there is one (the runner
+        records it in the trial)."""
 
 
 class TrialPool(Protocol):
