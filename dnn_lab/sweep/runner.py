@@ -26,6 +26,7 @@ from pathlib import Path
 
 from dnn_lab.config.schema import Config, SweepConfig
 from dnn_lab.errors import (
+    EXIT_BUG,
     EXIT_DIVERGED,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -41,6 +42,7 @@ from dnn_lab.sweep.state import (
     FINISHED,
     PENDING,
     PRUNED,
+    SCORED,
     Preference,
     SweepState,
     Trial,
@@ -128,10 +130,11 @@ class SweepRunner:
             self.state.save()
             self.on_change()
             return EXIT_TERMINATED if self.stop_signal == signal.SIGTERM else EXIT_INTERRUPTED
-        self.state.status = runs.COMPLETED
+        scored = any(t.status in SCORED for t in self.state.trials)
+        self.state.status = runs.COMPLETED if scored else runs.FAILED  # nothing to compare
         self.state.save()
         self.on_change()
-        return EXIT_OK
+        return EXIT_OK if scored else EXIT_BUG
 
     # ----------------------------------------------------------------- internals
 

@@ -28,6 +28,9 @@ PRUNED = "pruned"
 PROMOTED = "promoted"  # hyperband: completed its rung, and its setting went on to the next
 # Statuses a resumed sweep keeps; every other trial runs again.
 FINISHED = frozenset({runs.COMPLETED, runs.FAILED, runs.DIVERGED, PRUNED, PROMOTED})
+# Trials that trained to their end (or their rung's, or until pruned): only they have a
+# score; a failed or diverged trial's value is the best epoch before it broke.
+SCORED = frozenset({runs.COMPLETED, PRUNED, PROMOTED})
 
 
 def inline(value: Any) -> str:
@@ -158,7 +161,11 @@ class SweepState:
         return min(waiting, key=prefer, default=None)  # min keeps the first of equals
 
     def best(self) -> Trial | None:
-        scored = [t for t in self.trials if t.value is not None and math.isfinite(t.value)]
+        scored = [
+            t
+            for t in self.trials
+            if t.status in SCORED and t.value is not None and math.isfinite(t.value)
+        ]
         if not scored:
             return None
         direction = self.direction or Direction.MIN
