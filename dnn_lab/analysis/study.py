@@ -209,15 +209,22 @@ def verdict(settings: list[Setting]) -> str:
     if len(scored) < 2:
         return "only one setting has results; nothing to rank"
     best, second = scored[0], scored[1]
-    if best.mean == second.mean:
-        return (
-            f"{best.label()} and {second.label()} tie at a mean of {number(best.mean)}: "
-            "nothing tells them apart"
+    if best.mean == second.mean:  # neither is ahead, whatever the order shows
+        n = min(best.n, second.n)
+        return f"{best.label()} and {second.label()} tie at a mean of {number(best.mean)}" + (
+            f": the difference is not significant at {n} seeds"
+            if n >= 2 and best.std + second.std > 0
+            else ": nothing tells them apart"
         )
     if best.n < 2 or second.n < 2:
         return (
             f"{best.label()} scored highest, but with fewer than 2 seeds per setting "
             "there is no interval to judge the difference by; add --repeats"
+        )
+    if best.std == 0 and second.std == 0:  # intervals of width 0 measure no noise
+        return (
+            f"{best.label()} scored highest, but every seed of both it and {second.label()} "
+            "scored the same (std 0), so there is no spread to judge the difference by"
         )
     low, high = best.interval
     other_low, other_high = second.interval

@@ -271,7 +271,8 @@ def list_runs(
         Path, typer.Argument(help="A runs directory.", autocompletion=_complete_dir)
     ] = Path("runs"),
     status: Annotated[
-        Status | None, typer.Option("--status", help="Only runs with this status.")
+        Status | None,
+        typer.Option("--status", help="Only runs with this status (failed includes crashed)."),
     ] = None,
     show_all: Annotated[
         bool, typer.Option("--all", help="Every run, not only the newest 25.")

@@ -131,6 +131,7 @@ class SweepView:
                 f"no trial completed, so there is no best {state.monitor} and nothing to "
                 f"compare; each trial's log is in {state.folder / LOGS_DIR}"
             )
+            return
         self.console.print(
             f"next: dnn-lab compare {state.folder}   dnn-lab report {state.folder}",
             highlight=False,

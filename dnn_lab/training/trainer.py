@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import traceback
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -266,7 +265,6 @@ class Training:
             self.run_dir,
             self.signals,
         )
-        clock = time.perf_counter()
         status, exit_code, message, error = runs.COMPLETED, EXIT_OK, "", None
         recorder = progress = nan_guard = None
         metrics: dict[str, Any] = {}
@@ -334,12 +332,12 @@ class Training:
         rows = recorder.rows if recorder is not None else []
         if not metrics:
             metrics = evaluation.summarize_history(rows, head)
-        metrics["wall_seconds"] = round(time.perf_counter() - clock, 3)
         try:
             with self.clock.phase("writing"):
                 if rows and status != runs.FAILED:
                     self._save_curves(rows)
             metrics["timing"] = self.clock.to_json()
+            metrics["wall_seconds"] = metrics["timing"]["total"]  # the whole run, data included
             runs.write_json(run_dir / runs.METRICS_FILE, metrics)
         except OSError as exc:  # a full disk must not hide the status below
             record.warn(f"could not write results: {exc}")
