@@ -336,8 +336,9 @@ class Training:
             with self.clock.phase("writing"):
                 if rows and status != runs.FAILED:
                     self._save_curves(rows)
-            metrics["timing"] = self.clock.to_json()
-            metrics["wall_seconds"] = metrics["timing"]["total"]  # the whole run, data included
+            timing = self.clock.to_json()
+            metrics["wall_seconds"] = timing["total"]  # the whole run, data loading included
+            metrics["timing"] = timing
             runs.write_json(run_dir / runs.METRICS_FILE, metrics)
         except OSError as exc:  # a full disk must not hide the status below
             record.warn(f"could not write results: {exc}")
