@@ -116,6 +116,7 @@ def compare_command(
                 sort=sort,
                 reverse=reverse,
                 top=top,
+                columns=_split(columns),
             )
             return
 
@@ -147,7 +148,7 @@ def _plot_diagnostics(paths: list[Path], target: Path) -> None:
 
 
 def _compare_grouped(paths: list[Path], by: str | None, output_format, plot, **arrange) -> None:
-    """Settings over seeds; ``arrange`` is --where, --sort, --reverse and --top."""
+    """Settings over seeds; ``arrange`` is --where, --sort, --reverse, --top and --columns."""
     from dnn_lab.analysis import study
     from dnn_lab.store.collect import collect
     from dnn_lab.sweep.state import counted_runs

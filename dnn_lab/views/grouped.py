@@ -37,27 +37,43 @@ def grouped(
     sort: str | None = None,
     reverse: bool = False,
     top: int | None = None,
+    columns: Sequence[str] = (),
 ) -> Study:
     """The runs grouped into settings over seeds, then filtered, sorted and cut to ``top``.
 
     The verdict is on the settings the filters keep, best first, whatever the sort.
+    ``columns`` adds config keys to the keys shown beside each setting.
 
     Raises:
-        DnnLabError: a ``--where`` or ``--sort`` key that is no statistic or config key.
+        DnnLabError: a ``--where``, ``--sort`` or ``--columns`` key that is no statistic or
+            config key.
     """
+    everything = found  # the keys a user may name are those of every run
     conditions = [parse_where(text) for text in where]
     metric = common_monitor(found)  # of every run, before any is filtered out
-    on_runs = [c for c in conditions if _is_config_key(c.key, found)]
+    on_runs = [c for c in conditions if _is_config_key(c.key, everything)]
     for condition in on_runs:
         found = [run for run in found if condition.matches({"_config": run.config})]
     result = group_runs(found, by=by, metric=metric)
     settings = result.settings
     for condition in (c for c in conditions if c not in on_runs):
-        _check_statistic(condition.text, condition.key, result, found, "--where")
+        _check_statistic(condition.text, condition.key, result, everything, "--where")
         settings = [s for s in settings if condition.matches(_statistics(s, result.metric))]
     ordered = best_first(settings, result.direction)
+    judged = verdict(ordered)  # before --columns adds to the settings' labels
+    keys = list(result.keys)
+    for key in columns:
+        if not _is_config_key(key, everything):
+            options = sorted({k for run in everything for k in flatten(run.config)})
+            raise DnnLabError(
+                f"--columns {key!r}: no run has that config key" + did_you_mean(key, options)
+            )
+        if key not in keys:
+            keys.append(key)
+            for setting in result.settings:
+                setting.values[key] = _common_value(setting, key)
     if sort:
-        present, rest = _sorted(settings, sort, result, found)
+        present, rest = _sorted(settings, sort, result, everything)
     else:  # best first; the settings without a result stay last either way
         present, rest = [s for s in ordered if s.n], [s for s in ordered if not s.n]
     shown = (present[::-1] if reverse else present) + rest
@@ -65,11 +81,20 @@ def grouped(
         metric=result.metric,
         direction=result.direction,
         settings=shown[:top] if top else shown,
-        keys=result.keys,
-        verdict=verdict(ordered)
+        keys=keys,
+        verdict=judged
         if ordered or not conditions
         else f"no setting matches --where {' '.join(where)}; nothing to rank",
     )
+
+
+def _common_value(setting: Setting, key: str) -> Any:
+    """A setting's value of a config key, or ``(mixed)`` when its runs differ in it."""
+    values = [config_get(run.config, key) for run in setting.runs]
+    known = [v for v in values if v is not MISSING]
+    if not known:
+        return None
+    return known[0] if all(v == known[0] for v in known) else "(mixed)"
 
 
 def _is_config_key(key: str, found: list[runs.Run]) -> bool:

@@ -161,6 +161,10 @@ def test_grouped_compare_filters_and_sorts_settings(seeded_runs):
     )
     assert payload["settings"][0]["n"] == 3  # a config filter keeps every seed of a setting
     assert "only one setting has results" in payload["verdict"]
+    payload = json.loads(
+        cli("compare", folder, "--format", "json", "--columns", "train.epochs").output
+    )
+    assert [s["train.epochs"] for s in payload["settings"]] == ["2", "2", "2"]
 
 
 @pytest.mark.parametrize(
@@ -169,6 +173,7 @@ def test_grouped_compare_filters_and_sorts_settings(seeded_runs):
         (["--sort", "nosuch"], "--sort 'nosuch': the settings have no 'nosuch'"),
         (["--sort", "meen"], "did you mean 'mean'?"),
         (["--where", "stdd<1"], "did you mean 'std'?"),
+        (["--columns", "train.epoch"], "did you mean 'train.epochs'?"),
         # a run's own score would pick the good seeds out of a setting
         (["--where", "val_loss<1"], "--ungrouped shows the runs one by one"),
     ],
