@@ -156,3 +156,12 @@ def train_in_subprocess(config: Path, runs_dir: Path, *args: str) -> Path:
     assert done.returncode == 0, done.stdout + done.stderr
     (run_dir,) = Path(runs_dir).iterdir()
     return run_dir
+
+
+def dead_pid() -> int:
+    """The pid of a process that has just ended (a killed run's, say)."""
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    return pid

@@ -80,16 +80,22 @@ def _param(spec: dict[str, list[Any]], value: Any) -> Any:
 
 def completed_settings(info: dict[str, Any]) -> list[tuple[dict[str, Any], list[float]]]:
     """(overrides, completed scores in seed order) per setting of a ``sweep.json``."""
-    groups: dict[str, tuple[dict[str, Any], list[tuple[int, float]]]] = {}
+    groups: dict[str, tuple[dict[str, Any], dict[int, list[float]]]] = {}
     for trial in info.get("trials") or []:
         if not isinstance(trial, dict) or not isinstance(trial.get("overrides"), dict):
             continue
         key = json.dumps(trial["overrides"], sort_keys=True, default=str)
-        setting = groups.setdefault(key, (trial["overrides"], []))
+        setting = groups.setdefault(key, (trial["overrides"], {}))
         value = trial.get("value")
         if trial.get("status") == Status.COMPLETED and is_finite_number(value):
-            setting[1].append((int(trial.get("seed") or 0), float(value)))
-    return [(o, [v for _, v in sorted(scores)]) for o, scores in groups.values() if scores]
+            seed = trial.get("seed")
+            setting[1].setdefault(seed if isinstance(seed, int) else 0, []).append(float(value))
+    # one score per distinct seed: a seed trained twice is one sample, not two
+    return [
+        (o, [sum(v) / len(v) for _, v in sorted(seeds.items())])
+        for o, seeds in groups.values()
+        if seeds
+    ]
 
 
 def importance(info: dict[str, Any]) -> Importance:
@@ -143,6 +149,12 @@ def importance(info: dict[str, Any]) -> Importance:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = {k: axes[k] for k in keys}
     means = [(o, sum(s) / len(s)) for o, s in settings]
+    if len({score for _, score in means}) < 2:  # fANOVA divides by the variance
+        result.note = (
+            f"{metric} does not vary across the {len(settings)} completed settings "
+            f"(every mean is {number(means[0][1])}): no key explains anything"
+        )
+        return result
     overall = _evaluate(optuna, space, means, direction)
     ranked = [KeyImportance(key=k, share=overall[k]) for k in keys]
     ranked.sort(key=lambda item: -item.share)
@@ -150,6 +162,7 @@ def importance(info: dict[str, Any]) -> Importance:
     per_seed = [
         _evaluate(optuna, space, [(o, s[r]) for o, s in settings], direction)
         for r in range(repeats if repeats > 1 else 0)
+        if len({s[r] for _, s in settings}) > 1  # a seed on which nothing varies says nothing
     ]
     for estimate in per_seed:
         top = max(estimate, key=lambda k: estimate[k])

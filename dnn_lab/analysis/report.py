@@ -8,6 +8,7 @@ importance, and the report says how to install it when it is missing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,48 +34,19 @@ def read_base_config(path: Path) -> str | None:
 def write_report(
     folder: Path, study: Study, base_config: str | None, sweep_info: dict
 ) -> list[Path]:
-    """report.md, report.html and the curves they show, in the sweep folder."""
-    from dnn_lab.analysis import pareto
-    from dnn_lab.analysis.parallel import parallel_svg
+    """report.md, report.html and the curves they show, in the sweep folder.
 
-    curves = folder / CURVES_FILE
-    plot_study(study, curves)
+    A section that cannot be made (a plot that fails, an estimate the data does not
+    allow) says why in its place; the rest of the report is still written.
+    """
     ranking = [
         f"{i}. {s.label()}: {number(s.mean)}"
         + (f" +/- {number(s.std)}" if s.n > 1 else "")
         + f" (n={s.n})"
         for i, s in enumerate((s for s in study.settings if s.n), 1)
     ]
-    written = [folder / "report.md", folder / "report.html", curves]
-    fronts = pareto.tradeoffs(study)
-    front_lines = ["## Trade-offs: the Pareto fronts", ""]
-    if fronts.points:
-        pareto.plot_fronts(fronts, folder / FRONTS_FILE)
-        written.append(folder / FRONTS_FILE)
-        front_lines += [
-            f"Mean {study.metric} over seeds against the parameter count and the seconds per "
-            "epoch. A setting is on a front when no other setting beats it on both.",
-            "",
-            *(f"- {line}" for line in pareto.summary(fronts).splitlines()),
-            "",
-            render_markdown(pareto.to_table(fronts)),
-            f"![Pareto fronts]({FRONTS_FILE})",
-            "",
-        ]
-    else:
-        front_lines += ["No scored settings yet.", ""]
-    svg = parallel_svg(study)
-    parallel_lines = ["## Parallel coordinates", ""]
-    if svg:
-        runs.atomic_write_text(folder / PARALLEL_FILE, svg)
-        written.append(folder / PARALLEL_FILE)
-        parallel_lines += [
-            f"One line per setting across the keys that differ and the mean {study.metric}, "
-            "coloured by it (bright: best; the thickest line is the best setting).",
-            "",
-            f"![parallel coordinates]({PARALLEL_FILE})",
-            "",
-        ]
+    written = [folder / "report.md", folder / "report.html"]
+    svg: list[str] = []  # the parallel view, drawn inline in the HTML
     axes = sweep_info.get("grid") or {}
     space = sweep_info.get("space") or {}
     lines = [
@@ -93,16 +65,13 @@ def write_report(
         "",
         *ranking,
         "",
-        "## Learning curves per setting",
-        "",
-        "Mean over seeds, with a band from the lowest to the highest run.",
-        "",
-        f"![learning curves]({curves.name})",
-        "",
-        *_importance_lines(sweep_info),
-        *front_lines,
-        *parallel_lines,
-        *_trial_lines(sweep_info),
+        *_section("Learning curves per setting", lambda: _curve_lines(folder, study, written)),
+        *_section(
+            "What mattered: hyperparameter importance", lambda: _importance_lines(sweep_info)
+        ),
+        *_section("Trade-offs: the Pareto fronts", lambda: _front_lines(folder, study, written)),
+        *_section("Parallel coordinates", lambda: _parallel_lines(folder, study, written, svg)),
+        *_section("Trials", lambda: _trial_lines(sweep_info)),
         "## Configs",
         "",
         "Axes: " + (", ".join(f"`{k}` in {v}" for k, v in axes.items()) or "-"),
@@ -118,8 +87,73 @@ def write_report(
     ]
     markdown = "\n".join(lines)
     runs.atomic_write_text(folder / "report.md", markdown)
-    runs.atomic_write_text(folder / "report.html", _html(markdown, {PARALLEL_FILE: svg}))
+    inline = {PARALLEL_FILE: svg[0]} if svg else {}
+    runs.atomic_write_text(folder / "report.html", _html(markdown, inline))
     return written
+
+
+def _section(title: str, build: Callable[[], list[str]]) -> list[str]:
+    """A section's lines, or its title and why it could not be made."""
+    try:
+        return build()
+    except Exception as exc:  # one section is never worth the whole report
+        return [f"## {title}", "", f"Not computed: {type(exc).__name__}: {exc}.", ""]
+
+
+def _curve_lines(folder: Path, study: Study, written: list[Path]) -> list[str]:
+    curves = folder / CURVES_FILE
+    plot_study(study, curves)
+    written.append(curves)
+    return [
+        "## Learning curves per setting",
+        "",
+        "Mean over seeds, with a band from the lowest to the highest run.",
+        "",
+        f"![learning curves]({curves.name})",
+        "",
+    ]
+
+
+def _front_lines(folder: Path, study: Study, written: list[Path]) -> list[str]:
+    from dnn_lab.analysis import pareto
+
+    fronts = pareto.tradeoffs(study)
+    lines = ["## Trade-offs: the Pareto fronts", ""]
+    if not fronts.points:
+        return [*lines, "No scored settings yet.", ""]
+    pareto.plot_fronts(fronts, folder / FRONTS_FILE)
+    written.append(folder / FRONTS_FILE)
+    return [
+        *lines,
+        f"Mean {study.metric} over seeds against the parameter count and the seconds per "
+        "epoch. A setting is on a front when no other setting beats it on both.",
+        "",
+        *(f"- {line}" for line in pareto.summary(fronts).splitlines()),
+        "",
+        render_markdown(pareto.to_table(fronts)),
+        f"![Pareto fronts]({FRONTS_FILE})",
+        "",
+    ]
+
+
+def _parallel_lines(folder: Path, study: Study, written: list[Path], svg: list[str]) -> list[str]:
+    from dnn_lab.analysis.parallel import parallel_svg
+
+    drawn = parallel_svg(study)
+    if not drawn:
+        return []
+    runs.atomic_write_text(folder / PARALLEL_FILE, drawn)
+    written.append(folder / PARALLEL_FILE)
+    svg.append(drawn)
+    return [
+        "## Parallel coordinates",
+        "",
+        f"One line per setting across the keys that differ and the mean {study.metric}, "
+        "coloured by it (bright: best; the thickest line is the best setting).",
+        "",
+        f"![parallel coordinates]({PARALLEL_FILE})",
+        "",
+    ]
 
 
 def _importance_lines(sweep_info: dict[str, Any]) -> list[str]:

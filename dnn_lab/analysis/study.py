@@ -3,7 +3,11 @@
 Each setting gets the mean and standard deviation of its best validation
 metric, a 95% confidence interval (Student's t), and the runs behind it. When
 the best setting's interval overlaps the runner-up's, the report says the
-difference is not significant at that number of seeds. No Keras here.
+difference is not significant at that number of seeds. A setting's n is the
+number of distinct seeds it completed: a run that repeats a seed (the same
+setting trained twice, or two runs that differ only by name) is the same
+sample again, so its score is averaged into that seed's and counted once.
+No Keras here.
 """
 
 from __future__ import annotations
@@ -74,8 +78,10 @@ class Setting:
 
     values: dict[str, Any]  # the keys that tell settings apart
     runs: list[runs.Run] = field(default_factory=list)
-    scores: list[float] = field(default_factory=list)  # best metric of each completed run
+    scores: list[float] = field(default_factory=list)  # one per distinct completed seed
     others: dict[str, int] = field(default_factory=dict)  # runs not completed, by status
+    seeds: list[Any] = field(default_factory=list)  # the seed of each score, in order
+    repeated: int = 0  # completed runs of a seed already counted (not extra samples)
 
     @property
     def n(self) -> int:
@@ -123,8 +129,14 @@ def _best_score(run: runs.Run, metric: str, direction: Direction) -> float | Non
 
 
 def group_runs(found: list[runs.Run], by: str | None = None, metric: str | None = None) -> Study:
-    """Group runs by every config key but the seed (or by one key), then score each group."""
-    flat = [{k: v for k, v in flatten(run.config).items() if k not in _IGNORED} for run in found]
+    """Group runs by every config key but the seed (or by one key), then score each group.
+
+    A setting's scores are one per distinct seed: completed runs of one seed (and, with
+    ``by``, of one whole config) are averaged and counted once, so n never exceeds the
+    seeds the setting really trained.
+    """
+    configs = [flatten(run.config) for run in found]
+    flat = [{k: v for k, v in f.items() if k not in _IGNORED} for f in configs]
     if by is not None:
         keys = [by]
         missing = [run.path for run, f in zip(found, flat, strict=True) if by not in f]
@@ -141,11 +153,11 @@ def group_runs(found: list[runs.Run], by: str | None = None, metric: str | None 
             for k in {k for f in flat for k in f}
             if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1
         )
-    monitors = [run.scores.monitor for run in found if run.scores.monitor]
-    metric = metric or (max(set(monitors), key=monitors.count) if monitors else "val_loss")
+    metric = metric or common_monitor(found)
     direction = Direction.of(metric)
     groups: dict[str, Setting] = {}
-    for run, values in zip(found, flat, strict=True):
+    samples: dict[str, dict[str, list[float]]] = {}  # setting -> sample -> its runs' scores
+    for run, values, config in zip(found, flat, configs, strict=True):
         chosen = {k: values.get(k) for k in keys}
         key = json.dumps(chosen, sort_keys=True, default=str)
         setting = groups.setdefault(key, Setting(chosen))
@@ -153,24 +165,67 @@ def group_runs(found: list[runs.Run], by: str | None = None, metric: str | None 
         score = _best_score(run, metric, direction) if run.status == Status.COMPLETED else None
         if score is None:
             setting.others[run.status] = setting.others.get(run.status, 0) + 1
-        else:
-            setting.scores.append(score)
-    ordered = sorted(groups.values(), key=lambda s: (s.n == 0, direction.sort_key(s.mean)))
+            continue
+        seed = config.get("seed", run.record.seed)
+        # one sample: the seed, and with --by whatever else tells two runs apart
+        sample = json.dumps([seed, values] if by is not None else seed, default=str)
+        samples.setdefault(key, {}).setdefault(sample, []).append(score)
+    for key, setting in groups.items():
+        for sample, scores in samples.get(key, {}).items():
+            seed = json.loads(sample)
+            setting.seeds.append(seed[0] if by is not None else seed)
+            setting.scores.append(sum(scores) / len(scores))
+            setting.repeated += len(scores) - 1
+    ordered = best_first(list(groups.values()), direction)
     return Study(
         metric=metric, direction=direction, settings=ordered, keys=keys, verdict=verdict(ordered)
     )
 
 
+def common_monitor(found: list[runs.Run]) -> str:
+    """The metric most of the runs were scored by (val_loss when none says)."""
+    monitors = [run.scores.monitor for run in found if run.scores.monitor]
+    return max(set(monitors), key=monitors.count) if monitors else "val_loss"
+
+
+def best_first(settings: list[Setting], direction: Direction) -> list[Setting]:
+    """Settings with results by their mean, best first; those without any last."""
+    return sorted(settings, key=lambda s: (s.n == 0, direction.sort_key(s.mean)))
+
+
 def verdict(settings: list[Setting]) -> str:
     """Is the best setting (first) ahead of the runner-up by more than the seeds' noise?"""
     scored = [s for s in settings if s.n]
+    if not scored:
+        counts: dict[str, int] = {}
+        for setting in settings:
+            for status, count in setting.others.items():
+                counts[status] = counts.get(status, 0) + count
+        found = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        return (
+            "no setting has a completed run"
+            + (f" ({found})" if found else "")
+            + ("; nothing to rank")
+        )
     if len(scored) < 2:
         return "only one setting has results; nothing to rank"
     best, second = scored[0], scored[1]
+    if best.mean == second.mean:  # neither is ahead, whatever the order shows
+        n = min(best.n, second.n)
+        return f"{best.label()} and {second.label()} tie at a mean of {number(best.mean)}" + (
+            f": the difference is not significant at {n} seeds"
+            if n >= 2 and best.std + second.std > 0
+            else ": nothing tells them apart"
+        )
     if best.n < 2 or second.n < 2:
         return (
             f"{best.label()} scored highest, but with fewer than 2 seeds per setting "
             "there is no interval to judge the difference by; add --repeats"
+        )
+    if best.std == 0 and second.std == 0:  # intervals of width 0 measure no noise
+        return (
+            f"{best.label()} scored highest, but every seed of both it and {second.label()} "
+            "scored the same (std 0), so there is no spread to judge the difference by"
         )
     low, high = best.interval
     other_low, other_high = second.interval
@@ -206,9 +261,10 @@ def plot_study(study: Study, path: Path) -> Path:
 def to_table(study: Study) -> Table:
     """One row per setting, best first: the values that tell it apart and its statistics."""
     titles = short_titles([f"config.{k}" for k in study.keys])
+    ranks = {id(s): i for i, s in enumerate(best_first(study.settings, study.direction), 1)}
     rows = []
-    for rank, setting in enumerate(study.settings, start=1):
-        row: dict[str, Any] = {"rank": rank if setting.n else None}
+    for setting in study.settings:
+        row: dict[str, Any] = {"rank": ranks[id(setting)] if setting.n else None}
         for key in study.keys:
             row[titles[f"config.{key}"]] = show_value(setting.values.get(key))
         low, high = setting.interval
@@ -220,7 +276,7 @@ def to_table(study: Study) -> Table:
                 "interval": f"{number(low)} .. {number(high)}" if setting.n >= 2 else None,
                 "ci95_low": _defined(low),
                 "ci95_high": _defined(high),
-                "other": ", ".join(f"{c} {s}" for s, c in setting.others.items()) or None,
+                "other": _other(setting),
                 "runs": [str(run.path.name) for run in setting.runs],
             }
         )
@@ -249,7 +305,16 @@ def to_table(study: Study) -> Table:
         rows_name="settings",
         caption=f"{study.metric} at each run's best epoch, over seeds ({better} is better)",
         footer=study.verdict,
+        empty=study.verdict,
     )
+
+
+def _other(setting: Setting) -> str | None:
+    """What the setting ran besides its counted seeds: runs not completed, repeated seeds."""
+    parts = [f"{count} {status}" for status, count in setting.others.items()]
+    if setting.repeated:
+        parts.append(f"{setting.repeated} repeated seed{'s' if setting.repeated > 1 else ''}")
+    return ", ".join(parts) or None
 
 
 def _defined(value: float) -> float | None:

@@ -108,7 +108,17 @@ def compare_command(
             _compare_pareto(paths, by, output_format, plot)
             return
         if by is not None or (not ungrouped and any(is_sweep_dir(p) for p in paths)):
-            _compare_grouped(paths, by, output_format, plot)
+            _compare_grouped(
+                paths,
+                by,
+                output_format,
+                plot,
+                where=where or (),
+                sort=sort,
+                reverse=reverse,
+                top=top,
+                columns=_split(columns),
+            )
             return
 
         result = compare.compare(
@@ -138,13 +148,15 @@ def _plot_diagnostics(paths: list[Path], target: Path) -> None:
     _stderr().print(f"diagnostics written to {target}", soft_wrap=True)
 
 
-def _compare_grouped(paths: list[Path], by: str | None, output_format, plot) -> None:
+def _compare_grouped(paths: list[Path], by: str | None, output_format, plot, **arrange) -> None:
+    """Settings over seeds; ``arrange`` is --where, --sort, --reverse, --top and --columns."""
     from dnn_lab.analysis import study
     from dnn_lab.store.collect import collect
     from dnn_lab.sweep.state import counted_runs
+    from dnn_lab.views.grouped import grouped
 
     found, skipped = collect(counted_runs(paths))
-    result = study.group_runs(found, by=by)
+    result = grouped(found, by=by, **arrange)
     _render(study.to_table(result), output_format)
     _warn_skipped(skipped)
     if plot is not None:
@@ -255,7 +267,8 @@ def list_runs(
         Path, typer.Argument(help="A runs directory.", autocompletion=_complete_dir)
     ] = Path("runs"),
     status: Annotated[
-        RunStatus | None, typer.Option("--status", help="Only runs with this status.")
+        RunStatus | None,
+        typer.Option("--status", help="Only runs with this status (failed includes crashed)."),
     ] = None,
     show_all: Annotated[
         bool, typer.Option("--all", help="Every run, not only the newest 25.")

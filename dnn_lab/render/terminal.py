@@ -66,15 +66,28 @@ def print_training_result(console: Console, result) -> None:
             f"plain {number(mc['plain'].get('accuracy'))})",
             highlight=False,
         )
-    timing = ""
-    if "seconds_per_epoch" in metrics:
-        per_epoch = number(metrics["seconds_per_epoch"], "short")
-        timing = f" in {number(metrics.get('wall_seconds'), 'short')}s ({per_epoch}s/epoch)"
     line = Text(result.status, style=f"bold {colour}")
-    line.append(f"{timing}: {result.run_dir}")
+    line.append(f"{_time_taken(metrics)}: {result.run_dir}")
     console.print(line, highlight=False, soft_wrap=True)
     if result.message:  # an exception's text, brackets and all
         console.print(result.message, highlight=False, soft_wrap=True, markup=False)
+
+
+def _time_taken(metrics: dict) -> str:
+    """`` in 36.7s (data 30.7s, framework 3.1s, ...; 0.05s/epoch)``: the whole run, from the
+    process's start (a sweep trial's: from its hand-over), and where it went."""
+    total = metrics.get("wall_seconds")
+    if not isinstance(total, (int, float)):
+        return ""
+    timing = metrics.get("timing") or {}
+    parts = [
+        f"{name} {number(seconds, 'short')}s"
+        for name, seconds in timing.items()
+        if name != "total" and isinstance(seconds, (int, float)) and seconds >= 0.005
+    ]
+    if isinstance(metrics.get("seconds_per_epoch"), (int, float)):
+        parts.append(f"{number(metrics['seconds_per_epoch'], 'short')}s/epoch")
+    return f" in {number(total, 'short')}s" + (f" ({', '.join(parts)})" if parts else "")
 
 
 def print_datasets(console: Console) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dnn_lab.store import runs
+from dnn_lab.store.status import Status
 
 
 def collect(paths: Iterable[Path]) -> tuple[list[runs.Run], list[Path]]:
@@ -79,13 +80,19 @@ def config_get(config: dict[str, Any], dotted: str) -> Any:
     return node
 
 
+# ``runs --status failed`` means every run that broke: a crashed run failed too, only
+# too suddenly to write so (killed, out of memory, power lost).
+STATUS_GROUPS = {Status.FAILED: frozenset({Status.FAILED, Status.CRASHED})}
+
+
 def list_runs(folder: Path, status: str | None = None) -> list[dict[str, Any]]:
     """The runs in a runs directory (and in its sweep folders), newest first, one row each."""
     sweeps = [folder / name for name in _folders(folder) if runs.is_sweep_dir(folder / name)]
     found, _ = collect([folder, *sweeps])
+    wanted = STATUS_GROUPS.get(status, frozenset({status})) if status is not None else None
     rows = []
     for run in found:
-        if status is not None and run.status != status:
+        if wanted is not None and run.status not in wanted:
             continue
         monitor = run.scores.monitor
         rows.append(

@@ -117,6 +117,7 @@ class RunRecord(_Record):
     config: dict[str, Any] | None = None  # the resolved config
     host: str | None = None
     pid: int | None = None
+    pid_started: int | None = None  # the process's start, in clock ticks since boot (Linux)
     node: str | None = None  # where a cluster ran it (optional)
     init_from: dict[str, Any] | None = None  # run, copied, trainable
     params: dict[str, Any] | None = None  # total, trainable, non_trainable
@@ -151,6 +152,7 @@ class RunRecord(_Record):
         "config": "object",
         "host": "str",
         "pid": "int",
+        "pid_started": "int",
         "node": "str",
         "init_from": "object",
         "params": "object",

@@ -175,8 +175,26 @@ def create_run_dir(runs_dir: Path, name: str, now: datetime | None = None) -> Pa
 
 
 def host_identity() -> dict[str, Any]:
-    """Who is writing this run, so a reader can tell a live run from a dead one."""
-    return {"host": socket.gethostname(), "pid": os.getpid()}
+    """Who is writing this run, so a reader can tell a live run from a dead one.
+
+    ``pid_started`` tells this process from a later one that the system gave its pid.
+    """
+    return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "pid_started": process_start_ticks(os.getpid()),
+    }
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """When process ``pid`` started, in clock ticks since boot (Linux's /proc/PID/stat,
+    field 22); None where the system does not say, or no such process is running."""
+    try:
+        with open(f"/proc/{int(pid)}/stat", encoding="ascii", errors="replace") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()  # the name may hold spaces
+        return int(fields[19])
+    except (OSError, ValueError, IndexError, OverflowError):
+        return None
 
 
 # --------------------------------------------------------------------------- reading
@@ -234,7 +252,10 @@ class Run:
             return Status.DAMAGED
         if written is None:
             return Status.RUNNING  # run.json not written yet
-        if written == Status.RUNNING and _process_is_gone(self.record.host, self.record.pid):
+        record = self.record
+        if written == Status.RUNNING and _process_is_gone(
+            record.host, record.pid, record.pid_started
+        ):
             return Status.CRASHED
         return written
 
@@ -388,8 +409,9 @@ def _read_yaml(path: Path, problems: list[str]) -> dict | None:
     return data
 
 
-def _process_is_gone(host: str | None, pid: int | None) -> bool:
-    """Only decidable on the machine that ran it; a pid no process can have is gone."""
+def _process_is_gone(host: str | None, pid: int | None, started: int | None = None) -> bool:
+    """Only decidable on the machine that ran it; a pid no process can have is gone, and so
+    is one that a later process took over (it started at another time than the run's)."""
     if host != socket.gethostname() or pid is None:
         return False
     if pid <= 0:
@@ -399,5 +421,8 @@ def _process_is_gone(host: str | None, pid: int | None) -> bool:
     except (ProcessLookupError, OverflowError):
         return True
     except (PermissionError, OSError):
-        return False
-    return False
+        pass  # someone else's process: alive, though perhaps not the run's
+    if started is None:
+        return False  # a run written before start times were recorded, or not on Linux
+    now = process_start_ticks(pid)
+    return now is not None and now != started

@@ -20,7 +20,7 @@ from typing import Any
 from dnn_lab.config.schema import SweepConfig
 from dnn_lab.errors import DnnLabError
 from dnn_lab.store.status import Status
-from dnn_lab.sweep.plan import search_space
+from dnn_lab.sweep.plan import next_seeds, search_space
 from dnn_lab.sweep.search import SearchUpdate
 from dnn_lab.sweep.state import FINISHED, SweepState, Trial, inline
 
@@ -127,14 +127,11 @@ class OptunaSearch:
             setting[key] = self._decode(key, raw)
         group = self.settings_asked(state)
         self.handles[group] = handle
+        # TPE may propose a setting again: it then trains seeds that setting has not
+        seeds = next_seeds(state.trials, setting, state.seed, self.sweep.repeats)
         new = [
-            Trial(
-                index=len(state.trials) + r,
-                overrides=dict(setting),
-                seed=state.seed + r,
-                group=group,
-            )
-            for r in range(self.sweep.repeats)
+            Trial(index=len(state.trials) + r, overrides=dict(setting), seed=seed, group=group)
+            for r, seed in enumerate(seeds)
         ]
         return SearchUpdate(trials=tuple(new))
 

@@ -18,9 +18,10 @@ from dnn_lab.config.loading import apply_overrides, parse_yaml, validate_config
 from dnn_lab.config.schema import Config, SweepConfig
 from dnn_lab.errors import ConfigError
 from dnn_lab.store import runs
-from dnn_lab.sweep.state import BASE_FILE, SweepState, Trial
+from dnn_lab.sweep.state import BASE_FILE, SweepState, Trial, inline
 
 SEED = "seed"  # the one axis that sets the trials' seeds, not their settings
+NAME = "name"  # not a setting: trials of two names would be one model trained twice
 MAX_GRID_SETTINGS = 10_000  # a larger grid is a mistake more often than a plan
 
 # --------------------------------------------------------------------------- parsing axes
@@ -166,6 +167,28 @@ def check_grid_size(sweep: SweepConfig) -> None:
         )
 
 
+def check_axes(sweep: SweepConfig) -> None:
+    """No axis may make two trials the same run: no ``name`` axis, no value listed twice."""
+    if NAME in sweep.grid or NAME in sweep.space:
+        raise ConfigError(
+            "sweep axis name: a run's name does not change what trains, so each name would "
+            "train the same setting with the same seed and count as another seed; name the "
+            "sweep with --name, and repeat seeds with --repeats N"
+        )
+    lists = {k: v for k, v in sweep.grid.items()}
+    lists.update({k: s["choice"] for k, s in sweep.space.items() if "choice" in s})
+    for key, values in lists.items():
+        seen: set[str] = set()
+        for value in values:
+            text = json.dumps(value, sort_keys=True, default=str)
+            if text in seen:
+                raise ConfigError(
+                    f"sweep axis {key}: the value {inline(value)} is listed twice; each "
+                    "value is one setting (repeat a setting over seeds with --repeats N)"
+                )
+            seen.add(text)
+
+
 def check_seed_axis(sweep: SweepConfig) -> None:
     """A seed axis is a list of whole numbers, in a grid search only."""
     if SEED in sweep.space or (SEED in sweep.grid and sweep.search != "grid"):
@@ -189,18 +212,50 @@ def check_seed_axis(sweep: SweepConfig) -> None:
 
 
 def random_trials(sweep: SweepConfig, base_seed: int) -> list[Trial]:
-    """``trials`` settings drawn from the space (grid axes count as choices), seeded."""
+    """``trials`` settings drawn from the space (grid axes count as choices), seeded.
+
+    A setting drawn again trains the next seeds it has not trained: two trials of one
+    setting never share a seed, so each counts as a seed of its own (``draw_notes``).
+    """
     import numpy as np
 
     rng = np.random.default_rng(base_seed)
-    trials = []
+    trials: list[Trial] = []
     for _ in range(sweep.trials or 1):
         setting = {key: draw(rng, spec) for key, spec in search_space(sweep).items()}
-        for repeat in range(sweep.repeats):
-            trials.append(
-                Trial(index=len(trials), overrides=dict(setting), seed=base_seed + repeat)
-            )
+        for seed in next_seeds(trials, setting, base_seed, sweep.repeats):
+            trials.append(Trial(index=len(trials), overrides=dict(setting), seed=seed))
     return trials
+
+
+def next_seeds(trials: list[Trial], setting: dict[str, Any], start: int, count: int) -> list[int]:
+    """``count`` seeds from ``start`` on that no trial of ``setting`` has taken yet."""
+    label = Trial(index=-1, overrides=setting, seed=0).setting()
+    taken = {t.seed for t in trials if t.setting() == label and t.budget is None}
+    seeds: list[int] = []
+    seed = start
+    while len(seeds) < count:
+        if seed not in taken:
+            seeds.append(seed)
+        seed += 1
+    return seeds
+
+
+def draw_notes(trials: list[Trial], repeats: int, search: str) -> list[str]:
+    """One line per setting a random or guided search drew more than once, and its seeds."""
+    if search == "grid":
+        return []
+    seeds: dict[str, list[int]] = {}
+    first = min((t.budget for t in trials if t.budget is not None), default=None)
+    for trial in trials:
+        if trial.budget == first:  # hyperband: later rungs train the same seeds again
+            seeds.setdefault(trial.setting(), []).append(trial.seed)
+    return [
+        f"{setting} was drawn {len(found) // max(1, repeats)} times: each draw trains new "
+        f"seeds ({', '.join(map(str, found))}), so no seed counts twice"
+        for setting, found in seeds.items()
+        if len(found) > repeats
+    ]
 
 
 def search_space(sweep: SweepConfig) -> dict[str, dict[str, list[Any]]]:
@@ -224,6 +279,7 @@ def planned_trials(sweep: SweepConfig, base_seed: int, epochs: int | None = None
 
     ``epochs`` (the base config's ``train.epochs``) sets a hyperband search's rungs.
     """
+    check_axes(sweep)
     check_seed_axis(sweep)
     if sweep.search == "grid":
         check_grid_size(sweep)
@@ -286,14 +342,24 @@ def check_trials(base: dict[str, Any], trials: list[Trial], sweep: SweepConfig) 
             }
             samples.append(Trial(index=-1, overrides=setting, seed=0))
     seen: set[str] = set()
+    resolved: dict[str, str] = {}  # the config a setting trains -> the setting
     for trial in samples:
         if trial.setting() in seen:
             continue
         seen.add(trial.setting())
         try:
-            validate_config(apply_overrides(json.loads(json.dumps(base)), trial.set_args()))
+            config = validate_config(
+                apply_overrides(json.loads(json.dumps(base)), trial.set_args())
+            ).to_dict()
         except ConfigError as exc:
             raise ConfigError(f"sweep setting {trial.setting()}: {exc}") from None
+        config.pop(SEED, None)
+        same = resolved.setdefault(json.dumps(config, sort_keys=True), trial.setting())
+        if same != trial.setting() and trial.index >= 0:
+            raise ConfigError(
+                f"sweep settings {same} and {trial.setting()} train the same config; "
+                "give each value once"
+            )
 
 
 def trial_plan(config: Config, sweep: SweepConfig) -> list[Trial]:

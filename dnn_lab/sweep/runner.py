@@ -21,12 +21,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from dnn_lab.errors import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
+from dnn_lab.errors import EXIT_BUG, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
 from dnn_lab.store import runs
 from dnn_lab.store.status import Status
 from dnn_lab.sweep.executor import TrialHandle, TrialPool
 from dnn_lab.sweep.search import FixedPlan, Search, SearchUpdate
-from dnn_lab.sweep.state import FINISHED, Preference, SweepState, Trial, trial_value
+from dnn_lab.sweep.state import FINISHED, SCORED, Preference, SweepState, Trial, trial_value
 from dnn_lab.sweep.workers import WorkerPool, threads_for
 
 POLL_SECONDS = 0.2  # how often the runner looks at its trials
@@ -89,10 +89,11 @@ class SweepRunner:
             self.state.save()
             self.on_change()
             return EXIT_TERMINATED if self.stop_signal == signal.SIGTERM else EXIT_INTERRUPTED
-        self.state.status = Status.COMPLETED
+        scored = any(t.status in SCORED for t in self.state.trials)
+        self.state.status = Status.COMPLETED if scored else Status.FAILED  # nothing to compare
         self.state.save()
         self.on_change()
-        return EXIT_OK
+        return EXIT_OK if scored else EXIT_BUG
 
     # ----------------------------------------------------------------- internals
 

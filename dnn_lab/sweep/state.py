@@ -27,6 +27,9 @@ LOGS_DIR = "logs"  # one trial-NNN.log per trial: what its process printed
 FINISHED = frozenset(
     {Status.COMPLETED, Status.FAILED, Status.DIVERGED, Status.PRUNED, Status.PROMOTED}
 )
+# Trials that trained to their end (or their rung's, or until pruned): only they have a
+# score; a failed or diverged trial's value is the best epoch before it broke.
+SCORED = frozenset({Status.COMPLETED, Status.PRUNED, Status.PROMOTED})
 
 
 def inline(value: Any) -> str:
@@ -168,7 +171,11 @@ class SweepState:
         return min(waiting, key=prefer, default=None)  # min keeps the first of equals
 
     def best(self) -> Trial | None:
-        scored = [t for t in self.trials if t.value is not None and math.isfinite(t.value)]
+        scored = [
+            t
+            for t in self.trials
+            if t.status in SCORED and t.value is not None and math.isfinite(t.value)
+        ]
         if not scored:
             return None
         direction = self.direction or Direction.MIN

@@ -8,8 +8,8 @@ from rich.text import Text
 
 from dnn_lab.render.formatting import number
 from dnn_lab.store.status import Status
-from dnn_lab.sweep.plan import search_space
-from dnn_lab.sweep.state import FINISHED
+from dnn_lab.sweep.plan import draw_notes, search_space
+from dnn_lab.sweep.state import FINISHED, LOGS_DIR, SCORED
 
 FAILED_STATUSES = (Status.FAILED, Status.DIVERGED)
 
@@ -43,6 +43,8 @@ class SweepView:
         line = Text("sweep", style="bold")
         line.append(f" {state.folder}: {total} trials, {runner.workers} at a time")
         self.console.print(line, highlight=False, soft_wrap=True)
+        for note in draw_notes(state.trials, state.repeats, state.search):
+            self.note(f"note: {note}")
         if self.console.is_terminal:
             from rich.live import Live
 
@@ -124,6 +126,9 @@ class SweepView:
                 soft_wrap=True,
                 markup=False,
             )
+        if state.search == "optuna":  # its settings were drawn as it ran
+            for note in draw_notes(state.trials, state.repeats, state.search):
+                self.note(f"note: {note}")
         best = state.best()
         if best is not None:
             self.console.print(
@@ -133,6 +138,14 @@ class SweepView:
                 soft_wrap=True,
                 markup=False,
             )
+        elif state.status != Status.INTERRUPTED and not any(
+            t.status in SCORED for t in state.trials
+        ):
+            self.note(
+                f"no trial completed, so there is no best {state.monitor} and nothing to "
+                f"compare; each trial's log is in {state.folder / LOGS_DIR}"
+            )
+            return
         self.console.print(
             f"next: dnn-lab compare {state.folder}   dnn-lab report {state.folder}",
             highlight=False,
@@ -168,6 +181,8 @@ def print_trial_plan(console: Console, trials, sweep) -> None:
         f"{len(trials)} runs: {settings} settings x {seeds} seeds ({sweep.search} search)",
         highlight=False,
     )
+    for note in draw_notes(trials, sweep.repeats, sweep.search):
+        console.print(f"note: {note}", highlight=False, soft_wrap=True, markup=False)
     if sweep.search == "hyperband":
         budget = trials[0].budget if trials else "?"
         console.print(

@@ -27,13 +27,13 @@ PHASES = (
 
 def process_age() -> float:
     """Seconds since this process started (Linux); 0 where the system does not say."""
+    from dnn_lab.store.runs import process_start_ticks
+
+    ticks = process_start_ticks(os.getpid())
     try:
-        with open("/proc/self/stat", encoding="ascii") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
         with open("/proc/uptime", encoding="ascii") as uptime:
             up = float(uptime.read().split()[0])
-        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22 of the whole line
-        return max(0.0, up - started)
+        return max(0.0, up - ticks / os.sysconf("SC_CLK_TCK")) if ticks is not None else 0.0
     except (OSError, ValueError, IndexError, AttributeError):
         return 0.0
 

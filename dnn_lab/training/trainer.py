@@ -15,7 +15,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import time
 import traceback
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -256,7 +255,6 @@ class Training:
 
     def _fit_and_record(self, net, steps) -> TrainResult:
         """Train into the new run directory; however it ends, record how, ``run.json`` last."""
-        started = time.perf_counter()
         ending, hooks, metrics = _Ending(status=Status.COMPLETED, exit_code=EXIT_OK), None, {}
         try:
             self._write_opening_files(net)
@@ -277,7 +275,7 @@ class Training:
                 hooks.progress.close()
         self.signals.hold()  # the last files are written whatever arrives now
         rows = hooks.recorder.rows if hooks is not None else []
-        metrics = self._write_metrics(metrics, rows, ending, started)
+        metrics = self._write_metrics(metrics, rows, ending)
         if ending.status == Status.COMPLETED and self.signals.received is not None:
             # stopped while starting, training, evaluating or writing: never "completed"
             ending = _interrupted(self.signals.received, self.record)
@@ -373,19 +371,20 @@ class Training:
         )
 
     def _write_metrics(
-        self, metrics: dict[str, Any], rows: list, ending: _Ending, started: float
+        self, metrics: dict[str, Any], rows: list, ending: _Ending
     ) -> dict[str, Any]:
         """metrics.json (the history's summary when the run did not finish) and the curves."""
         from dnn_lab.training import evaluation
 
         if not metrics:
             metrics = evaluation.summarize_history(rows, self.head)
-        metrics["wall_seconds"] = round(time.perf_counter() - started, 3)
         try:
             with self.clock.phase("writing"):
                 if rows and ending.status != Status.FAILED:
                     self._save_curves(rows)
-            metrics["timing"] = self.clock.to_json()
+            timing = self.clock.to_json()
+            metrics["wall_seconds"] = timing["total"]  # the whole run, data loading included
+            metrics["timing"] = timing
             runs.write_json(self.run_dir / runs.METRICS_FILE, metrics)
         except OSError as exc:  # a full disk must not hide the status written next
             self.record.warn(f"could not write results: {exc}")

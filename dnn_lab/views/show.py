@@ -154,7 +154,7 @@ def _metrics(run: runs.Run, console: Console) -> None:
         )
     if scores.seconds_per_epoch is not None:
         lines.append(
-            f"training: {number(scores.wall_seconds or 0, 'short')}s, "
+            f"time: {number(scores.wall_seconds or 0, 'short')}s in all, "
             f"{number(scores.seconds_per_epoch, 'short')}s per epoch"
         )
     timing = {k: v for k, v in (scores.timing or {}).items() if isinstance(v, (int, float))}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from dnn_lab.store import runs
 from dnn_lab.store.status import Status
+from tests.conftest import dead_pid
 
 
 def test_two_runs_in_the_same_second_get_their_own_directories(tmp_path):
@@ -67,20 +68,12 @@ def test_reading_a_damaged_run_never_raises(tmp_path):
 
 def test_a_running_run_whose_process_is_gone_reads_as_crashed(tmp_path):
     info = {"status": Status.RUNNING, **runs.host_identity()}
-    info["pid"] = _dead_pid()
+    info["pid"] = dead_pid()
     runs.write_json(tmp_path / runs.RUN_FILE, info)
     assert runs.read_run(tmp_path).status == Status.CRASHED
     info["pid"] = os.getpid()
     runs.write_json(tmp_path / runs.RUN_FILE, info)
     assert runs.read_run(tmp_path).status == Status.RUNNING
-
-
-def _dead_pid() -> int:
-    pid = os.fork()
-    if pid == 0:
-        os._exit(0)
-    os.waitpid(pid, 0)
-    return pid
 
 
 def test_is_run_dir(tmp_path: Path):

@@ -77,9 +77,9 @@ def test_a_warm_trial_gives_the_history_of_the_same_trial_alone(tmp_path):
 
 
 def test_a_trial_that_needs_other_process_settings_gets_another_worker(tmp_path):
-    folder = sweep(
-        tmp_path, "--grid", "train.precision=float32,mixed_bfloat16,float32", "--workers", 1
-    )
+    # float32 twice, as two settings: one setting listed twice is refused (one seed, twice)
+    grid = "train={precision: float32},{precision: mixed_bfloat16},{precision: float32, epochs: 1}"
+    folder = sweep(tmp_path, "--grid", grid, "--workers", 1)
     state = SweepState.load(folder)
     assert [t.status for t in state.trials] == ["completed"] * 3
     pids = [run_info(t)["pid"] for t in state.trials]
