@@ -14,6 +14,8 @@ import pytest
 from dnn_lab.config.schema import SweepConfig
 from dnn_lab.direction import Direction
 from dnn_lab.store import runs
+from dnn_lab.store.status import Status
+from dnn_lab.sweep.runner import record_update
 from dnn_lab.sweep.state import SweepState
 from tests.conftest import merge, write_yaml
 from tests.sweep.conftest import QUICK, cli, only_sweep
@@ -80,8 +82,10 @@ def test_optuna_proposing_a_setting_again_gives_it_new_seeds(tmp_path):
         planned=6, seed=5, monitor="val_accuracy", direction=Direction.MAX,
     )  # fmt: skip
     search = OptunaSearch(state, plan)
-    while (trial := search.ask(state)) is not None:
-        trial.status = "running"
+    while update := search.more(state):
+        record_update(state, update)
+        for trial in update.trials:
+            state.trials[trial.index].status = Status.RUNNING
     assert seeds_by_setting(state.trials) == {"model.units=4": [5, 6, 7, 8, 9, 10]}
 
 
