@@ -19,7 +19,7 @@ from typing import Any
 from dnn_lab.analysis.study import Setting, t_critical
 from dnn_lab.ci.baseline import Group, match
 from dnn_lab.direction import Direction, is_finite_number
-from dnn_lab.errors import DnnLabError
+from dnn_lab.errors import DnnLabError, did_you_mean
 from dnn_lab.views.compare import _column_for
 
 PASSED = "passed"
@@ -94,8 +94,15 @@ def resolve_metric(name: str, rows: list[dict[str, Any]], option: str) -> str:
     """The column ``compare`` shows for ``name`` (``val_accuracy`` -> ``best_val_accuracy``)."""
     try:
         return _column_for(name, rows)
-    except DnnLabError as exc:
-        raise DnnLabError(f"{option}: {exc}") from None
+    except DnnLabError:
+        pass
+    prefixes = ("best_", "final_", "test_")
+    columns = sorted({k for row in rows for k in row if k.startswith(prefixes)})
+    metrics = sorted({k.split("_", 1)[1] for k in columns} | set(columns))
+    raise DnnLabError(
+        f"{option}: no metric {name!r} in these runs{did_you_mean(name, metrics)} "
+        f"Metrics: {', '.join(metrics)}"
+    )
 
 
 @dataclass(kw_only=True)

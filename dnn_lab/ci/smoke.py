@@ -208,6 +208,7 @@ def to_table(results: list[SmokeResult]) -> Table:
             Column(key="data", title="data", plain="real"),
             Column(key="verdict", title="verdict", plain=PASSED),
             Column(key="reason", title="reason"),
+            Column(key="reused_compiled", title="reused compiled model", drawn=False),
         ],
         rows=rows,
         header={"passed": passed, "failed": len(results) - passed, "total": len(results)},

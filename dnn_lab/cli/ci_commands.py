@@ -202,6 +202,10 @@ def _report(table, output_format, junit, markdown, cases, suite, summary) -> Non
     from dnn_lab.ci.summary import publish
     from dnn_lab.render import tables
 
+    # the files first: a reader that stops reading stdout early (| head) leaves them whole
+    if junit is not None:
+        junit_file.write(junit, suite, cases)
+    publish(summary(), markdown)
     if output_format is Format.table:
         tables.render_table(table, _stdout(wide_when_piped=True), limit=None)
     else:
@@ -211,9 +215,6 @@ def _report(table, output_format, junit, markdown, cases, suite, summary) -> Non
             Format.json: tables.render_json,
         }[output_format]
         typer.echo(render(table), nl=False)
-    if junit is not None:
-        junit_file.write(junit, suite, cases)
-    publish(summary(), markdown)
 
 
 def _smoke_case(result):

@@ -147,14 +147,21 @@ def _run(request: SmokeRequest, result: SmokeResult, warm: WarmModel) -> None:
         )
     losses = _train(net, data.x_train, data.y_train, batch, request.steps, config.seed)
     result.steps = len(losses)
+    # the first step's loss is the untrained model's (Keras logs it before the update);
+    # the last is averaged over the final steps, so one noisy batch decides nothing
     window = max(1, request.steps // 5)
-    result.loss_first = float(np.mean(losses[:window]))
+    result.loss_first = losses[0]
     result.loss_last = float(np.mean(losses[-window:]))
     bad = next((i for i, loss in enumerate(losses) if not math.isfinite(loss)), None)
     if bad is not None:
         raise _Failed(
             f"loss became {losses[bad]} at step {bad + 1} of {request.steps}; is the learning "
             "rate too high? Try a smaller train.optimizer.learning_rate or clipnorm: 1.0"
+        )
+    if result.loss_last > result.loss_first:
+        raise _Failed(
+            f"loss rose in {request.steps} steps ({result.loss_first:.4g} -> "
+            f"{result.loss_last:.4g}, at most {max(losses):.4g}); is the learning rate too high?"
         )
     if not result.loss_last < result.loss_first:
         raise _Failed(
