@@ -49,7 +49,7 @@ def make_console(*, stderr: bool = False, wide_when_piped: bool = False, **optio
     CI runners set ``FORCE_COLOR`` (and ``TERM``) to get colour in their logs; rich would
     take that for a terminal and redraw progress bars with cursor movement, frame after
     frame. Here only a tty is a terminal; off one, ``FORCE_COLOR`` (force-color.org: set
-    and not empty) adds colour and nothing else, and ``NO_COLOR`` still wins.
+    and not empty) adds colour and nothing else, and ``NO_COLOR`` (no-color.org) wins.
     """
     stream = sys.stderr if stderr else sys.stdout
     try:
@@ -58,7 +58,7 @@ def make_console(*, stderr: bool = False, wide_when_piped: bool = False, **optio
         tty = False
     if tty:
         return _Console(stderr=stderr, **options)
-    forced = os.environ.get("FORCE_COLOR", "")
+    forced = os.environ.get("FORCE_COLOR", "") if not os.environ.get("NO_COLOR") else ""
     return _Console(
         stderr=stderr,
         force_terminal=False,  # no cursor movement, no repeated frames
