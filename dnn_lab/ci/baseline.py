@@ -81,7 +81,7 @@ def group_rows(rows: list[dict[str, Any]]) -> list[Group]:
         group = groups.setdefault(group.key, group)
         group.runs.append(row["run"])
         for key, value in row.items():
-            if key.startswith(_SCORE_PREFIXES) and is_finite_number(value):
+            if key.startswith(_SCORE_PREFIXES) and key != "best_epoch" and is_finite_number(value):
                 group.scores.setdefault(key, []).append(float(value))
     return list(groups.values())
 

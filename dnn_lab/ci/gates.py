@@ -125,6 +125,12 @@ class Gate:
     def fails(self, strict: bool) -> bool:
         return self.verdict in (FAILED, REGRESSED) or (strict and self.verdict == INCONCLUSIVE)
 
+    def mark(self, strict: bool) -> str:
+        """✓ passed, ✗ failed, ? inconclusive (and not failing)."""
+        if self.fails(strict):
+            return "✗"
+        return "✓" if self.verdict == PASSED else "?"
+
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
@@ -232,10 +238,11 @@ def baseline_gates(
         interval = "" if math.isnan(half) else f" (95% interval {diff.change - half:+.4g} to "
         interval += "" if math.isnan(half) else f"{diff.change + half:+.4g})"
         better = "higher" if direction.higher_is_better else "lower"
+        share = f" ({tolerance})" if tolerance.relative else ""
         message = (
             f"{column} {diff.candidate.mean:.4g} (n={diff.candidate.n}) vs baseline "
             f"{diff.baseline.mean:.4g} (n={diff.baseline.n}): change {diff.change:+.4g}"
-            f"{interval}; {better} is better, allowed drop {allowed:.4g} ({tolerance}): {verdict}"
+            f"{interval}; {better} is better, allowed drop {allowed:.4g}{share}: {verdict}"
         )
         gates.append(
             Gate(

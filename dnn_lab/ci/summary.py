@@ -13,7 +13,7 @@ from dnn_lab.store import runs
 from dnn_lab.training.smoke import SmokeResult
 
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
-MARK = {True: "✅", False: "❌"}
+MARK = {"✓": "✅", "✗": "❌", "?": "⚠️"}  # the terminal's marks, as GitHub draws them
 
 
 def _cell(text: str) -> str:
@@ -28,11 +28,16 @@ def smoke_markdown(results: list[SmokeResult], table) -> str:
 
 def gates_markdown(gates: list[Gate], strict: bool) -> str:
     failing = sum(gate.fails(strict) for gate in gates)
-    verdict = "all gates passed" if not failing else f"{failing} of {len(gates)} gates failed"
+    unsure = sum(gate.mark(strict) == "?" for gate in gates)
+    verdict = "all gates passed"
+    if failing:
+        verdict = f"{failing} of {len(gates)} gates failed"
+    elif unsure:
+        verdict = f"no gate failed, {unsure} inconclusive"
     lines = [
         f"### dnn-lab check: {verdict}",
         "",
-        "| | run | metric | value | baseline | change | verdict |",
+        "| | run | metric | value | threshold / baseline | change | verdict |",
         "| --- | --- | --- | ---: | ---: | ---: | --- |",
     ]
     for gate in gates:
@@ -46,9 +51,7 @@ def gates_markdown(gates: list[Gate], strict: bool) -> str:
             "| "
             + " | ".join(
                 [
-                    "⚠️"
-                    if gate.verdict not in (PASSED,) and not gate.fails(strict)
-                    else MARK[not gate.fails(strict)],
+                    MARK[gate.mark(strict)],
                     _cell(gate.subject),
                     _cell(gate.metric),
                     number(gate.value),

@@ -259,8 +259,9 @@ def _gates_summary(found, strict: bool) -> str:
 def _gates_table(found, strict: bool):
     from dnn_lab.render.tables import Column, Table
 
-    rows = [{**gate.to_json(), "mark": "✗" if gate.fails(strict) else "✓"} for gate in found]
+    rows = [{**gate.to_json(), "mark": gate.mark(strict)} for gate in found]
     failing = sum(gate.fails(strict) for gate in found)
+    unsure = sum(gate.mark(strict) == "?" for gate in found)
     return Table(
         columns=[
             Column(key="mark", title="", exported=False),
@@ -278,6 +279,8 @@ def _gates_table(found, strict: bool):
         rows=rows,
         header={"failed": failing, "total": len(found), "strict": strict},
         rows_name="gates",
-        footer=f"{len(found) - failing} of {len(found)} gates passed",
+        footer=f"{len(found) - failing - unsure} of {len(found)} gates passed"
+        + (f", {unsure} inconclusive (a failure with --strict)" if unsure else "")
+        + (f", {failing} failed" if failing else ""),
         empty="no gates",
     )

@@ -129,3 +129,20 @@ def test_a_baseline_that_is_no_baseline_is_exit_2(tmp_path):
     done = check(str(run), "--baseline", str(other))
     assert done.exit_code == 2
     assert "not a dnn-lab baseline" in done.output
+
+
+def test_the_interval_of_the_difference_by_hand():
+    from dnn_lab.ci.gates import INCONCLUSIVE, REGRESSED, Tolerance, difference, judge
+    from dnn_lab.direction import Direction
+
+    # seeds on one side: their spread (s = 0.03) stands for both; t(2 df) = 4.303
+    diff = difference([0.91], [0.90, 0.93, 0.96])
+    assert diff.change == pytest.approx(-0.02)
+    assert diff.half_width == pytest.approx(4.303 * 0.03 * (1 + 1 / 3) ** 0.5)
+    assert judge(diff, Direction.MAX, Tolerance(amount=0, relative=False))[0] == INCONCLUSIVE
+    # Welch on both sides (equal spreads, 3 + 3 seeds: 4 df, t = 2.776): a loss that rose
+    # well beyond the spread regressed
+    diff = difference([0.50, 0.52, 0.51], [0.30, 0.31, 0.29])
+    assert diff.half_width == pytest.approx(2.776 * (2 * 0.01**2 / 3) ** 0.5)
+    verdict, allowed = judge(diff, Direction.MIN, Tolerance(amount=0.1, relative=True))
+    assert verdict == REGRESSED and allowed == pytest.approx(0.03)
