@@ -54,7 +54,8 @@ def _grouping(request: SmokeRequest) -> tuple[str, str]:
     except DnnLabError:
         return "tensorflow", request.config
     settings = config.to_dict()
-    return config.backend, json.dumps([settings["model"], settings["train"]], sort_keys=True)
+    shape = [config.data.dataset, config.data.path, config.data.target, config.data.one_hot]
+    return config.backend, json.dumps([settings["model"], settings["train"], shape], sort_keys=True)
 
 
 def plan(requests: list[SmokeRequest], workers: int) -> list[list[SmokeRequest]]:
