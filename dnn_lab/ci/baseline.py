@@ -69,8 +69,9 @@ def rows_of(paths: list[Path]) -> list[dict[str, Any]]:
 
 
 def group_rows(rows: list[dict[str, Any]]) -> list[Group]:
-    """Completed runs grouped by setting, in the order first seen."""
+    """Completed runs grouped by setting, in the order first seen; one score per seed."""
     groups: dict[str, Group] = {}
+    seen: dict[str, set[str]] = {}
     for row in rows:
         if row["status"] != runs.COMPLETED:
             continue
@@ -80,6 +81,10 @@ def group_rows(rows: list[dict[str, Any]]) -> list[Group]:
         group = Group(name=name, setting=setting)
         group = groups.setdefault(group.key, group)
         group.runs.append(row["run"])
+        seed = json.dumps(config.get("seed"))
+        if seed in seen.setdefault(group.key, set()):
+            continue  # a seed run twice is one sample, as the seed statistics count it
+        seen[group.key].add(seed)
         for key, value in row.items():
             if key.startswith(_SCORE_PREFIXES) and key != "best_epoch" and is_finite_number(value):
                 group.scores.setdefault(key, []).append(float(value))

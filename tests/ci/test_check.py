@@ -146,3 +146,14 @@ def test_the_interval_of_the_difference_by_hand():
     assert diff.half_width == pytest.approx(2.776 * (2 * 0.01**2 / 3) ** 0.5)
     verdict, allowed = judge(diff, Direction.MIN, Tolerance(amount=0.1, relative=True))
     assert verdict == REGRESSED and allowed == pytest.approx(0.03)
+
+
+def test_a_seed_run_twice_counts_once(tmp_path):
+    base = tmp_path / "base"
+    fake_run(base, "a", history=history(0.5, 0.90))
+    fake_run(base, "b", history=history(0.5, 0.96))  # the same seed (7) again
+    run = fake_run(tmp_path / "new", "c", history=history(0.5, 0.90))
+    done = check(str(run), "--baseline", str(base), "--format", "json")
+    (gate,) = gates(done)
+    assert gate["baseline_seeds"] == 1 and gate["reference"] == 0.90
+    assert gate["verdict"] == "passed"
