@@ -292,6 +292,9 @@ def main() -> None:
         peak,
     )
     lines += section(max(3, rounds))
+    from smoke_time import section as smoke_section
+
+    lines += smoke_section(max(3, rounds))
     with tempfile.TemporaryDirectory() as scratch:
         lines += startup(args.repeats, Path(scratch))
         rss = peak_memory_mb(

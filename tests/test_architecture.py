@@ -114,8 +114,18 @@ MAY_IMPORT = {
     "dnn_lab.exporters": {"dnn_lab.store"},
     "dnn_lab.training": {"dnn_lab.config", "dnn_lab.data", "dnn_lab.store", "dnn_lab.render"},
     "dnn_lab.sweep": {"dnn_lab.config", "dnn_lab.data", "dnn_lab.store", "dnn_lab.render"},
+    "dnn_lab.ci": {
+        "dnn_lab.config",
+        "dnn_lab.store",
+        "dnn_lab.render",
+        "dnn_lab.analysis",
+        "dnn_lab.views",
+        "dnn_lab.training",
+        "dnn_lab.sweep",
+    },
     "dnn_lab.cli": {
         "dnn_lab",
+        "dnn_lab.ci",
         "dnn_lab.config",
         "dnn_lab.data",
         "dnn_lab.store",

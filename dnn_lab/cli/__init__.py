@@ -24,4 +24,7 @@ from dnn_lab.cli import sweep_commands  # noqa: F401  sweep
 # isort: split
 from dnn_lab.cli import export_commands  # noqa: F401  schema, export
 
+# isort: split
+from dnn_lab.cli import ci_commands  # noqa: F401  smoke, check
+
 __all__ = ["app", "main", "EXIT_USER_ERROR"]

@@ -39,9 +39,9 @@ def _stderr():
 
     The few that style a word (``error:``) ask for markup and escape what they quote.
     """
-    from rich.console import Console
+    from dnn_lab.render.terminal import make_console
 
-    return Console(stderr=True, highlight=False, markup=False)
+    return make_console(stderr=True, highlight=False, markup=False)
 
 
 def _warn_skipped(skipped: list[Path]) -> None:
@@ -55,12 +55,9 @@ def _warn_skipped(skipped: list[Path]) -> None:
 
 def _stdout(wide_when_piped: bool = False):
     """The console for results; piped tables keep their natural width instead of 80 columns."""
-    from rich.console import Console
+    from dnn_lab.render.terminal import make_console
 
-    console = Console(highlight=False)
-    if wide_when_piped and not console.is_terminal:
-        console = Console(highlight=False, width=4096)
-    return console
+    return make_console(highlight=False, wide_when_piped=wide_when_piped)
 
 
 @contextmanager
@@ -181,18 +178,52 @@ def main() -> None:
     argv = sys.argv[1:]
     if "--debug" in argv[1:]:
         argv = ["--debug", *[a for a in argv if a != "--debug"]]
+    was_devnull = _is_devnull(1)
     try:
         app(args=argv, prog_name="dnn-lab")
     except KeyboardInterrupt:
         _exit(130)
+    except BrokenPipeError:
+        _exit(_reader_gone())
     except SystemExit as done:
-        _exit(done.code)
+        _exit(_reader_gone() if _stdout_broken(was_devnull) else done.code)
     except BaseException:
         import traceback
 
         traceback.print_exc()
         _exit(EXIT_BUG)
-    _exit(0)
+    _exit(_reader_gone() if _stdout_broken(was_devnull) else 0)
+
+
+def _is_devnull(fd: int) -> bool:
+    import os
+
+    try:
+        here, null = os.fstat(fd), os.stat(os.devnull)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (null.st_dev, null.st_ino)
+
+
+def _stdout_broken(was_devnull: bool) -> bool:
+    """Did a write meet a closed pipe (``| head``)? Click then swaps stdout for a quiet
+    wrapper; rich points descriptor 1 at /dev/null (and exits 1)."""
+    swapped = type(sys.stdout).__name__.endswith("PacifyFlushWrapper")
+    terminal = sys.modules.get("dnn_lab.render.terminal")
+    quiet = terminal is not None and terminal.READER["gone"]
+    return swapped or quiet or (not was_devnull and _is_devnull(1))
+
+
+def _reader_gone() -> int:
+    """The reader of our output closed it early (``| head -1``): all it wanted was shown.
+
+    End quietly with 0, as ``cat`` would under a shell that ignores SIGPIPE: stdout is
+    pointed at /dev/null so that the final flush has nowhere to fail.
+    """
+    from dnn_lab.render.terminal import reader_gone
+
+    reader_gone(sys.stdout)
+    return 0
 
 
 def _exit(code) -> None:

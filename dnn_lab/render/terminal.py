@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -9,6 +12,62 @@ from rich.text import Text
 from dnn_lab.render.formatting import number
 from dnn_lab.store import runs
 from dnn_lab.store.status import Status
+
+# FORCE_COLOR's levels as chalk and Node read them; any other non-empty value: 16 colours.
+_FORCED_COLOURS = {"2": "256", "3": "truecolor"}
+PIPED_WIDTH = 4096  # a piped table keeps its natural width instead of 80 columns
+
+
+class _Console(Console):
+    """Goes quiet when its reader goes away (``| head -1``): the command finishes its work
+    (a run still completes and records itself) instead of dying at the next line."""
+
+    def on_broken_pipe(self) -> None:
+        reader_gone(self.file)
+        self.quiet = True
+
+
+READER = {"gone": False}
+
+
+def reader_gone(stream=None) -> None:
+    """Point ``stream``'s descriptor (stdout by default) at /dev/null, so that later
+    writes and the final flush have nowhere to fail, and remember that it happened."""
+    READER["gone"] = True
+    stream = stream or sys.stdout
+    try:
+        fd = stream.fileno()
+        null = os.open(os.devnull, os.O_WRONLY)
+    except (AttributeError, OSError, ValueError):
+        return
+    os.dup2(null, fd)
+    os.close(null)
+
+
+def make_console(*, stderr: bool = False, wide_when_piped: bool = False, **options) -> Console:
+    """A console for one of the process's streams: live displays only on a real terminal.
+
+    CI runners set ``FORCE_COLOR`` (and ``TERM``) to get colour in their logs; rich would
+    take that for a terminal and redraw progress bars with cursor movement, frame after
+    frame. Here only a tty is a terminal; off one, ``FORCE_COLOR`` (force-color.org: set
+    and not empty) adds colour and nothing else, and ``NO_COLOR`` (no-color.org) wins.
+    """
+    stream = sys.stderr if stderr else sys.stdout
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        tty = False
+    if tty:
+        return _Console(stderr=stderr, **options)
+    forced = os.environ.get("FORCE_COLOR", "") if not os.environ.get("NO_COLOR") else ""
+    return _Console(
+        stderr=stderr,
+        force_terminal=False,  # no cursor movement, no repeated frames
+        force_interactive=False,
+        color_system=_FORCED_COLOURS.get(forced, "standard") if forced else None,
+        width=PIPED_WIDTH if wide_when_piped else options.pop("width", None),
+        **options,
+    )
 
 
 def _labelled(console: Console, label: str, text: str) -> None:
