@@ -18,6 +18,7 @@ from dnn_lab.analysis.study import _IGNORED
 from dnn_lab.direction import is_finite_number
 from dnn_lab.errors import DnnLabError
 from dnn_lab.store import runs
+from dnn_lab.store.status import Status
 from dnn_lab.store.collect import collect, flatten
 from dnn_lab.views.compare import run_row
 
@@ -73,7 +74,7 @@ def group_rows(rows: list[dict[str, Any]]) -> list[Group]:
     groups: dict[str, Group] = {}
     seen: dict[str, set[str]] = {}
     for row in rows:
-        if row["status"] != runs.COMPLETED:
+        if row["status"] != Status.COMPLETED:
             continue
         config = row["_config"] if isinstance(row.get("_config"), dict) else {}
         setting = {k: v for k, v in flatten(config).items() if k not in _IGNORED}
