@@ -18,8 +18,8 @@ from dnn_lab.analysis.study import _IGNORED
 from dnn_lab.direction import is_finite_number
 from dnn_lab.errors import DnnLabError
 from dnn_lab.store import runs
-from dnn_lab.store.status import Status
 from dnn_lab.store.collect import collect, flatten
+from dnn_lab.store.status import Status
 from dnn_lab.views.compare import run_row
 
 FORMAT = "dnn-lab-baseline"
