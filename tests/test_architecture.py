@@ -114,8 +114,21 @@ MAY_IMPORT = {
     "dnn_lab.exporters": {"dnn_lab.store"},
     "dnn_lab.training": {"dnn_lab.config", "dnn_lab.data", "dnn_lab.store", "dnn_lab.render"},
     "dnn_lab.sweep": {"dnn_lab.config", "dnn_lab.data", "dnn_lab.store", "dnn_lab.render"},
+    # the library face (dnn_lab.train, Run, Comparison, Study): everything below the CLI
+    "dnn_lab.api": {
+        "dnn_lab.config",
+        "dnn_lab.data",
+        "dnn_lab.store",
+        "dnn_lab.render",
+        "dnn_lab.analysis",
+        "dnn_lab.views",
+        "dnn_lab.exporters",
+        "dnn_lab.training",
+        "dnn_lab.sweep",
+    },
     "dnn_lab.cli": {
         "dnn_lab",
+        "dnn_lab.api",
         "dnn_lab.config",
         "dnn_lab.data",
         "dnn_lab.store",
