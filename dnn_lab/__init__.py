@@ -27,7 +27,7 @@ _EXPORTS = {
     "runs": "dnn_lab.api.run",
     "compare": "dnn_lab.api.comparison",
     "Comparison": "dnn_lab.api.comparison",
-    "sweep": "dnn_lab.api.study",
+    "sweep": "dnn_lab.sweep",  # the package, callable: dnn_lab.api.study.sweep
     "study": "dnn_lab.api.study",
     "report": "dnn_lab.api.study",
     "Study": "dnn_lab.api.study",
@@ -70,7 +70,8 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'dnn_lab' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(module), _RENAMED.get(name, name))
+    found = importlib.import_module(module)
+    value = found if module == f"dnn_lab.{name}" else getattr(found, _RENAMED.get(name, name))
     globals()[name] = value  # looked up once
     return value
 

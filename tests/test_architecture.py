@@ -142,7 +142,12 @@ MAY_IMPORT = {
 }
 # A Ray task is a function the driver hands to Ray; its body, run on a cluster node,
 # trains the trial as a warm worker does (the import is inside that function).
-CROSSINGS = {("dnn_lab.sweep.ray_executor", "dnn_lab.training.worker")}
+# ``dnn_lab.sweep`` is both this package and the API's function: calling the package calls
+# ``dnn_lab.api.study.sweep`` (imported inside that call).
+CROSSINGS = {
+    ("dnn_lab.sweep.ray_executor", "dnn_lab.training.worker"),
+    ("dnn_lab.sweep", "dnn_lab.api.study"),
+}
 
 
 def package_of(module: str) -> str:

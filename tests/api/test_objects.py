@@ -25,10 +25,13 @@ def test_import_dnn_lab_loads_no_framework_pandas_or_matplotlib():
         "         dnn_lab.report, dnn_lab.load_run, dnn_lab.runs, dnn_lab.ConfigError]\n"
         "heavy = ('keras', 'tensorflow', 'jax', 'torch', 'pandas', 'matplotlib')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+        # the package dnn_lab.sweep, once imported, is still the function dnn_lab.sweep
+        "import dnn_lab.sweep.plan\n"
+        "print(callable(dnn_lab.sweep), dnn_lab.sweep is names[3])\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    assert done.stdout.splitlines() == ["[]", "True True"]
 
 
 def test_the_public_names_are_listed_documented_and_typed():

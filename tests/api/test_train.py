@@ -74,3 +74,23 @@ def test_bad_arguments_are_user_errors_not_exits(given, tmp_path):
     config, overrides = (given, None) if not isinstance(given, dict) else (TINY, given)
     with pytest.raises(dnn_lab.ConfigError):
         dnn_lab.train(config, set=overrides, runs_dir=tmp_path)
+
+
+def test_sweep_runs_a_grid_in_workers_and_returns_its_study(tmp_path):
+    from tests.sweep.conftest import QUICK
+
+    study = dnn_lab.sweep(
+        QUICK,
+        grid={"model.units": [[8], [4, 4]]},
+        workers=1,
+        runs_dir=tmp_path,
+        name="grid",
+    )
+    assert study.folder is not None and (study.folder / runs.SWEEP_FILE).is_file()
+    frame = study.to_pandas()
+    assert sorted(frame["units"]) == ["[4,4]", "[8]"] and list(frame["n"]) == [1, 1]
+    assert all(run.status == "completed" for run in study.runs)
+    written = dnn_lab.report(study)
+    assert {path.name for path in written} >= {"report.md", "report.html"}
+    with pytest.raises(dnn_lab.DnnLabError, match="nothing to sweep"):
+        dnn_lab.sweep(QUICK, runs_dir=tmp_path / "none")
