@@ -22,7 +22,7 @@ from dnn_lab.config.loading import (
     validate_config,
 )
 from dnn_lab.config.schema import Config
-from dnn_lab.errors import ConfigError, DnnLabError
+from dnn_lab.errors import ConfigError, DnnLabError, Interrupted
 
 if TYPE_CHECKING:
     from dnn_lab.api.run import Run
@@ -74,20 +74,24 @@ def train(
         ConfigError: the config does not validate; ``.errors`` names each key path.
         DnnLabError: the data or the run directory cannot be used; no run was written.
         RunInterrupted: a ``KeyboardInterrupt``; the run was stopped and says so.
+        KeyboardInterrupt: stopped before the run directory was made; nothing written.
     """
     from dnn_lab.api.run import Run
     from dnn_lab.store import runs
 
-    result = train_config(
-        config,
-        set=set,
-        name=name,
-        runs_dir=runs_dir,
-        backend=backend,
-        device=device,
-        diagnostics=diagnostics,
-        console=_quiet_console() if quiet else None,
-    )
+    try:
+        result = train_config(
+            config,
+            set=set,
+            name=name,
+            runs_dir=runs_dir,
+            backend=backend,
+            device=device,
+            diagnostics=diagnostics,
+            console=_quiet_console() if quiet else None,
+        )
+    except Interrupted as stopped:  # before the run directory existed: nothing written
+        raise KeyboardInterrupt(str(stopped)) from None
     run = Run(result.run_dir)
     if result.status == runs.INTERRUPTED:
         raise RunInterrupted(run)
