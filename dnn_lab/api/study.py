@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dnn_lab.analysis import study as statistics
+from dnn_lab.direction import best_row
 from dnn_lab.errors import DnnLabError
 from dnn_lab.render import html
 from dnn_lab.render.tables import Table, export_rows
+from dnn_lab.store.runs import COMPLETED
 
 if TYPE_CHECKING:
     import pandas
@@ -65,20 +67,22 @@ class Study:
 
     @property
     def best_run(self) -> Run | None:
-        """The best setting's best run."""
+        """The best setting's best run (by its best epoch's value of the metric)."""
         from dnn_lab.api.run import Run
 
         best = self.best
         if best is None:
             return None
-        scored = [
-            (statistics._best_score(r, self.metric, self._result.direction), r) for r in best.runs
-        ]
-        scored = [(score, run) for score, run in scored if score is not None]
-        if not scored:
-            return None
-        key = self._result.direction.sort_key
-        return Run(min(scored, key=lambda pair: key(pair[0]))[1].path)
+        direction = self._result.direction
+        scored = []
+        for run in best.runs:
+            score = run.scores.best_value(self.metric)
+            if score is None:  # no metrics.json value: the best epoch of its history
+                row = best_row(run.history, self.metric, direction)
+                score = None if row is None else float(row[self.metric])
+            if score is not None and run.status == COMPLETED:
+                scored.append((direction.sort_key(score), str(run.path)))
+        return Run(min(scored)[1]) if scored else None
 
     @property
     def runs(self) -> list[Run]:
