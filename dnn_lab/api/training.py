@@ -112,12 +112,14 @@ def train_config(
     console=None,
     notes=None,
     command: list[str] | None = None,
+    again: bool = True,
 ) -> TrainResult:
     """Load, check and train ``config``, and print the result: ``train`` and ``dnn-lab train``.
 
     ``console`` is where the header, the progress and the result table go (default: the
     cell's output in a notebook, the terminal elsewhere); ``notes`` takes the notes
-    (default ``console``; the CLI's stderr).
+    (default ``console``; the CLI's stderr). ``again``: the process may train once more
+    (the CLI's ends after one run).
     """
     from dnn_lab.api.display import console_for_here, consoles_not_in_jupyter
     from dnn_lab.render.terminal import print_training_result

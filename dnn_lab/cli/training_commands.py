@@ -55,6 +55,7 @@ def train(
             console=_stdout(),
             notes=_stderr(),
             command=sys.argv,
+            again=False,
         )
     if result.error is not None:
         raise result.error

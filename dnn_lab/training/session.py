@@ -40,11 +40,13 @@ def train_here(
     console,
     command: list[str] | None = None,
     config_path: Path | None = None,
+    again: bool = True,
 ) -> TrainResult:
     """Train ``config`` in this process, as the n-th run of it (see the module's docstring).
 
     The first run's clock starts with the process (its start-up is part of its time);
-    a later run's starts now.
+    a later run's starts now. ``again``: this process may train once more (not the CLI's),
+    so a helper for the next run's curves is started once this run is done.
     """
     again = _trained["runs"] > 0
     clock = Stopwatch(origin=time.perf_counter()) if again else Stopwatch()
@@ -70,7 +72,8 @@ def train_here(
     _trained["runs"] += 1
     # The next run's curves: a helper that imports matplotlib now, while the user reads
     # this run, instead of during the next one (in-process where matplotlib is loaded).
-    _spare["painter"] = CurvePainter()
+    if again:
+        _spare["painter"] = CurvePainter()
     return result
 
 
