@@ -27,7 +27,7 @@ def test_the_initializers_notebook_runs_and_shows_its_study(tmp_path, monkeypatc
     monkeypatch.setenv("DNN_LAB_CONFIGS", str(REPO / "configs"))
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     client = nbclient.NotebookClient(
-        notebook, timeout=240, kernel_name="python3", resources={"metadata": {"path": tmp_path}}
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": tmp_path}}
     )
     client.execute()
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
@@ -96,7 +96,7 @@ def test_an_interrupt_in_a_kernel_stops_the_run_and_the_kernel_lives_on(tmp_path
         manager.shutdown_kernel(now=True)
 
 
-def _wait_for_epochs(runs_dir: Path, epochs: int, timeout: float = 180.0) -> Path:
+def _wait_for_epochs(runs_dir: Path, epochs: int, timeout: float = 300.0) -> Path:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for path in runs_dir.glob(f"*/{runs.HISTORY_FILE}"):
@@ -106,7 +106,7 @@ def _wait_for_epochs(runs_dir: Path, epochs: int, timeout: float = 180.0) -> Pat
     raise AssertionError(f"no run reached {epochs} epochs in {timeout} s")
 
 
-def _reply(client, msg_id: str, timeout: float = 120.0) -> dict:
+def _reply(client, msg_id: str, timeout: float = 300.0) -> dict:
     while True:
         reply = client.get_shell_msg(timeout=timeout)
         if reply["parent_header"].get("msg_id") == msg_id:
