@@ -3,6 +3,7 @@
 This package is also the API's function: ``dnn_lab.sweep(config, grid=...)`` calls
 ``dnn_lab.api.study.sweep``. A function of the same name as a subpackage would be
 replaced by the package the moment anything imports it, so the package is callable.
+Its arguments: ``help(dnn_lab.api.study.sweep)``.
 """
 
 import sys
