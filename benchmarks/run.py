@@ -258,9 +258,10 @@ def main() -> None:
     fashion = write(OUT / f"fashion_like_{n_train}.npz", n_train=n_train)
     rounds = 1 if args.quick else args.rounds
     from time_to_result import section
+    from warm_process import section as warm_section
 
     if args.only_time_to_result:
-        text = "\n".join(section(max(3, rounds)))
+        text = "\n".join([*section(max(3, rounds)), *warm_section(max(3, rounds))])
         (OUT / "time-to-result.md").write_text(text)
         print(text)
         return
@@ -295,6 +296,7 @@ def main() -> None:
     from smoke_time import section as smoke_section
 
     lines += smoke_section(max(3, rounds))
+    lines += warm_section(max(3, rounds))
     with tempfile.TemporaryDirectory() as scratch:
         lines += startup(args.repeats, Path(scratch))
         rss = peak_memory_mb(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import signal
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 # Exit codes, documented in the README.
 EXIT_OK = 0
@@ -43,8 +44,26 @@ class Interrupted(DnnLabError):
         )
 
 
+@dataclass(frozen=True, kw_only=True)
+class ConfigProblem:
+    """One thing wrong with a config: where (a dotted key path) and what."""
+
+    key: str  # "train.optimizer.learning_rate"; "" when it is the file as a whole
+    message: str  # the line a user reads, key path included
+
+
 class ConfigError(DnnLabError):
-    """A config file or ``--set`` override that does not validate."""
+    """A config file or ``--set`` override that does not validate.
+
+    ``errors`` lists each problem with its key path, so a program (or a notebook) can
+    tell which key to change without parsing the message.
+    """
+
+    def __init__(self, message: str, errors: Iterable[ConfigProblem] | None = None):
+        super().__init__(message)
+        self.errors: list[ConfigProblem] = (
+            list(errors) if errors is not None else [ConfigProblem(key="", message=message)]
+        )
 
 
 class DataError(DnnLabError):

@@ -123,8 +123,21 @@ MAY_IMPORT = {
         "dnn_lab.training",
         "dnn_lab.sweep",
     },
+    # the library face (dnn_lab.train, Run, Comparison, Study): everything below the CLI
+    "dnn_lab.api": {
+        "dnn_lab.config",
+        "dnn_lab.data",
+        "dnn_lab.store",
+        "dnn_lab.render",
+        "dnn_lab.analysis",
+        "dnn_lab.views",
+        "dnn_lab.exporters",
+        "dnn_lab.training",
+        "dnn_lab.sweep",
+    },
     "dnn_lab.cli": {
         "dnn_lab",
+        "dnn_lab.api",
         "dnn_lab.ci",
         "dnn_lab.config",
         "dnn_lab.data",
@@ -139,7 +152,12 @@ MAY_IMPORT = {
 }
 # A Ray task is a function the driver hands to Ray; its body, run on a cluster node,
 # trains the trial as a warm worker does (the import is inside that function).
-CROSSINGS = {("dnn_lab.sweep.ray_executor", "dnn_lab.training.worker")}
+# ``dnn_lab.sweep`` is both this package and the API's function: calling the package calls
+# ``dnn_lab.api.study.sweep`` (imported inside that call).
+CROSSINGS = {
+    ("dnn_lab.sweep.ray_executor", "dnn_lab.training.worker"),
+    ("dnn_lab.sweep", "dnn_lab.api.study"),
+}
 
 
 def package_of(module: str) -> str:

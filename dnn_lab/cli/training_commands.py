@@ -42,20 +42,21 @@ def train(
 ) -> None:
     """Train the network a config describes and write a run directory."""
     with _user_errors():
-        extra = ["train.diagnostics=true"] if diagnostics else []
-        cfg = _load(config, [*(overrides or []), *extra], name, device, backend)
-        if cfg.sweep is not None:
-            _stderr().print(
-                "note: this config has a sweep: section; train runs its base config once "
-                f"(dnn-lab sweep {config} runs the study)",
-                soft_wrap=True,
-            )
-        from dnn_lab.render.terminal import print_training_result
-        from dnn_lab.training.trainer import train as run_training
+        from dnn_lab.api.training import train_config
 
-        console = _stdout()
-        result = run_training(cfg, runs_dir, console=console, command=sys.argv, config_path=config)
-        print_training_result(console, result)
+        result = train_config(
+            config,
+            set=overrides or [],
+            name=name,
+            runs_dir=runs_dir,
+            backend=backend.value if backend else None,
+            device=device.value if device else None,
+            diagnostics=diagnostics,
+            console=_stdout(),
+            notes=_stderr(),
+            command=sys.argv,
+            again=False,
+        )
     if result.error is not None:
         raise result.error
     raise typer.Exit(result.exit_code)

@@ -12,10 +12,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from dnn_lab.config.messages import format_validation_error
+from dnn_lab.config.messages import format_problems, validation_problems
 from dnn_lab.config.names import short
 from dnn_lab.config.schema import Config
-from dnn_lab.errors import ConfigError
+from dnn_lab.errors import ConfigError, ConfigProblem
 
 MAX_CONFIG_BYTES = 256 * 1024
 MAX_YAML_NODES = 20_000
@@ -178,9 +178,28 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
     Overriding ``model.units`` (or ``model.layers``) with a list also sets the layer
     count, unless ``model.hidden_layers`` is overridden too.
     """
+    return apply_values(data, (parse_override(text) for text in overrides))
+
+
+def dotted_values(values: dict[str, Any]) -> list[tuple[list[str], Any]]:
+    """``{"train.epochs": 3}`` (Python's ``--set``) as key paths and values, checked."""
+    pairs = []
+    for key, value in values.items():
+        parts = str(key).strip().split(".")
+        if any(not part for part in parts):
+            raise ConfigError(
+                f"set: {key!r} is not a dotted key path",
+                [ConfigProblem(key=str(key), message=f"{key!r} is not a dotted key path")],
+            )
+        pairs.append((parts, value))
+    return pairs
+
+
+def apply_values(data: dict[str, Any], pairs: Iterable[tuple[list[str], Any]]) -> dict[str, Any]:
+    """``apply_overrides`` for values already parsed: ``(["train", "epochs"], 2)`` pairs."""
     overridden: set[str] = set()
-    for text in overrides:
-        parts, value = parse_override(text)
+    for parts, value in pairs:
+        text = f"{'.'.join(parts)}={value}"
         overridden.add(".".join(parts))
         node: Any = data
         for depth, part in enumerate(parts[:-1]):
@@ -232,7 +251,8 @@ def validate_config(data: dict[str, Any], source: str = "config") -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from None
+        problems = validation_problems(exc)
+        raise ConfigError(format_problems(problems, source), problems) from None
 
 
 def load_config(

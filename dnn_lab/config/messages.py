@@ -9,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from dnn_lab.config.names import short
 from dnn_lab.config.schema import Config
-from dnn_lab.errors import did_you_mean
+from dnn_lab.errors import ConfigProblem, did_you_mean
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -39,7 +39,20 @@ _UNION_TAG = re.compile(r"^(str|int|float|bool|none|[a-z-]+\[.*\])$")
 
 def format_validation_error(exc: ValidationError, source: str) -> str:
     """One line per problem: ``key.path: what is wrong (received ...); did you mean ...``."""
-    lines: dict[str, str] = {}
+    return format_problems(validation_problems(exc), source)
+
+
+def format_problems(problems: list[ConfigProblem], source: str) -> str:
+    """The message of a ``ConfigError``: one problem on one line, several below a heading."""
+    found = [problem.message for problem in problems]
+    if len(found) == 1:
+        return f"{source}: {found[0]}"
+    return f"{source}: invalid config\n  " + "\n  ".join(found)
+
+
+def validation_problems(exc: ValidationError) -> list[ConfigProblem]:
+    """Pydantic's errors as one ``ConfigProblem`` per key path and kind of problem."""
+    lines: dict[str, ConfigProblem] = {}
     expected: dict[str, list[str]] = {}  # type errors, merged per path (unions report one each)
     received: dict[str, Any] = {}
     for error in exc.errors():
@@ -77,12 +90,10 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
         else:
             message = error["msg"][0].lower() + error["msg"][1:]
             text = f"{path}: {message}; received {short(error['input'])}"
-        lines.setdefault(path + text, text)
+        lines.setdefault(path + text, ConfigProblem(key=path, message=text))
     for path, wants in expected.items():
         if not any(key.startswith(path) for key in lines):  # a specific message says more
             want = " or ".join(dict.fromkeys(wants))
-            lines[path] = f"{path}: expected {want}; received {short(received[path])}"
-    found = list(lines.values())
-    if len(found) == 1:
-        return f"{source}: {found[0]}"
-    return f"{source}: invalid config\n  " + "\n  ".join(found)
+            text = f"{path}: expected {want}; received {short(received[path])}"
+            lines[path] = ConfigProblem(key=path, message=text)
+    return list(lines.values())

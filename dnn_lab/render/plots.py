@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -53,14 +54,29 @@ def plot_curves(
 ) -> Path:
     """Overlay runs: one colour per run, training dashed, validation solid."""
     check_target(path)
+    return save_figure(curves_figure(histories, title), path)
+
+
+def new_figure(panels: int):
+    """A figure of ``panels`` side by side, outside pyplot: drawing one never switches the
+    backend of a notebook (its inline plots) or leaves a figure for pyplot to show."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=FIGURE_SIZE, dpi=DPI)
+    return fig, fig.subplots(1, panels, squeeze=False)
+
+
+def _colours(count: int):
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    return matplotlib.colormaps["tab20" if count > 10 else "tab10"]
 
+
+def curves_figure(histories: Sequence[tuple[str, list[dict[str, Any]]]], title: str | None = None):
+    """``plot_curves``'s figure, for a caller that shows it rather than saves it."""
     panels = _metric_panels(histories)
-    fig, axes = plt.subplots(1, len(panels), figsize=FIGURE_SIZE, dpi=DPI, squeeze=False)
-    colours = plt.get_cmap("tab20" if len(histories) > 10 else "tab10")
+    fig, axes = new_figure(len(panels))
+    colours = _colours(len(histories))
     for index, (label, rows) in enumerate(histories):
         colour = colours(index % colours.N)
         rows = epoch_rows(rows)
@@ -81,7 +97,7 @@ def plot_curves(
     _legend_right(fig, axes, "solid: validation\ndashed: training", 0.8, top=0.95 if title else 1.0)
     if title:
         fig.suptitle(title)
-    return save_figure(fig, path)
+    return fig
 
 
 def _epoch_axis(axis, title: str) -> None:
@@ -114,8 +130,6 @@ def _legend_right(fig, axes, title: str, right: float, top: float = 1.0) -> None
 
 
 def save_figure(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
     try:
         # zlib's fastest level: the same pixels, written in a third of the time
         extra = {"pil_kwargs": {"compress_level": 1}} if Path(path).suffix.lower() == ".png" else {}
@@ -123,7 +137,8 @@ def save_figure(fig, path: Path) -> Path:
     except OSError as exc:  # read-only folder, full disk
         raise DnnLabError(f"cannot write a plot to {path}: {exc.strerror or exc}") from exc
     finally:
-        plt.close(fig)
+        if "matplotlib.pyplot" in sys.modules:  # a figure pyplot made (diagnostics, fronts)
+            sys.modules["matplotlib.pyplot"].close(fig)
     return Path(path)
 
 
@@ -143,18 +158,18 @@ def plot_bands(
 ) -> Path:
     """One line per setting: the mean over its runs, with a band from lowest to highest."""
     check_target(path)
-    import matplotlib
+    return save_figure(bands_figure(groups, metric), path)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
+def bands_figure(groups: Sequence[tuple[str, list[list[dict[str, Any]]]]], metric: str):
+    """``plot_bands``'s figure, for a caller that shows it rather than saves it."""
     panels = (
         [metric]
         if metric.endswith("loss")
         else [metric, "val_loss" if metric.startswith("val_") else "loss"]
     )
-    fig, axes = plt.subplots(1, len(panels), figsize=FIGURE_SIZE, dpi=DPI, squeeze=False)
-    colours = plt.get_cmap("tab20" if len(groups) > 10 else "tab10")
+    fig, axes = new_figure(len(panels))
+    colours = _colours(len(groups))
     for index, (label, histories) in enumerate(groups):
         colour = colours(index % colours.N)
         for axis, key in zip(axes[0], panels, strict=True):
@@ -181,4 +196,4 @@ def plot_bands(
     for axis, key in zip(axes[0], panels, strict=True):
         _epoch_axis(axis, key)
     _legend_right(fig, axes, "mean; band: lowest to highest run", 0.72)
-    return save_figure(fig, path)
+    return fig
