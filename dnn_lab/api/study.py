@@ -219,49 +219,29 @@ def sweep(
 
 
 def _run_sweep(cfg, grid, random, search, trials, repeats, workers, objectives, runs_dir) -> Path:
-    """Plan and run the sweep as ``dnn-lab sweep`` does; the sweep folder it made.
-
-    The one place this API drives ``dnn_lab.sweep``: where the sweep command's own
-    function lives, this is a call to it.
-    """
+    """Run the sweep through the function ``dnn-lab sweep`` calls; the folder it made."""
     from dnn_lab.api.display import console_for_here
     from dnn_lab.errors import EXIT_INTERRUPTED, EXIT_TERMINATED
-    from dnn_lab.sweep import plan as planning
-    from dnn_lab.sweep.runner import start_sweep
+    from dnn_lab.sweep.session import SweepRequest, run_sweep
     from dnn_lab.sweep.view import SweepView
 
-    plan = planning.merged_sweep(
-        cfg,
-        grid,
-        random,
-        search,
-        trials,
-        repeats,
-        workers,
-        objectives=list(objectives) if objectives else None,
+    request = SweepRequest(
+        config=cfg,
+        grid=tuple(grid),
+        random=tuple(random),
+        search=search,
+        trials=trials,
+        repeats=repeats,
+        workers=workers,
+        objectives=tuple(objectives) if objectives else None,
+        runs_dir=Path(runs_dir),
     )
-    if not plan.grid and not plan.space and plan.repeats == 1:
-        raise DnnLabError(
-            "nothing to sweep: give grid={KEY: [V1, V2]}, random={KEY: 'KIND(ARGS)'}, "
-            "repeats=N, or a sweep: section in the config"
+    outcome = run_sweep(request, SweepView(console_for_here()))
+    if outcome.exit_code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+        raise KeyboardInterrupt(
+            f"sweep {outcome.folder} stopped; dnn-lab sweep --resume continues it"
         )
-
-    class FolderView(SweepView):
-        """The sweep command's view, which also notes the folder the sweep made."""
-
-        folder: Path | None = None
-
-        def start(self, state, runner) -> None:
-            self.folder = Path(state.folder)
-            super().start(state, runner)
-
-    view = FolderView(console_for_here())
-    code = start_sweep(cfg, plan, Path(runs_dir), workers, view)
-    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
-        raise KeyboardInterrupt(f"sweep {view.folder} stopped; dnn-lab sweep --resume continues it")
-    if view.folder is None:
-        raise DnnLabError("the sweep ended before it began")
-    return view.folder
+    return outcome.folder
 
 
 def report(of: Study | str | Path, by: str | None = None) -> list[Path]:
