@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import math
 import os
@@ -48,7 +47,7 @@ from typing import Any
 import ray
 
 from dnn_lab.errors import EXIT_BUG, EXIT_INTERRUPTED, DnnLabError
-from dnn_lab.store import runs
+from dnn_lab.store import files, runs
 from dnn_lab.sweep.state import BASE_FILE, SweepState, Trial
 from dnn_lab.sweep.workers import SettingsOf, thread_environment, trial_request
 
@@ -79,7 +78,7 @@ def run_packed_trial(request: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"{SCRATCH}{os.getpid()}-") as scratch:
         scratch = Path(scratch)
         base = scratch / BASE_FILE
-        base.write_text(request["base_config"], encoding="utf-8")
+        runs.atomic_write_text(base, request["base_config"])
         log = scratch / "trial.log"
         answer = run_trial(
             {
@@ -121,9 +120,11 @@ def _stamp(run_dir: Path, *, node: str, config_path: str) -> None:
     """run.json says which node trained it, and names the sweep's base config, not a temp copy."""
     path = run_dir / runs.RUN_FILE
     try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        info = files.read_json(path, files.MAX_RUN_BYTES)
+    except (OSError, files.FileRefused):
         return  # a damaged run travels as it is
+    if not isinstance(info, dict):
+        return
     info["node"] = node
     info["config_path"] = config_path
     runs.write_json(path, info)
@@ -271,7 +272,7 @@ class RayPool:
         self._env = thread_environment(cluster.threads())
         self._open: list[RayTrial] = []
         self._settings_of = SettingsOf(state)
-        self._base_config = (state.folder / BASE_FILE).read_text(encoding="utf-8")
+        self._base_config = files.read_text(state.folder / BASE_FILE, files.MAX_CONFIG_BYTES)
 
     def start(self, trial: Trial, slot: int) -> RayTrial:
         settings = self._settings_of(trial)
@@ -349,7 +350,7 @@ class RayTrial:
         """The trial's log and run directory, into the sweep folder as a local trial leaves them."""
         log = self.trial.log_path(self.folder)
         log.parent.mkdir(exist_ok=True)
-        log.write_bytes(answer.get("log") or b"")
+        runs.atomic_write_bytes(log, answer.get("log") or b"")
         if answer.get("packed"):
             self.trial.run_dir = str(unpack_run(answer["packed"], self.folder))
 
@@ -357,7 +358,7 @@ class RayTrial:
         """Say in the trial's log what happened to it; the last lines become its message."""
         log = self.trial.log_path(self.folder)
         log.parent.mkdir(exist_ok=True)
-        with open(log, "a", encoding="utf-8") as out:
+        with os.fdopen(files.open_for_writing(log, append=True), "a") as out:
             out.write(text.rstrip() + "\n")
 
     def stop(self) -> None:

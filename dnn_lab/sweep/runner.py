@@ -32,7 +32,7 @@ from dnn_lab.errors import (
     EXIT_TERMINATED,
     DnnLabError,
 )
-from dnn_lab.store import runs
+from dnn_lab.store import files, runs
 from dnn_lab.sweep.driver import DriverLock
 from dnn_lab.sweep.executor import LOCAL, ExecutorOptions, TrialHandle, TrialPool
 from dnn_lab.sweep.plan import create_sweep, sweep_config_of
@@ -233,8 +233,8 @@ def _status_for(code: int, run: runs.Run | None) -> str:
 
 def _last_lines(path: Path, count: int = 3) -> str:
     try:
-        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
-    except OSError:
+        lines = [line for line in files.read_tail(path).splitlines() if line.strip()]
+    except (OSError, files.FileRefused):
         return ""
     return " | ".join(lines[-count:])
 

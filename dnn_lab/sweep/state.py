@@ -6,7 +6,6 @@ write a sweep through these records, and this module imports none of them.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -18,7 +17,7 @@ import yaml
 
 from dnn_lab.direction import Direction, best_row
 from dnn_lab.errors import DnnLabError
-from dnn_lab.store import runs
+from dnn_lab.store import files, runs
 
 BASE_FILE = "base.yaml"  # the config every trial starts from
 LOGS_DIR = "logs"  # one trial-NNN.log per trial: what its process printed
@@ -134,11 +133,9 @@ class SweepState:
     def load(cls, folder: Path) -> SweepState:
         path = Path(folder) / runs.SWEEP_FILE
         try:
-            payload = json.loads(path.read_text(encoding="utf-8"))
+            payload = files.read_json(path, files.MAX_SWEEP_BYTES)
         except FileNotFoundError:
             raise DnnLabError(f"{folder} is not a sweep folder (no {runs.SWEEP_FILE})") from None
-        except (OSError, json.JSONDecodeError) as exc:
-            raise DnnLabError(f"{path} is unreadable: {exc}") from None
         try:
             return cls.from_json(folder, payload)
         except (TypeError, ValueError) as exc:
@@ -182,8 +179,8 @@ def counted_runs(paths: Iterable[Path]) -> list[Path]:
 
 def _recorded_runs(folder: Path) -> list[Path] | None:
     try:
-        payload = json.loads((folder / runs.SWEEP_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        payload = files.read_json(folder / runs.SWEEP_FILE, files.MAX_SWEEP_BYTES)
+    except (OSError, files.FileRefused):
         return None
     trials = payload.get("trials") if isinstance(payload, dict) else None
     if not isinstance(trials, list):

@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from dnn_lab.config.loading import apply_overrides, read_config_file, validate_config
 from dnn_lab.errors import EXIT_BUG
-from dnn_lab.store import runs
+from dnn_lab.store import files, runs
 from dnn_lab.sweep.state import BASE_FILE, LOGS_DIR, SweepState, Trial
 
 # A worker that has trained this many trials is replaced, so that whatever a framework
@@ -131,7 +131,7 @@ class Worker:
         self.settings = settings
         self.trials = 0
         log.parent.mkdir(exist_ok=True)
-        self._log: IO[str] = open(log, "a", encoding="utf-8")  # noqa: SIM115
+        self._log: IO[str] = os.fdopen(files.open_for_writing(log, append=True), "a")
         # its own session: Ctrl-C reaches the driver only, which then stops each trial
         self.process = subprocess.Popen(
             [sys.executable, "-m", "dnn_lab.training.worker"],
@@ -231,8 +231,10 @@ class WorkerTrial:
             if not path.is_dir() or suffix not in path.name:
                 continue
             try:
-                info = json.loads((path / runs.RUN_FILE).read_text(encoding="utf-8"))
-            except (OSError, ValueError):
+                info = files.read_json(path / runs.RUN_FILE, files.MAX_RUN_BYTES)
+            except (OSError, files.FileRefused):
+                continue
+            if not isinstance(info, dict):
                 continue
             if info.get("pid") == self.worker.process.pid and str(info.get("name", "")).endswith(
                 suffix
