@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import stat
@@ -210,6 +211,15 @@ def copy_file(path: Path, target: Path, limit: int, inside: Path | None = None) 
             if copied > limit:
                 raise FileRefused(f"{path}: over the {limit:,}-byte limit")
             out.write(chunk)
+
+
+def sha256(path: Path) -> str:
+    """The SHA-256 of a file the caller made or checked (a copy ``copy_file`` wrote)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------- writing

@@ -18,6 +18,7 @@ import yaml
 from dnn_lab.direction import Direction, best_row
 from dnn_lab.errors import DnnLabError
 from dnn_lab.store import files, runs
+from dnn_lab.store.collect import recorded_runs
 
 BASE_FILE = "base.yaml"  # the config every trial starts from
 LOGS_DIR = "logs"  # one trial-NNN.log per trial: what its process printed
@@ -172,22 +173,6 @@ def counted_runs(paths: Iterable[Path]) -> list[Path]:
     """
     out: list[Path] = []
     for path in map(Path, paths):
-        recorded = _recorded_runs(path) if runs.is_sweep_dir(path) else None
+        recorded = recorded_runs(path) if runs.is_sweep_dir(path) else None
         out.extend([path] if recorded is None else recorded)
     return out
-
-
-def _recorded_runs(folder: Path) -> list[Path] | None:
-    try:
-        payload = files.read_json(folder / runs.SWEEP_FILE, files.MAX_SWEEP_BYTES)
-    except (OSError, files.FileRefused):
-        return None
-    trials = payload.get("trials") if isinstance(payload, dict) else None
-    if not isinstance(trials, list):
-        return None
-    # by name inside the folder: the path recorded may be relative to another directory
-    return [
-        folder / Path(t["run_dir"]).name
-        for t in trials
-        if isinstance(t, dict) and isinstance(t.get("run_dir"), str) and t["run_dir"]
-    ]
