@@ -43,11 +43,15 @@ def recorded_runs(folder: Path) -> list[Path] | None:
 
     A sweep folder may hold more run directories than trials (a trial interrupted and run
     again keeps its first run); only these count. None when the file lists no trials (a
-    sweep written by hand stands for all its runs) or cannot be read.
+    sweep written by hand stands for all its runs) or is gone.
+
+    Raises:
+        FileRefused: ``sweep.json`` is not a file the gate reads (a FIFO, a device, too
+            large, nested too deeply, not JSON): which runs count cannot be known.
     """
     try:
         payload = files.read_json(Path(folder) / runs.SWEEP_FILE, files.MAX_SWEEP_BYTES)
-    except (OSError, files.FileRefused):
+    except FileNotFoundError:
         return None
     trials = payload.get("trials") if isinstance(payload, dict) else None
     if not isinstance(trials, list) or not trials:

@@ -26,6 +26,7 @@ def load(path: Path) -> runs.Run:
 
 
 def render(run: runs.Run, console: Console) -> None:
+    _ = run.history, run.params  # read now: what is wrong with them is listed at the top
     status = run.status
     colour = "green" if status == runs.COMPLETED else "yellow"
     console.print(
