@@ -11,6 +11,7 @@ import os
 import pickle
 import resource
 import select
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -40,7 +41,9 @@ MEMORY = 1024**3  # what a reader may add to the address space: far over any lim
 def make_shape(path: Path, shape: str, content: bytes, size: int = 1 << 40) -> None:
     """Put ``shape`` at ``path``, standing for a file whose proper bytes are ``content``."""
     path = Path(path)
-    if path.is_symlink() or path.is_file():
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.is_symlink() or path.exists():
         path.unlink()
     if shape == "regular":
         path.write_bytes(content)
