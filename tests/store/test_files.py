@@ -176,3 +176,33 @@ def test_the_report_escapes_names_too(root):
         for char in UNSAFE:
             assert char not in text, (name, repr(char))
     assert "re\\u202elu" in (sweep / "report.md").read_text(encoding="utf-8")
+
+
+def test_an_error_naming_a_hostile_path_is_escaped(tmp_path):
+    folder = tmp_path / "not\x1b[2Ja run\u202e"
+    folder.mkdir()
+    code, output = bounded(cli, "show", folder)
+    assert code == 2, output
+    assert "not a run directory" in output
+    assert "\x1b" not in output and "\u202e" not in output
+    assert "not\\x1b[2Ja run\\u202e" in output
+
+
+def test_the_sweep_view_escapes_settings_read_from_sweep_json(root):
+    import yaml
+
+    from tests.conftest import TINY
+
+    (root / "20260102-090000-acts-sweep").mkdir(parents=True)
+    sweep = write_sweep(root / "20260102-090000-acts-sweep")
+    payload = json.loads((sweep / runs.SWEEP_FILE).read_text(encoding="utf-8"))
+    payload["status"] = "interrupted"
+    payload["trials"] = [
+        {"index": 0, "overrides": {"model.activation": "re\x1b[2Jlu\u202e"}, "seed": 7}
+    ]
+    runs.write_json(sweep / runs.SWEEP_FILE, payload)
+    (sweep / "base.yaml").write_text(yaml.safe_dump(TINY), encoding="utf-8")
+    code, output = bounded(cli, "sweep", "--resume", sweep, "--dry-run")
+    assert code == 0, output
+    assert "model.activation=re\\x1b[2Jlu\\u202e" in output
+    assert "\x1b" not in output and "\u202e" not in output
