@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dnn_lab.direction import is_finite_number
 from dnn_lab.render.formatting import Style, number
-from dnn_lab.store import runs
+from dnn_lab.store import files, runs
 
 EXPLODING_NORM = 1e3  # a gradient norm above this is flagged as exploding
 VANISHING_RATIO = 100.0  # ... and one this many times below the output layer's as vanishing
@@ -25,8 +25,8 @@ Table = dict[int, dict[str, dict[str, float]]]
 def read(run_dir: Path) -> Table:
     path = Path(run_dir) / runs.DIAGNOSTICS_FILE
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        text = files.read_text(path, files.MAX_DIAGNOSTICS_BYTES)
+    except (OSError, files.FileRefused):
         return {}
     table: Table = {}
     try:

@@ -14,9 +14,9 @@ from typing import Any
 
 from dnn_lab.analysis.study import Study, plot_study, to_table
 from dnn_lab.errors import DnnLabError
-from dnn_lab.render.formatting import number
+from dnn_lab.render.formatting import number, printable
 from dnn_lab.render.tables import Column, Table, render_markdown
-from dnn_lab.store import runs
+from dnn_lab.store import files, runs
 
 CURVES_FILE = "report-curves.png"
 FRONTS_FILE = "report-pareto.png"
@@ -25,9 +25,9 @@ PARALLEL_FILE = "report-parallel.svg"
 
 def read_base_config(path: Path) -> str | None:
     """The sweep's base config as text for the report; None when it cannot be read."""
-    try:
-        return Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    try:  # a link out of the sweep folder is refused: a report shows what the sweep holds
+        return files.read_text(path, files.MAX_CONFIG_BYTES, errors="replace")
+    except (OSError, files.FileRefused):
         return None
 
 
@@ -85,7 +85,9 @@ def write_report(
         "```",
         "",
     ]
-    markdown = "\n".join(lines)
+    # every name, value and the base config come from files: no escape sequence or bidi
+    # override reaches a reader's terminal (cat report.md) or the page
+    markdown = printable("\n".join(lines), newlines=True)
     runs.atomic_write_text(folder / "report.md", markdown)
     inline = {PARALLEL_FILE: svg[0]} if svg else {}
     runs.atomic_write_text(folder / "report.html", _html(markdown, inline))

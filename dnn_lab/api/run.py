@@ -14,6 +14,7 @@ from dnn_lab.render import html
 from dnn_lab.render.formatting import number
 from dnn_lab.store import runs
 from dnn_lab.store.records import MetricsRecord, RunRecord
+from dnn_lab.store.status import Status
 
 if TYPE_CHECKING:
     import pandas
@@ -116,7 +117,7 @@ class Run:
 
     def _repr_html_(self) -> str:
         stored, scores = self._stored, self._stored.scores
-        colour = "#1a7f37" if self.status == runs.COMPLETED else "#9a6700"
+        colour = "#1a7f37" if self.status == Status.COMPLETED else "#9a6700"
         head = (
             f"<p><b>{html.escape(self.name)}</b> "
             f'<span style="color:{colour}">{html.escape(self.status)}</span> '

@@ -77,7 +77,7 @@ def train(
         KeyboardInterrupt: stopped before the run directory was made; nothing written.
     """
     from dnn_lab.api.run import Run
-    from dnn_lab.store import runs
+    from dnn_lab.store.status import Status
 
     try:
         result = train_config(
@@ -93,7 +93,7 @@ def train(
     except Interrupted as stopped:  # before the run directory existed: nothing written
         raise KeyboardInterrupt(str(stopped)) from None
     run = Run(result.run_dir)
-    if result.status == runs.INTERRUPTED:
+    if result.status == Status.INTERRUPTED:
         raise RunInterrupted(run)
     if result.error is not None:
         raise result.error

@@ -73,10 +73,13 @@ def _user_errors():
         from rich.markup import escape
 
         from dnn_lab.errors import Interrupted
+        from dnn_lab.render.formatting import printable
 
         label = "stopped" if isinstance(exc, Interrupted) else "error"
-        # escaped: "pip install 'dnn-lab[optuna]'" is not a style tag
-        _stderr().print(f"[bold red]{label}:[/] {escape(str(exc))}", markup=True, soft_wrap=True)
+        # escaped: "pip install 'dnn-lab[optuna]'" is not a style tag; printable: a path
+        # or name from a file may hold escape sequences
+        message = escape(printable(str(exc), newlines=True))
+        _stderr().print(f"[bold red]{label}:[/] {message}", markup=True, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
 
 

@@ -180,15 +180,14 @@ def _render(table, output_format, limit: int | None = None) -> None:
 
 
 def _compare_importance(paths: list[Path], output_format) -> None:
-    import json as json_lib
-
     from dnn_lab.analysis import importance
-    from dnn_lab.store.runs import SWEEP_FILE, is_sweep_dir
+    from dnn_lab.store.runs import is_sweep_dir
+    from dnn_lab.sweep.sweep_file import read_sweep_file
 
     folders = [p for p in paths if is_sweep_dir(p)]
     if len(folders) != 1 or len(paths) != 1:
         raise DnnLabError("--importance takes one sweep folder (the folder with sweep.json)")
-    info = json_lib.loads((folders[0] / SWEEP_FILE).read_text(encoding="utf-8"))
+    info = read_sweep_file(folders[0], for_resume=False)
     found = importance.importance(info)
     if not found.enough and output_format is Format.table:
         _stdout().print(found.note, highlight=False, soft_wrap=True)

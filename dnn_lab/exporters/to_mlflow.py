@@ -5,17 +5,28 @@ sweep folder a parent run whose trials are its child runs. Each MLflow run carri
 ``dnn_lab.run_id`` (the run folder's name and its start time, which stay the same when the
 folder is copied or moved), so exporting again finds it and adds only what is new: params
 it lacks, epochs past the last one it has, summary metrics that changed, files it does not
-hold yet. Tags are set again (a run that was running may have finished).
+hold yet or whose content changed (the tag ``dnn_lab.files`` keeps each file's hash). Tags
+are set again (a run that was running may have finished).
+
+A trial is found again only under its own sweep's MLflow run: a copied sweep folder is a
+sweep of its own, with its own children. When a whole sweep is exported, a child that is
+no longer one of its trials (the first run of a trial that ``--resume`` ran again) is
+deleted from the experiment (MLflow keeps it restorable until ``mlflow gc``).
+
+Files are read through the store's gate (``dnn_lab.store.files``): a file that is not a
+regular file, is over its size limit or links outside its run or sweep folder is not
+uploaded, and the export says so.
 
 MLflow's limits are respected: 100 params or tags per call, 1,000 metrics per call,
 values of at most 6,000 characters (params) and 8,000 (tags), longer ones cut with "...".
-MLflow is an optional extra, imported only here.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,22 +35,42 @@ from typing import Any
 
 from dnn_lab import __version__
 from dnn_lab.errors import DnnLabError
+from dnn_lab.exporters.mlflow_store import (
+    DEFAULT_TRACKING_URI,
+    check_tracking_uri,
+    client_for,
+    experiment_id_of,
+    quoted,
+    store_errors,
+)
 from dnn_lab.exporters.selection import gather
-from dnn_lab.store import runs
+from dnn_lab.store import files, runs
 from dnn_lab.store.collect import flatten
 from dnn_lab.store.status import Status
 
-INSTALL_HINT = "pip install 'dnn-lab[mlflow]'"
 DEFAULT_EXPERIMENT = "dnn-lab"
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # in the working directory; artifacts in ./mlruns
 TAG_RUN_ID = "dnn_lab.run_id"  # what finds a run again on the next export
+TAG_FILES = "dnn_lab.files"  # {file name: sha256} of the files uploaded, to notice a change
+PARENT_TAG = "mlflow.parentRunId"
 MAX_PARAMS_PER_BATCH = 100  # MLflow's limits (mlflow.utils.validation)
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAM_LENGTH = 6000
 MAX_TAG_LENGTH = 8000
 
-RUN_ARTIFACTS = (runs.CONFIG_FILE, runs.SUMMARY_FILE, runs.PARAMS_FILE, runs.CURVES_FILE)
-SWEEP_ARTIFACTS = ("base.yaml", runs.SWEEP_FILE, "report.md", "report.html")
+# each file uploaded, and the most it may weigh (see dnn_lab.store.files)
+RUN_ARTIFACTS = {
+    runs.CONFIG_FILE: files.MAX_CONFIG_BYTES,
+    runs.SUMMARY_FILE: files.MAX_TEXT_BYTES,
+    runs.PARAMS_FILE: files.MAX_PARAMS_BYTES,
+    runs.CURVES_FILE: files.MAX_IMAGE_BYTES,
+}
+MODEL_ARTIFACT = {runs.MODEL_FILE: files.MAX_MODEL_BYTES}
+SWEEP_ARTIFACTS = {
+    "base.yaml": files.MAX_CONFIG_BYTES,
+    runs.SWEEP_FILE: files.MAX_SWEEP_BYTES,
+    "report.md": files.MAX_TEXT_BYTES,
+    "report.html": files.MAX_TEXT_BYTES,
+}
 _SUMMARY_SKIP = {"epoch", "lr", "seconds"}
 _STATUS = {  # dnn-lab's status -> MLflow's; a running run stays RUNNING
     Status.COMPLETED: "FINISHED",
@@ -65,6 +96,7 @@ class ExportedRun:
     artifacts: int = 0
     parent: str | None = None  # the sweep's MLflow run id, for a trial
     is_sweep: bool = False
+    removed: bool = False  # a child that is no longer one of its sweep's trials, deleted
 
     @property
     def changed(self) -> bool:
@@ -78,6 +110,7 @@ class MlflowExport:
     experiment_id: str
     runs: list[ExportedRun] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # files the gate would not upload, and why
 
 
 def export_mlflow(
@@ -101,26 +134,31 @@ def export_mlflow(
     groups, skipped = gather(paths)
     if not groups:
         raise DnnLabError("no run directories among " + ", ".join(map(str, paths)))
-    client, errors = _client(tracking_uri)
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    check_tracking_uri(uri)
+    errors = store_errors()
     try:
-        experiment_id = _experiment_id(client, experiment)
+        client = client_for(uri)
+        experiment_id = experiment_id_of(client, experiment)
         result = MlflowExport(
             tracking_uri=client.tracking_uri,
             experiment=experiment,
             experiment_id=experiment_id,
             skipped=skipped,
         )
-        exporter = _Exporter(client, experiment_id, with_model)
-        for sweep, members in groups:
+        exporter = _Exporter(client, experiment_id, with_model, result.refused)
+        for group in groups:
             parent = None
-            if sweep is not None:
-                done = exporter.sweep(sweep)
+            if group.sweep is not None:
+                done = exporter.sweep(group.sweep)
                 result.runs.append(done)
                 parent = done.mlflow_run_id
-            for run in members:
-                result.runs.append(exporter.run(run, parent))
+            exported = [exporter.run(run, parent) for run in group.runs]
+            result.runs += exported
+            if parent is not None and group.whole:
+                result.runs += exporter.remove_stale(parent, exported)
     except errors as exc:
-        raise DnnLabError(f"MLflow ({client.tracking_uri}): {exc}") from None
+        raise DnnLabError(f"MLflow ({uri}): {exc}") from None
     return result
 
 
@@ -128,9 +166,9 @@ def export_mlflow(
 
 
 def _read_sweep(folder: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((folder / runs.SWEEP_FILE).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    try:  # FileRefused (a DnnLabError) for a file the gate will not read
+        data = files.read_json(folder / runs.SWEEP_FILE, files.MAX_SWEEP_BYTES)
+    except OSError as exc:
         raise DnnLabError(f"{folder / runs.SWEEP_FILE} is unreadable: {exc}") from None
     return data if isinstance(data, dict) else {}
 
@@ -169,34 +207,17 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-# --------------------------------------------------------------------------- MLflow
-
-
-def _client(tracking_uri: str | None):
-    try:
-        from mlflow.exceptions import MlflowException
-        from mlflow.tracking import MlflowClient
-    except ImportError:
-        raise DnnLabError(f"exporting to MLflow needs MLflow: {INSTALL_HINT}") from None
-    # recent MLflow's default (3.17 here), spelled out so that older ones (./mlruns) agree
-    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
-    return MlflowClient(tracking_uri=uri), (MlflowException, OSError)
-
-
-def _experiment_id(client, name: str) -> str:
-    found = client.get_experiment_by_name(name)
-    if found is None:
-        return client.create_experiment(name)
-    if found.lifecycle_stage == "deleted":
-        raise DnnLabError(f"MLflow experiment {name!r} is deleted; restore it or pick another")
-    return found.experiment_id
+def _seconds(value: Any) -> float:
+    """An epoch's ``seconds`` from history.csv; a missing, negative or non-finite one is 0."""
+    return float(value) if _number(value) and math.isfinite(value) and value > 0 else 0.0
 
 
 class _Exporter:
-    def __init__(self, client, experiment_id: str, with_model: bool) -> None:
+    def __init__(self, client, experiment_id: str, with_model: bool, refused: list[str]) -> None:
         from mlflow.entities import Metric, Param, RunTag
 
         self.client, self.experiment_id, self.with_model = client, experiment_id, with_model
+        self.refused = refused
         self.Metric, self.Param, self.RunTag = Metric, Param, RunTag
 
     # ----------------------------------------------------------------- one run
@@ -216,8 +237,8 @@ class _Exporter:
         done.metrics = self._log_history(run_id, run, started or 0, fresh=created)
         done.metrics += self._log_summary(run_id, run, mlflow_run.data.metrics)
         self._log_tags(run_id, tags)
-        names = list(RUN_ARTIFACTS) + ([runs.MODEL_FILE] if self.with_model else [])
-        done.artifacts = self._log_artifacts(run_id, Path(run.path), names)
+        names = {**RUN_ARTIFACTS, **(MODEL_ARTIFACT if self.with_model else {})}
+        done.artifacts = self._log_artifacts(run_id, Path(run.path), names, mlflow_run)
         self._finish(run_id, run.status, _millis(run.record.ended))
         return done
 
@@ -254,7 +275,7 @@ class _Exporter:
         metrics, clock = [], float(started)
         for row in run.history:
             epoch = row.get("epoch")
-            clock += 1000 * (row.get("seconds") or 0)
+            clock += 1000 * _seconds(row.get("seconds"))  # NaN or a damaged cell: no time
             if not isinstance(epoch, int):
                 continue
             for key, value in row.items():
@@ -324,20 +345,51 @@ class _Exporter:
         )
         done.params = self._log_params(run_id, params, mlflow_run.data.params)
         self._log_tags(run_id, tags)
-        done.artifacts = self._log_artifacts(run_id, folder, SWEEP_ARTIFACTS)
+        done.artifacts = self._log_artifacts(run_id, folder, SWEEP_ARTIFACTS, mlflow_run)
         self._finish(run_id, str(info.get("status", "")), None)
         return done
 
     # ----------------------------------------------------------------- shared
 
+    def remove_stale(self, parent: str, exported: list[ExportedRun]) -> list[ExportedRun]:
+        """Delete the children of ``parent`` that are not among its trials any more."""
+        kept = {run.mlflow_run_id for run in exported}
+        stale = [
+            child
+            for child in self._search(f"tags.`{PARENT_TAG}` = '{quoted(parent)}'")
+            if child.info.run_id not in kept
+        ]
+        for child in stale:
+            self.client.delete_run(child.info.run_id)
+        return [
+            ExportedRun(
+                name=child.info.run_name or child.info.run_id,
+                path=Path(child.data.tags.get("dnn_lab.run_dir", "?")),
+                mlflow_run_id=child.info.run_id,
+                created=False,
+                parent=parent,
+                removed=True,
+            )
+            for child in stale
+        ]
+
+    def _search(self, filter_string: str) -> list:
+        found, token = [], None
+        while True:
+            page = self.client.search_runs(
+                [self.experiment_id], filter_string=filter_string, page_token=token
+            )
+            found += list(page)
+            token = page.token
+            if not token:
+                return found
+
     def _find_or_create(self, key, name, started, tags, parent):
-        escaped = key.replace("\\", "\\\\").replace("'", "\\'")
-        found = self.client.search_runs(
-            [self.experiment_id], filter_string=f"tags.`{TAG_RUN_ID}` = '{escaped}'", max_results=1
-        )
-        if found:
-            return found[0], False
-        extra = {"mlflow.parentRunId": parent} if parent else {}
+        # a trial is found under its own sweep only: a copied sweep has children of its own
+        for run in self._search(f"tags.`{TAG_RUN_ID}` = '{quoted(key)}'"):
+            if run.data.tags.get(PARENT_TAG) == parent:
+                return run, False
+        extra = {PARENT_TAG: parent} if parent else {}
         created = self.client.create_run(
             self.experiment_id, start_time=started, tags={**tags, **extra}, run_name=name
         )
@@ -363,14 +415,32 @@ class _Exporter:
         for batch in _chunks(metrics, MAX_METRICS_PER_BATCH):
             self.client.log_batch(run_id, metrics=batch)
 
-    def _log_artifacts(self, run_id: str, folder: Path, names: Sequence[str]) -> int:
+    def _log_artifacts(self, run_id: str, folder: Path, limits: dict[str, int], mlflow_run) -> int:
+        """Upload the files that are new or changed, as the gate read them (a copy)."""
         present = {Path(item.path).name for item in self.client.list_artifacts(run_id)}
+        try:
+            hashes = json.loads(mlflow_run.data.tags.get(TAG_FILES, "{}"))
+        except ValueError:
+            hashes = {}
+        hashes = hashes if isinstance(hashes, dict) else {}
         added = 0
-        for name in names:
-            path = folder / name
-            if name not in present and path.is_file():
-                self.client.log_artifact(run_id, str(path))
-                added += 1
+        with tempfile.TemporaryDirectory(prefix="dnn-lab-export-") as scratch:
+            for name, limit in limits.items():
+                copy = Path(scratch) / name
+                try:  # links outside the folder, FIFOs, devices, huge files: refused
+                    files.copy_file(folder / name, copy, limit, inside=folder)
+                except FileNotFoundError:
+                    continue
+                except files.FileRefused as exc:
+                    self.refused.append(str(exc))
+                    continue
+                digest = files.sha256(copy)
+                if name not in present or hashes.get(name) != digest:
+                    self.client.log_artifact(run_id, str(copy))
+                    hashes[name] = digest
+                    added += 1
+        if added:
+            self._log_tags(run_id, {TAG_FILES: json.dumps(hashes, sort_keys=True)})
         return added
 
     def _finish(self, run_id: str, status: str, ended: int | None) -> None:
@@ -384,6 +454,12 @@ def render(result: MlflowExport) -> str:
     lines = []
     for run in result.runs:
         what = "sweep" if run.is_sweep else ("  trial" if run.parent else "run")
+        if run.removed:
+            lines.append(
+                f"{what} {run.name} ({run.path}): removed, no longer a trial of its sweep "
+                f"[{run.mlflow_run_id}]"
+            )
+            continue
         if run.created:
             state = "created"
         elif run.changed:
@@ -392,9 +468,10 @@ def render(result: MlflowExport) -> str:
             state = "up to date"
         added = f"+{run.params} params, +{run.metrics} metrics, +{run.artifacts} files"
         lines.append(f"{what} {run.name} ({run.path}): {state}, {added}  [{run.mlflow_run_id}]")
+    lines += [f"not uploaded: {reason}" for reason in result.refused]
     created = sum(run.created for run in result.runs)
     lines.append(
-        f"{len(result.runs)} runs in experiment {result.experiment!r} "
+        f"{sum(not run.removed for run in result.runs)} runs in experiment {result.experiment!r} "
         f"({created} new) at {result.tracking_uri}"
     )
     return "\n".join(lines)

@@ -10,12 +10,17 @@ files through ``tf.io.gfile``, which imports TensorFlow (seconds) when it is ins
 Records are therefore written here with TensorBoard's ``RecordWriter`` and protos, which
 never touch TensorFlow. File names are fixed per run, so exporting again rewrites a run's
 events instead of adding a second copy.
+
+A run's event file is named by its start time. Another run with the same folder name (and
+another start), exported later to the same logdir, finds a folder holding an event file not
+its own and takes a folder of its own (``NAME-2``) instead of mixing its events into it.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -61,11 +66,11 @@ def export_tensorboard(paths: Sequence[Path], logdir: Path) -> TensorBoardExport
     """
     protos = _protos()
     groups, skipped = gather(paths)
-    found = [run for _, members in groups for run in members]
+    found = [run for group in groups for run in group.runs]
     if not found:
         raise DnnLabError("no run directories among " + ", ".join(map(str, paths)))
     logdir = Path(logdir)
-    names = _unique_names(found)
+    names = _unique_names(found, logdir)
     keys = [
         k for k in differing_keys([run.config for run in found]) if k not in _NOT_HYPERPARAMETERS
     ]
@@ -84,8 +89,12 @@ def export_tensorboard(paths: Sequence[Path], logdir: Path) -> TensorBoardExport
 # --------------------------------------------------------------------------- what is written
 
 
-def _unique_names(found: list[runs.Run]) -> list[str]:
-    """The run's folder name; a sweep's trials go under the sweep's name."""
+def _unique_names(found: list[runs.Run], logdir: Path) -> list[str]:
+    """The run's folder name; a sweep's trials go under the sweep's name.
+
+    A name already taken, in this export or by another run exported to ``logdir`` before,
+    gets ``-2``, ``-3``...
+    """
     names: list[str] = []
     for run in found:
         path = Path(run.path)
@@ -93,10 +102,25 @@ def _unique_names(found: list[runs.Run]) -> list[str]:
         if runs.is_sweep_dir(path.parent):
             base = f"{path.parent.name}/{path.name}"
         name, n = base, 2
-        while name in names:
+        while name in names or _holds_another(logdir / name, run):
             name, n = f"{base}-{n}", n + 1
         names.append(name)
     return names
+
+
+def _events_name(run: runs.Run) -> str:
+    """The run's event file: named by its start time, so that it identifies the run."""
+    return f"events.out.tfevents.{int(_started(run))}.{EVENTS_SUFFIX}"
+
+
+def _holds_another(folder: Path, run: runs.Run) -> bool:
+    """Whether ``folder`` holds anything but this run's own event file (another run's)."""
+    try:
+        return any(entry.name != _events_name(run) for entry in folder.iterdir())
+    except FileNotFoundError:
+        return False
+    except OSError:  # a file, or a folder that cannot be listed: not ours to write into
+        return True
 
 
 def _hparam_values(found: list[runs.Run], keys: list[str]) -> list[dict[str, Any]]:
@@ -156,14 +180,15 @@ def _write_run(protos, run: runs.Run, folder: Path, name: str, hparams: dict) ->
         epoch = row.get("epoch")
         if not isinstance(epoch, int):
             continue
-        clock += row.get("seconds") or 0.0
+        seconds = row.get("seconds")  # NaN or a damaged cell: no time passed
+        clock += seconds if isinstance(seconds, (int, float)) and math.isfinite(seconds) else 0.0
         scalars = {k: v for k, v in row.items() if k != "epoch" and isinstance(v, (int, float))}
         events.append(protos.scalars_event(scalars, epoch, clock))
     monitor, best = run.scores.monitor, run.scores.best
     if best is not None and isinstance(best.get(monitor), (int, float)):
         step = run.scores.best_epoch or 0
         events.append(protos.scalars_event({f"best_{monitor}": best[monitor]}, step, clock))
-    target = folder / f"events.out.tfevents.{int(start)}.{EVENTS_SUFFIX}"
+    target = folder / _events_name(run)
     _write_events(protos, target, events, start)
     scalars = sum(len(event.summary.value) for event in events[1:])
     return ExportedRun(name=name, path=Path(run.path), events=target, scalars=scalars)

@@ -8,6 +8,7 @@ diagnostics.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Literal
 
 from dnn_lab.store.collect import is_named_spec
@@ -40,8 +41,41 @@ def number(value: Any, style: Style = "metric") -> str:
     return f"{value:.4f}"
 
 
+# What a name read from a run's files must not send to a terminal as it is: control
+# characters (newline, escape sequences, NUL, DEL, C1), bidi overrides and isolates, zero
+# width and line separators, and lone surrogates (undecodable bytes).
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]"
+)
+
+
+def printable(text: str, newlines: bool = False) -> str:
+    """``text`` safe to print: each unsafe character written as its escape (``\\x1b``).
+
+    Args:
+        text: a name, path or message read from a run's or sweep's files.
+        newlines: keep line breaks and tabs (a summary, a message of several lines).
+            Default False: a name is one line.
+    """
+    if text.isprintable():  # the common case, decided in C
+        return text
+
+    def escaped(match: re.Match) -> str:
+        char = match.group()
+        return char if newlines and char in "\n\t" else repr(char)[1:-1]
+
+    return _UNSAFE.sub(escaped, text)
+
+
 def show_value(value: Any) -> str:
-    """A config value as the YAML it came from: ``sgd(momentum=0.9)``, ``[64,32]``, ``0.001``."""
+    """A config value as the YAML it came from: ``sgd(momentum=0.9)``, ``[64,32]``, ``0.001``.
+
+    Text is made ``printable``: every value shown comes from a file someone could have edited.
+    """
+    return printable(_show_value(value))
+
+
+def _show_value(value: Any) -> str:
     if isinstance(value, dict) and is_named_spec(value):
         params = ", ".join(f"{k}={v}" for k, v in value.items() if k != "name")
         return f"{value['name']}({params})"

@@ -10,6 +10,7 @@ from typing import Any
 
 from dnn_lab.direction import is_finite_number
 from dnn_lab.errors import DnnLabError
+from dnn_lab.store import files
 
 FIGURE_SIZE = (12.0, 4.8)  # inches; at DPI below, 1200 x 480 pixels
 DPI = 100
@@ -130,10 +131,16 @@ def _legend_right(fig, axes, title: str, right: float, top: float = 1.0) -> None
 
 
 def save_figure(fig, path: Path) -> Path:
+    import io
+
+    suffix = Path(path).suffix.lower()
     try:
         # zlib's fastest level: the same pixels, written in a third of the time
-        extra = {"pil_kwargs": {"compress_level": 1}} if Path(path).suffix.lower() == ".png" else {}
-        fig.savefig(path, dpi=DPI, **extra)
+        extra = {"pil_kwargs": {"compress_level": 1}} if suffix == ".png" else {}
+        buffer = io.BytesIO()
+        fig.savefig(buffer, dpi=DPI, format=suffix.lstrip(".") or None, **extra)
+        # through the store's gate: a link at the figure's name is replaced, never followed
+        files.atomic_write_bytes(Path(path), buffer.getvalue(), durable=False)
     except OSError as exc:  # read-only folder, full disk
         raise DnnLabError(f"cannot write a plot to {path}: {exc.strerror or exc}") from exc
     finally:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dnn_lab.direction import Direction, is_finite_number
-from dnn_lab.render.formatting import Style, number, show_value
+from dnn_lab.render.formatting import Style, number, printable, show_value
 from dnn_lab.store import runs
 
 TABLE_ROWS = 25  # a terminal table of more rows is read by nobody; exports have them all
@@ -102,12 +102,14 @@ def render_table(table: Table, console, limit: int | None = TABLE_ROWS) -> None:
     if table.skipped:
         console.print(
             "[yellow]warning:[/] not run directories, skipped: "
-            + escape(", ".join(str(p) for p in table.skipped)),
+            + escape(printable(", ".join(str(p) for p in table.skipped))),
             soft_wrap=True,
             highlight=False,
         )
     if table.caption:
-        console.print(table.caption, highlight=False, soft_wrap=True, markup=False)
+        console.print(
+            printable(table.caption, newlines=True), highlight=False, soft_wrap=True, markup=False
+        )
     if not table.rows:
         console.print(table.empty)
         return
@@ -122,7 +124,7 @@ def render_table(table: Table, console, limit: int | None = TABLE_ROWS) -> None:
     grid = RichTable(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
     for column in columns:
         grid.add_column(
-            Text(column.title.replace(" ", "\n", 1) + column.mark),
+            Text(printable(column.title).replace(" ", "\n", 1) + column.mark),
             justify="right" if column.style else "left",
             no_wrap=True,
             overflow="ellipsis",
@@ -148,7 +150,9 @@ def render_table(table: Table, console, limit: int | None = TABLE_ROWS) -> None:
             highlight=False,
         )
     if table.footer:
-        console.print(table.footer, highlight=False, soft_wrap=True, markup=False)
+        console.print(
+            printable(table.footer, newlines=True), highlight=False, soft_wrap=True, markup=False
+        )
 
 
 def render_markdown(table: Table) -> str:
@@ -159,7 +163,7 @@ def render_markdown(table: Table) -> str:
     lines = []
     if table.common and len(table.rows) > 1:
         lines += [f"Same in all {len(table.rows)} runs: {table.common_text(True)}", ""]
-    lines.append("| " + " | ".join(c.title for c in columns) + " |")
+    lines.append("| " + " | ".join(printable(c.title).replace("|", "\\|") for c in columns) + " |")
     lines.append("| " + " | ".join("---:" if c.style else "---" for c in columns) + " |")
     for row in table.rows:
         cells = []

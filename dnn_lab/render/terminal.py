@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from dnn_lab.render.formatting import number
+from dnn_lab.render.formatting import number, printable
 from dnn_lab.store import runs
 from dnn_lab.store.status import Status
 
@@ -201,14 +201,18 @@ def print_run_list(console: Console, rows: list[dict], limit: int | None = None)
     for row in rows[:limit]:
         best = "-" if row["best"] is None else f"{number(row['best'])} {row['metric']}"
         # Text, not markup: brackets in a run's files are shown as they are
+        # and printable: a name with a newline or an escape sequence is shown escaped
         table.add_row(
-            Text(row["run"]),
-            Text(row["status"], style="" if row["status"] == Status.COMPLETED else "yellow"),
-            Text((row["started"] or "")[:19].replace("T", " ")),
-            Text(row["dataset"] or "-"),
+            Text(printable(row["run"])),
+            Text(
+                printable(row["status"]),
+                style="" if row["status"] == Status.COMPLETED else "yellow",
+            ),
+            Text(printable((row["started"] or "")[:19].replace("T", " "))),
+            Text(printable(row["dataset"] or "-")),
             str(row["epochs"]),
-            Text(best),
-            Text(row["path"]),
+            Text(printable(best)),
+            Text(printable(row["path"])),
         )
     console.print(table)
     if limit is not None and len(rows) > limit:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from dnn_lab.store import runs
+from dnn_lab.store import files, runs
 from dnn_lab.store.status import Status
 
 
@@ -37,6 +37,32 @@ def collect(paths: Iterable[Path]) -> tuple[list[runs.Run], list[Path]]:
                 seen.add(key)
                 found.append(run)
     return found, skipped
+
+
+def recorded_runs(folder: Path) -> list[Path] | None:
+    """The run directories ``folder``'s ``sweep.json`` records, one per trial, by name inside it.
+
+    A sweep folder may hold more run directories than trials (a trial interrupted and run
+    again keeps its first run); only these count. None when the file lists no trials (a
+    sweep written by hand stands for all its runs) or is gone.
+
+    Raises:
+        FileRefused: ``sweep.json`` is not a file the gate reads (a FIFO, a device, too
+            large, nested too deeply, not JSON): which runs count cannot be known.
+    """
+    try:
+        payload = files.read_json(Path(folder) / runs.SWEEP_FILE, files.MAX_SWEEP_BYTES)
+    except FileNotFoundError:
+        return None
+    trials = payload.get("trials") if isinstance(payload, dict) else None
+    if not isinstance(trials, list) or not trials:
+        return None
+    # by name inside the folder: the path recorded may be relative to another directory
+    return [
+        Path(folder) / Path(t["run_dir"]).name
+        for t in trials
+        if isinstance(t, dict) and isinstance(t.get("run_dir"), str) and t["run_dir"]
+    ]
 
 
 def _folders(path: Path) -> list[str]:

@@ -6,7 +6,6 @@ names below, so the format lives in one place. Nothing here imports Keras.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -14,13 +13,14 @@ import math
 import os
 import re
 import socket
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from dnn_lab.errors import RunDirError
+from dnn_lab.store import files
+from dnn_lab.store.files import atomic_write_bytes, atomic_write_text  # noqa: F401 (the run format's writers)
 from dnn_lab.store.records import MetricsRecord, RunRecord
 from dnn_lab.store.status import Status
 
@@ -41,48 +41,10 @@ DIAGNOSTICS_FILE = "diagnostics.csv"  # epoch,layer,metric,value (train.diagnost
 _TIMESTAMP_FORMAT = "%Y%m%d-%H%M%S"
 
 
-def _file_mode() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-_FILE_MODE = _file_mode()  # mkstemp makes 0600 files; run files should read like any other
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 # --------------------------------------------------------------------------- writing
-
-
-def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
-    """Write ``text`` (UTF-8) to ``path`` so a reader sees the old file or the new one, never half.
-
-    ``durable`` also flushes it to the disk before the rename, so that it survives a power
-    cut; files rewritten every epoch skip that (milliseconds each) and are made durable
-    once at the end.
-    """
-    atomic_write_bytes(path, text.encode("utf-8"), durable=durable)
-
-
-def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
-    """Write ``data`` to ``path`` so a reader sees the old file or the new one, never half.
-
-    ``durable`` as for ``atomic_write_text``.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, _FILE_MODE)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            if durable:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def write_json(path: Path, payload: Any) -> None:
@@ -321,11 +283,11 @@ def read_run(path: Path) -> Run:
 def read_history(path: Path, problems: list[str] | None = None) -> list[dict[str, float]]:
     problems = problems if problems is not None else []
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = files.read_text(path, files.MAX_HISTORY_BYTES)
     except FileNotFoundError:
         return []
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(f"{Path(path).name}: {exc}")
+    except files.FileRefused as exc:
+        problems.append(_problem(path, exc))
         return []
     rows = []
     reader = csv.DictReader(io.StringIO(text))
@@ -344,50 +306,33 @@ def _parse_cell(value: str | list | None) -> float | int | None:
     return int(number) if number.is_integer() and "." not in value and "e" not in value else number
 
 
+def _problem(path: Path, exc: Exception) -> str:
+    """A gate's refusal as a run's problem: the file's name, then why (without its path)."""
+    return f"{Path(path).name} is unreadable: {str(exc).removeprefix(str(path)).lstrip(': ')}"
+
+
+# the size limit of each JSON file of a run
+_JSON_LIMITS = {
+    RUN_FILE: files.MAX_RUN_BYTES,
+    METRICS_FILE: files.MAX_METRICS_BYTES,
+    PARAMS_FILE: files.MAX_PARAMS_BYTES,
+}
+
+
 def _read_json(path: Path, problems: list[str], required: bool = True) -> dict | None:
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-        data = json.loads(raw)
+        data = files.read_json(path, _JSON_LIMITS.get(Path(path).name, files.MAX_TEXT_BYTES))
     except FileNotFoundError:
         if required:
             problems.append(f"{Path(path).name} is missing")
         return None
-    except (OSError, ValueError) as exc:  # ValueError: bad JSON, bad UTF-8, a 5,000-digit int
-        problems.append(f"{Path(path).name} is unreadable: {exc}")
-        return None
-    except RecursionError:
-        problems.append(f"{Path(path).name} is unreadable: nested too deeply")
+    except files.FileRefused as exc:
+        problems.append(_problem(path, exc))
         return None
     if not isinstance(data, dict):
         problems.append(f"{Path(path).name} does not hold an object")
         return None
-    if _brackets(raw) > MAX_DEPTH and _depth(data) > MAX_DEPTH:  # counting is quick; walking is not
-        problems.append(f"{Path(path).name} is nested deeper than {MAX_DEPTH} levels")
-        return None
     return data
-
-
-MAX_DEPTH = 32  # a run file nests a few levels; far deeper is damage, and recursion's limit
-
-
-def _brackets(raw: bytes) -> int:
-    """How many lists and objects a JSON text opens at most: a bound on its depth."""
-    return raw.count(b"[") + raw.count(b"{")
-
-
-def _depth(value: Any) -> int:
-    """How deeply lists and objects nest in ``value`` (without recursion)."""
-    if not isinstance(value, (dict, list)):
-        return 0
-    deepest, stack = 1, [(value, 1)]
-    while stack and deepest <= MAX_DEPTH:
-        node, level = stack.pop()
-        deepest = max(deepest, level)
-        for child in node.values() if isinstance(node, dict) else node:
-            if isinstance(child, (dict, list)):  # only containers: leaves cost a check each
-                stack.append((child, level + 1))
-    return deepest
 
 
 def _read_yaml(path: Path, problems: list[str]) -> dict | None:
@@ -395,16 +340,20 @@ def _read_yaml(path: Path, problems: list[str]) -> dict | None:
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (safe)
+        text = files.read_text(path, files.MAX_CONFIG_BYTES)
+        data = yaml.load(text, Loader=loader)  # noqa: S506 (safe)
         # as JSON would hold it: string keys, no dates or sets, so readers meet one shape
         data = json.loads(json.dumps(data, default=str, skipkeys=True))
     except FileNotFoundError:
         problems.append(f"{path.name} is missing")
         return None
-    except (OSError, ValueError, yaml.YAMLError, RecursionError) as exc:
+    except files.FileRefused as exc:
+        problems.append(_problem(path, exc))
+        return None
+    except (ValueError, yaml.YAMLError, RecursionError) as exc:
         problems.append(f"{path.name} is unreadable: {type(exc).__name__}")
         return None
-    if not isinstance(data, dict) or _depth(data) > MAX_DEPTH:
+    if not isinstance(data, dict) or files.depth(data) > files.MAX_JSON_DEPTH:
         return None
     return data
 

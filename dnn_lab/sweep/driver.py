@@ -15,7 +15,6 @@ filesystem the guarantee is only as good as its locking: see the README.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import socket
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dnn_lab.errors import DnnLabError
-from dnn_lab.store import runs
+from dnn_lab.store import files, runs
 
 LOCK_FILE = ".lock"  # flock()ed by the driver; never deleted, its content unused
 DRIVER_FILE = "driver.json"  # who holds the lock: pid, host, started
@@ -47,8 +46,8 @@ def _since(started: str | None) -> str:
 def read_driver(folder: Path) -> dict[str, Any] | None:
     """What ``driver.json`` says about the folder's driver, or None."""
     try:
-        data = json.loads((Path(folder) / DRIVER_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = files.read_json(Path(folder) / DRIVER_FILE, files.MAX_TEXT_BYTES)
+    except (OSError, files.FileRefused):
         return None
     return data if isinstance(data, dict) else None
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
-import json
 import logging
 import math
 import os
@@ -49,7 +48,7 @@ from typing import Any
 import ray
 
 from dnn_lab.errors import EXIT_BUG, EXIT_INTERRUPTED, DnnLabError
-from dnn_lab.store import runs
+from dnn_lab.store import files, runs
 from dnn_lab.store.trial_messages import TrialAnswer, TrialRequest
 from dnn_lab.sweep.state import BASE_FILE, Trial
 from dnn_lab.sweep.workers import SettingsOf, thread_environment, trial_request
@@ -80,7 +79,7 @@ def run_packed_trial(request: TrialRequest) -> TrialAnswer:
     _remove_abandoned_scratch()
     with tempfile.TemporaryDirectory(prefix=f"{SCRATCH}{os.getpid()}-") as scratch:
         here = request.on_node(Path(scratch))
-        here.config.write_text(request.base_config_text or "", encoding="utf-8")
+        runs.atomic_write_text(here.config, request.base_config_text or "")
         answer = run_trial(here, received)
         packed = None
         if answer.run_dir is not None:
@@ -112,9 +111,11 @@ def _stamp(run_dir: Path, *, node: str, config_path: str) -> None:
     """run.json says which node trained it, and names the sweep's base config, not a temp copy."""
     path = run_dir / runs.RUN_FILE
     try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        info = files.read_json(path, files.MAX_RUN_BYTES)
+    except (OSError, files.FileRefused):
         return  # a damaged run travels as it is
+    if not isinstance(info, dict):
+        return
     info["node"] = node
     info["config_path"] = config_path
     runs.write_json(path, info)
@@ -263,7 +264,7 @@ class RayPool:
         self._env = thread_environment(cluster.threads())
         self._open: list[RayTrial] = []
         self._settings_of = SettingsOf(folder)
-        self._base_config = (folder / BASE_FILE).read_text(encoding="utf-8")
+        self._base_config = files.read_text(folder / BASE_FILE, files.MAX_CONFIG_BYTES)
 
     def start(self, trial: Trial, slot: int) -> RayTrial:
         settings = self._settings_of(trial)
@@ -346,7 +347,7 @@ class RayTrial:
         """The trial's log and run directory, into the sweep folder as a local trial leaves them."""
         log = self.trial.log_path(self.folder)
         log.parent.mkdir(exist_ok=True)
-        log.write_bytes(answer.log_bytes)
+        runs.atomic_write_bytes(log, answer.log_bytes)
         if answer.packed_run:
             self._run_dir = unpack_run(answer.packed_run, self.folder)
 
@@ -354,7 +355,7 @@ class RayTrial:
         """Say in the trial's log what happened to it; the last lines become its message."""
         log = self.trial.log_path(self.folder)
         log.parent.mkdir(exist_ok=True)
-        with open(log, "a", encoding="utf-8") as out:
+        with os.fdopen(files.open_for_writing(log, append=True), "a") as out:
             out.write(text.rstrip() + "\n")
 
     def stop(self) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dnn_lab.errors import EXIT_BUG, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
-from dnn_lab.store import runs
+from dnn_lab.store import files, runs
 from dnn_lab.store.status import Status
 from dnn_lab.sweep.executor import TrialHandle, TrialPool
 from dnn_lab.sweep.search import FixedPlan, Search, SearchUpdate
@@ -223,7 +223,7 @@ def _status_for(code: int, run: runs.Run | None) -> Status:
 
 def _last_lines(path: Path, count: int = 3) -> str:
     try:
-        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
-    except OSError:
+        lines = [line for line in files.read_tail(path).splitlines() if line.strip()]
+    except (OSError, files.FileRefused):
         return ""
     return " | ".join(lines[-count:])

@@ -18,6 +18,7 @@ import yaml
 from dnn_lab.direction import Direction, best_row
 from dnn_lab.errors import DnnLabError
 from dnn_lab.store import runs
+from dnn_lab.store.collect import recorded_runs
 from dnn_lab.store.status import Status
 
 BASE_FILE = "base.yaml"  # the config every trial starts from
@@ -192,20 +193,6 @@ def counted_runs(paths: Iterable[Path]) -> list[Path]:
     """
     out: list[Path] = []
     for path in map(Path, paths):
-        recorded = _recorded_runs(path) if runs.is_sweep_dir(path) else None
+        recorded = recorded_runs(path) if runs.is_sweep_dir(path) else None
         out.extend([path] if recorded is None else recorded)
     return out
-
-
-def _recorded_runs(folder: Path) -> list[Path] | None:
-    """The run of each trial ``sweep.json`` lists; None when it is unreadable or has no trials."""
-    from dnn_lab.sweep.sweep_file import read_sweep_file
-
-    try:
-        trials = read_sweep_file(folder, for_resume=False).get("trials")
-    except DnnLabError:
-        return None
-    if trials is None:
-        return None
-    # by name inside the folder: the path recorded may be relative to another directory
-    return [folder / Path(t["run_dir"]).name for t in trials if t.get("run_dir")]

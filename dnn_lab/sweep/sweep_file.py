@@ -9,13 +9,12 @@ The keys and types here are the fields of ``SweepState`` and ``Trial``
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from dnn_lab.config.names import short
 from dnn_lab.errors import DnnLabError, did_you_mean
-from dnn_lab.store import runs
+from dnn_lab.store import files, runs
 
 # What a value may be: a type, a tuple of types, or a tuple of allowed values.
 _STRING, _INTEGER, _NUMBER, _FLAG = "a string", "an integer", "a number", "true or false"
@@ -133,26 +132,19 @@ def read_sweep_file(folder: Path, for_resume: bool = True) -> dict[str, Any]:
 
     Raises:
         DnnLabError: no such file, or one that is empty, not JSON, or not a sweep file
-            (the message names the file and every field that is wrong).
+            (the message names the file and every field that is wrong); ``FileRefused``
+            (one) for a file the gate will not read (a FIFO, a device, too large).
     """
     path = Path(folder) / runs.SWEEP_FILE
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = files.read_bytes(path, files.MAX_SWEEP_BYTES)
     except FileNotFoundError:
         raise _not_a_sweep_folder(folder) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise DnnLabError(f"{path}: cannot read it: {exc}") from None
-    if not text.strip():
+    if not raw.strip():
         raise DnnLabError(f"{path}: the file is empty")
-    try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DnnLabError(
-            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}; "
-            "the file may have been cut short"
-        ) from None
-    except RecursionError:
-        raise DnnLabError(f"{path}: not a sweep file: nested too deeply") from None
+    payload = files.parse_json(raw, str(path))  # FileRefused: not JSON, or nested too deeply
     problems = sweep_file_problems(payload, SWEEP_REQUIRED if for_resume else REPORT_REQUIRED)
     if problems:
         shown = problems[:_MOST_PROBLEMS] + (

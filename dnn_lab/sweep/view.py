@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from dnn_lab.render.formatting import number
+from dnn_lab.render.formatting import number, printable
 from dnn_lab.store.status import Status
 from dnn_lab.sweep.plan import draw_notes, search_space
 from dnn_lab.sweep.state import FINISHED, LOGS_DIR, SCORED
@@ -25,7 +25,9 @@ class SweepView:
         self._last = 0.0
 
     def note(self, text: str) -> None:
-        self.console.print(text, highlight=False, soft_wrap=True, markup=False)
+        self.console.print(
+            printable(text, newlines=True), highlight=False, soft_wrap=True, markup=False
+        )
 
     def warn(self, text: str) -> None:
         self.errors.print(f"warning: {text}", highlight=False, soft_wrap=True, markup=False)
@@ -72,7 +74,7 @@ class SweepView:
                     + f": {state.monitor} {value}"
                 )
                 (self.live.console if self.live else self.console).print(
-                    line, highlight=False, soft_wrap=True, markup=False
+                    printable(line), highlight=False, soft_wrap=True, markup=False
                 )
         now = time.monotonic()
         if self.live is not None and now - self._last > 0.2:
@@ -90,7 +92,8 @@ class SweepView:
             f"{done}/{total} done, {len(runner.running)} running, "
             f"{sum(1 for t in state.trials if t.status in FAILED_STATUSES)} failed"
             + (
-                f"; best {state.monitor} {number(best.value)} (#{best.index:03d} {best.setting()})"
+                f"; best {state.monitor} {number(best.value)} "
+                f"(#{best.index:03d} {printable(best.setting())})"
                 if best
                 else ""
             )
@@ -102,7 +105,7 @@ class SweepView:
             trial = item.trial
             table.add_row(
                 f"#{trial.index:03d}",
-                Text(trial.setting()),
+                Text(printable(trial.setting())),
                 str(trial.seed),
                 str(trial.epochs or 0),
             )
@@ -120,8 +123,10 @@ class SweepView:
         failures = [t for t in state.trials if t.status in FAILED_STATUSES]
         for trial in failures:
             self.console.print(
-                f"  {trial.status} #{trial.index:03d} {trial.setting()} "
-                f"seed={trial.seed}: {trial.message or ''}",
+                printable(
+                    f"  {trial.status} #{trial.index:03d} {trial.setting()} "
+                    f"seed={trial.seed}: {trial.message or ''}"
+                ),
                 highlight=False,
                 soft_wrap=True,
                 markup=False,
@@ -132,8 +137,10 @@ class SweepView:
         best = state.best()
         if best is not None:
             self.console.print(
-                f"best {state.monitor} {number(best.value)}: #{best.index:03d} "
-                f"{best.setting()} seed={best.seed}",
+                printable(
+                    f"best {state.monitor} {number(best.value)}: #{best.index:03d} "
+                    f"{best.setting()} seed={best.seed}"
+                ),
                 highlight=False,
                 soft_wrap=True,
                 markup=False,
@@ -173,7 +180,7 @@ def print_trial_plan(console: Console, trials, sweep) -> None:
     table.add_column("setting")
     table.add_column("seed", justify="right")
     for trial in trials:
-        table.add_row(f"{trial.index:03d}", Text(trial.setting()), str(trial.seed))
+        table.add_row(f"{trial.index:03d}", Text(printable(trial.setting())), str(trial.seed))
     console.print(table)
     settings = len({trial.setting() for trial in trials})
     seeds = len(trials) // max(1, settings)
@@ -206,7 +213,10 @@ def print_resume_plan(console: Console, state) -> None:
         table.add_column("now")
         for trial in todo:
             table.add_row(
-                f"{trial.index:03d}", Text(trial.setting()), str(trial.seed), Text(trial.status)
+                f"{trial.index:03d}",
+                Text(printable(trial.setting())),
+                str(trial.seed),
+                Text(printable(trial.status)),
             )
         console.print(table)
     kept = {s: n for s, n in state.counts().items() if s in FINISHED}

@@ -26,7 +26,7 @@ from typing import IO
 
 from dnn_lab.config.loading import apply_overrides, read_config_file, validate_config
 from dnn_lab.errors import EXIT_BUG
-from dnn_lab.store import runs
+from dnn_lab.store import files, runs
 from dnn_lab.store.trial_messages import TrialAnswer, TrialRequest
 from dnn_lab.sweep.state import BASE_FILE, LOGS_DIR, Trial
 
@@ -162,7 +162,7 @@ class Worker:
         self.settings = settings
         self.trials = 0
         log.parent.mkdir(exist_ok=True)
-        self._log: IO[str] = open(log, "a", encoding="utf-8")  # noqa: SIM115
+        self._log: IO[str] = os.fdopen(files.open_for_writing(log, append=True), "a")
         # its own session: Ctrl-C reaches the driver only, which then stops each trial
         self.process = subprocess.Popen(
             [sys.executable, "-m", "dnn_lab.training.worker"],

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dnn_lab.errors import DnnLabError
+from dnn_lab.store import files
 
 _QUIET_TF = {"TF_CPP_MIN_LOG_LEVEL": "2"}  # TensorFlow's C++ start-up chatter helps nobody here
 
@@ -350,7 +351,7 @@ def native_stderr_to(path: Path) -> Iterator[Path | None]:
         yield None
         return
     saved = os.dup(2)
-    log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    log = files.open_for_writing(path)
     os.dup2(log, 2)
     os.close(log)
     python_stderr = sys.stderr

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from dnn_lab.lifetime import end_with_parent
+from dnn_lab.store import files
 from dnn_lab.store.trial_messages import TrialAnswer, TrialRequest
 from dnn_lab.training.warm_model import WarmModel
 
@@ -35,7 +36,7 @@ def _output_to(path: Path):
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     saved = os.dup(1), os.dup(2)
-    log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    log = files.open_for_writing(path)  # a link at the log's name is replaced, not followed
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)

@@ -12,8 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 from dnn_lab.errors import RunDirError
-from dnn_lab.render.formatting import number, show_value
-from dnn_lab.store import runs
+from dnn_lab.render.formatting import number, printable, show_value
+from dnn_lab.store import files, runs
 from dnn_lab.store.status import Status
 
 
@@ -27,25 +27,36 @@ def load(path: Path) -> runs.Run:
 
 
 def render(run: runs.Run, console: Console) -> None:
+    _ = run.history, run.params  # read now: what is wrong with them is listed at the top
     status = run.status
     colour = "green" if status == Status.COMPLETED else "yellow"
     console.print(
-        f"[bold]{escape(run.name)}[/]  [{colour}]{status}[/]  {escape(str(run.path))}",
+        f"[bold]{escape(printable(run.name))}[/]  [{colour}]{status}[/]  "
+        f"{escape(printable(str(run.path)))}",
         highlight=False,
         soft_wrap=True,
     )
     if run.record.message:
-        console.print(run.record.message, highlight=False, soft_wrap=True, markup=False)
+        message = printable(run.record.message, newlines=True)
+        console.print(message, highlight=False, soft_wrap=True, markup=False)
     for problem in run.problems:
-        console.print(f"[yellow]damaged:[/] {escape(problem)}", highlight=False, soft_wrap=True)
-    summary = run.path / runs.SUMMARY_FILE
-    if summary.exists():
         console.print(
-            summary.read_text(encoding="utf-8", errors="replace").rstrip(),
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
+            f"[yellow]damaged:[/] {escape(printable(problem))}", highlight=False, soft_wrap=True
         )
+    try:
+        summary = files.read_text(
+            run.path / runs.SUMMARY_FILE, files.MAX_TEXT_BYTES, errors="replace"
+        )
+    except FileNotFoundError:
+        summary = ""
+    except files.FileRefused as exc:
+        summary = ""
+        console.print(
+            f"[yellow]damaged:[/] {escape(printable(str(exc)))}", highlight=False, soft_wrap=True
+        )
+    if summary:
+        text = printable(summary.rstrip(), newlines=True)
+        console.print(text, highlight=False, markup=False, soft_wrap=True)
     _parameters(run, console)
     _history(run, console)
     _metrics(run, console)
@@ -118,7 +129,7 @@ def _history(run: runs.Run, console: Console) -> None:
     best = run.scores.best_epoch
     table = Table(title="history", box=box.SIMPLE_HEAD, header_style="bold", title_justify="left")
     for key in keys:
-        table.add_column(Text(key), justify="right")
+        table.add_column(Text(printable(key)), justify="right")
     for row in rows:
         style = "bold green" if row.get("epoch") == best else None
         table.add_row(*[_history_cell(key, row.get(key)) for key in keys], style=style)
@@ -166,7 +177,7 @@ def _metrics(run: runs.Run, console: Console) -> None:
         return
     console.print("[bold]metrics[/]")
     for line in lines:
-        console.print("  " + line, highlight=False, soft_wrap=True, markup=False)
+        console.print("  " + printable(line), highlight=False, soft_wrap=True, markup=False)
 
 
 def _pairs(values: dict[str, Any]) -> str:
@@ -211,4 +222,4 @@ def _environment(run: runs.Run, console: Console) -> None:
         )
     lines.append("command: " + " ".join(record.command or []))
     for line in lines:
-        console.print("  " + line, highlight=False, soft_wrap=True, markup=False)
+        console.print("  " + printable(line), highlight=False, soft_wrap=True, markup=False)
