@@ -36,7 +36,7 @@ from dnn_lab.errors import (
     exit_code_for,
 )
 from dnn_lab.render.painter import CurvePainter
-from dnn_lab.store import runs
+from dnn_lab.store import index, runs
 from dnn_lab.store.records import RunRecord
 from dnn_lab.training.execution import ExecutionPlan, plan_execution
 from dnn_lab.training.signals import StopSignals
@@ -351,6 +351,7 @@ class Training:
         record.message = message or None
         # last: a run reads as done only once everything else is on disk
         runs.write_json(run_dir / runs.RUN_FILE, record.to_json())
+        index.add_run(run_dir)  # the folder's index, where it has one; never raises
         if self.warm is not None and status == runs.COMPLETED:
             # named after the run that compiled it, however many seeds have used it since
             self.warm.keep(self.program_key, net, self.reused_from or run_dir.name)
