@@ -107,7 +107,7 @@ def held(folder: Path) -> set[str]:
     connection = _open(Path(folder), create=False)
     if connection is None:
         return set()
-    names = set(_entries(connection, Path(folder), facts=False))
+    names = set(_entries(connection, Path(folder), facts=False) or ())
     connection.close()
     return names
 
@@ -124,6 +124,9 @@ def _scan(folder: Path, names: Iterable[str], facts: bool) -> list[tuple | runs.
     folder = Path(folder)
     connection = _open(folder, create=True)
     held = _entries(connection, folder, facts) if connection is not None else {}
+    if held is None:  # damaged past its header: a new file, filled below
+        connection.close()
+        connection, held = _open(folder, create=True), {}
     found: list[tuple | runs.Run] = []
     fresh: list[tuple] = []
     kept: set[str] = set()
@@ -293,16 +296,17 @@ def _connect(path: Path) -> sqlite3.Connection:
     return connection
 
 
-def _entries(connection: sqlite3.Connection, folder: Path, facts: bool) -> dict[str, tuple]:
-    """name -> its row (the facts and config last, if asked for); empty (after one warning) when the
-    file is damaged."""
+def _entries(connection: sqlite3.Connection, folder: Path, facts: bool) -> dict[str, tuple] | None:
+    """name -> its row (the facts and config last, if asked for); None when the file
+    turned out damaged (then warned about, and removed)."""
     columns = _COLUMNS if facts else _COLUMNS.removesuffix(", facts, config")
     try:
         rows = connection.execute(f"SELECT {columns} FROM runs").fetchall()
     except sqlite3.Error as exc:
-        if _damaged(exc):
-            _warn_and_remove(folder / INDEX_FILE, exc)
-        return {}
+        if not _damaged(exc):
+            return {}
+        _warn_and_remove(folder / INDEX_FILE, exc)
+        return None
     return {row[0]: row for row in rows if _well_typed(row)}
 
 
