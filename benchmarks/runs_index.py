@@ -43,17 +43,22 @@ def one_run(scratch: Path) -> Path:
     return run
 
 
+LINKS_PER_FILE = 50_000  # ext4 allows a file 65,000 names
+
+
 def copies(run: Path, folder: Path, start: int, stop: int) -> None:
     """Copies number ``start`` to ``stop`` - 1 of ``run`` in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    files = [p for p in run.iterdir() if p.is_file()]
     for number in range(start, stop):
+        source = run.parent / f"links-{number // LINKS_PER_FILE}"
+        if not source.exists():
+            shutil.copytree(run, source)
         target = folder / f"{run.name}-{number:06d}"
         target.mkdir()
-        for path in files:
+        for path in source.iterdir():
             if path.name in OWN_FILES:
                 shutil.copyfile(path, target / path.name)
-            else:
+            elif path.is_file():
                 os.link(path, target / path.name)
 
 
@@ -118,6 +123,7 @@ def section(sizes: list[int], rounds: int) -> list[str]:
                     f"{statistics.median(cold) / statistics.median(warm):.1f}x | "
                     f"{cpu_cold:.2f} / {cpu_warm:.2f} |"
                 )
+                print(lines[-1], file=sys.stderr, flush=True)  # as it comes: this takes long
     return [*lines, ""]
 
 
