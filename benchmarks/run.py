@@ -6,6 +6,8 @@ the same window, since the machine is noisy, and per-epoch figures are medians o
 epochs after the first (which includes tracing) of every round, with min-max.
 
     python benchmarks/run.py [--quick] [--rounds N] [--epochs N]
+
+Listing 10,000 and 100,000 runs with and without their index: runs_index.py.
 """
 
 from __future__ import annotations
@@ -306,6 +308,9 @@ def main() -> None:
         f"Peak memory (resident) of `dnn-lab train configs/adam_relu.yaml`: {rss:,.0f} MiB.",
         "",
     ]
+    from runs_index import section as listing
+
+    lines += listing([10_000] if args.quick else [10_000, 100_000], rounds)
     text = "\n".join(lines)
     (OUT / "latest.md").write_text(text)
     print(text)

@@ -11,28 +11,37 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from dnn_lab.store import files, runs
+from dnn_lab.store import files, index, runs
 from dnn_lab.store.status import Status
 
 
-def collect(paths: Iterable[Path]) -> tuple[list[runs.Run], list[Path]]:
-    """Runs named directly, or the runs inside a folder (a sweep, a runs directory)."""
+def collect(paths: Iterable[Path], indexed: bool = False) -> tuple[list[runs.Run], list[Path]]:
+    """Runs named directly, or the runs inside a folder (a sweep, a runs directory).
+
+    ``indexed`` takes a folder's runs from its index (``store.index``): what listings show
+    of each, without opening every run's files; for readers that need no more.
+    """
     found: list[runs.Run] = []
     skipped: list[Path] = []
     seen: set[str] = set()
     for path in map(Path, paths):
         run = runs.try_read_run(path)
         if run is not None:
-            batch = [run]
+            batch, keys = [run], [os.path.realpath(path)]
         elif path.is_dir():
-            batch = [r for r in (runs.try_read_run(path / n) for n in _folders(path)) if r]
+            names, links = _entries(path)
+            batch = (
+                index.runs_in(path, names)
+                if indexed
+                else [r for r in (runs.try_read_run(path / n) for n in names) if r]
+            )
+            keys = _real_paths(path, [run.path.name for run in batch], links)
             if not batch:
                 skipped.append(path)
         else:
             skipped.append(path)
-            batch = []
-        for run in batch:
-            key = os.path.realpath(run.path)
+            batch, keys = [], []
+        for run, key in zip(batch, keys, strict=True):
             if key not in seen:
                 seen.add(key)
                 found.append(run)
@@ -65,20 +74,38 @@ def recorded_runs(folder: Path) -> list[Path] | None:
     ]
 
 
+def _real_paths(folder: Path, names: list[str], links: set[str]) -> list[str]:
+    """Where each of ``folder``'s subfolders ``names`` really is (one realpath per folder,
+    not per run: 100,000 of them take a second)."""
+    real = os.path.realpath(folder)
+    return [
+        os.path.realpath(folder / name) if name in links else os.path.join(real, name)
+        for name in names
+    ]
+
+
 def _folders(path: Path) -> list[str]:
     """The names of the folders in ``path``; symlink loops and unreadable entries left out."""
+    return _entries(path)[0]
+
+
+def _entries(path: Path) -> tuple[list[str], set[str]]:
+    """``_folders``, and which of them are symbolic links."""
     names = []
+    links = set()
     try:
         with os.scandir(path) as entries:
             for entry in entries:
                 try:
                     if entry.is_dir():
                         names.append(entry.name)
+                        if entry.is_symlink():
+                            links.add(entry.name)
                 except OSError:
                     continue
     except OSError:
-        return []
-    return sorted(names)
+        return [], set()
+    return sorted(names), links
 
 
 def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -112,35 +139,33 @@ STATUS_GROUPS = {Status.FAILED: frozenset({Status.FAILED, Status.CRASHED})}
 
 
 def list_runs(folder: Path, status: str | None = None) -> list[dict[str, Any]]:
-    """The runs in a runs directory (and in its sweep folders), newest first, one row each."""
-    sweeps = [folder / name for name in _folders(folder) if runs.is_sweep_dir(folder / name)]
-    found, _ = collect([folder, *sweeps])
-    wanted = STATUS_GROUPS.get(status, frozenset({status})) if status is not None else None
-    rows = []
-    for run in found:
-        if wanted is not None and run.status not in wanted:
-            continue
-        monitor = run.scores.monitor
-        rows.append(
-            {
-                "run": run.name,
-                "status": run.status,
-                "started": run.started or "",
-                "dataset": run.record.dataset or _dataset_of(run.config),
-                "metric": monitor,
-                "best": run.scores.best_value(monitor),
-                "epochs": run.epochs_run,
-                "path": str(run.path),
-            }
-        )
+    """The runs in a runs directory (and in its sweep folders), newest first, one row each.
+
+    The runs ``collect`` finds there, each folder's read through its index
+    (``store.index``): a finished run's row comes from it while the run's files are unchanged.
+    """
+    names, links = _entries(folder)
+    prefix = "" if str(folder) == "." else f"{folder}{os.sep}"
+    sweeps = [folder / n for n in names if os.path.isfile(f"{prefix}{n}{os.sep}{runs.SWEEP_FILE}")]
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for path in [folder, *sweeps]:
+        run = runs.try_read_run(path)
+        if run is not None:
+            batch, keys = [index.listing_row(run)], [os.path.realpath(path)]
+        else:
+            names, links = _entries(path)
+            batch = index.rows_in(path, names)
+            keys = _real_paths(path, [os.path.basename(row["path"]) for row in batch], links)
+        for row, key in zip(batch, keys, strict=True):
+            if key not in seen:
+                seen.add(key)
+                rows.append(row)
+    if status is not None:
+        wanted = STATUS_GROUPS.get(status, frozenset({status}))
+        rows = [row for row in rows if row["status"] in wanted]
     rows.sort(key=lambda r: (r["started"], r["path"]), reverse=True)
     return rows
-
-
-def _dataset_of(config: dict[str, Any]) -> str | None:
-    data = config.get("data")
-    name = data.get("dataset") if isinstance(data, dict) else None
-    return name if isinstance(name, str) else None
 
 
 def is_named_spec(value: dict[str, Any]) -> bool:

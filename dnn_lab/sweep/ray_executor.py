@@ -48,7 +48,7 @@ from typing import Any
 import ray
 
 from dnn_lab.errors import EXIT_BUG, EXIT_INTERRUPTED, DnnLabError
-from dnn_lab.store import files, runs
+from dnn_lab.store import files, index, runs
 from dnn_lab.store.trial_messages import TrialAnswer, TrialRequest
 from dnn_lab.sweep.state import BASE_FILE, Trial
 from dnn_lab.sweep.workers import SettingsOf, thread_environment, trial_request
@@ -152,6 +152,7 @@ def unpack_run(packed: bytes, folder: Path) -> Path:
             attempt += 1
             target = folder / f"{run.name}-{attempt}"
         run.rename(target)
+        index.add_run(target)  # trained elsewhere: entered here, where the folder's index is
         return target
     finally:
         shutil.rmtree(incoming, ignore_errors=True)

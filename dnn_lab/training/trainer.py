@@ -32,7 +32,7 @@ from dnn_lab.errors import (
     exit_code_for,
 )
 from dnn_lab.render.painter import CurvePainter
-from dnn_lab.store import runs
+from dnn_lab.store import index, runs
 from dnn_lab.store.records import RunRecord
 from dnn_lab.store.status import Status
 from dnn_lab.training.execution import Execution, choose_execution
@@ -396,7 +396,9 @@ class Training:
         record.status = ending.status
         record.ended = datetime.now().astimezone().isoformat(timespec="seconds")
         record.message = ending.message or None
+        # last: a run reads as done only once everything else is on disk
         runs.write_json(self.run_dir / runs.RUN_FILE, record.to_json())
+        index.add_run(self.run_dir)  # the folder's index, where it has one; never raises
 
     def _save_curves(self, rows) -> None:
         try:

@@ -53,13 +53,14 @@ def run_row(run: runs.Run) -> dict[str, Any]:
     elif epochs is None and live:
         epochs = len(history)
     monitor = scores.monitor or _guess_monitor(final or {})
+    totals = run.totals
     row: dict[str, Any] = {
         "run": run.name,
         "path": str(run.path),
         "status": run.status,
         "started": run.started,
-        "params": run.totals.get("total"),
-        "trainable": run.totals.get("trainable"),
+        "params": totals.get("total"),
+        "trainable": totals.get("trainable"),
         "epochs": epochs,
         "monitor": monitor,
         "best_epoch": scores.best_epoch,
@@ -108,7 +109,7 @@ def compare(
     where: Sequence[str] = (),
     columns: Sequence[str] = (),
 ) -> Comparison:
-    found, skipped = collect(paths)
+    found, skipped = collect(paths, indexed=True)
     rows = [run_row(run) for run in found]
     conditions = [parse_where(text) for text in where]
     for condition in conditions:

@@ -37,3 +37,38 @@ def test_the_header_and_the_result_print_brackets_literally():
     )
     printed = render(print_training_result, result)
     assert f"failed: {run_dir}" in printed and "KeyError: '[/][bold]x'" in printed
+
+
+def run_list(rows, width=200, record=False, limit=None) -> str:
+    from dnn_lab.render.terminal import print_run_list
+
+    console = Console(file=io.StringIO(), width=width, color_system=None, record=record)
+    print_run_list(console, rows, limit=limit)
+    return console.file.getvalue()
+
+
+def test_the_run_list_written_directly_is_what_rich_draws():
+    """Without colour the run list is written directly (rich takes seconds for 10,000
+    rows); rich draws it where a console records (and so in the other cases)."""
+    rows = [
+        {
+            "run": f"run-{n}",
+            "status": "completed" if n % 3 else "failed",
+            "started": f"2026-01-0{n % 9 + 1}T10:00:0{n % 10}+00:00" if n % 4 else "",
+            "dataset": "digits" if n % 5 else None,
+            "metric": "val_accuracy",
+            "best": None if n % 7 == 0 else 0.5 + n / 1000,
+            "epochs": n * 37,
+            "path": f"runs/2026-run-{n}",
+        }
+        for n in range(40)
+    ]
+    for limit in (None, 25):
+        plain = run_list(rows, limit=limit)
+        assert plain == run_list(rows, limit=limit, record=True)
+    assert "... and 15 older runs" in run_list(rows, limit=25)
+    # too narrow to fit, or a name rich measures otherwise: rich draws it, wrapped
+    assert run_list(rows, width=60) == run_list(rows, width=60, record=True)
+    wide = [{**rows[0], "run": "名前 [bold]x"}, *rows[1:]]
+    assert "名前 [bold]x" in run_list(wide)
+    assert run_list(wide) == run_list(wide, record=True)
