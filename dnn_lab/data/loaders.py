@@ -12,6 +12,7 @@ import gzip
 import os
 import struct
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -372,9 +373,13 @@ def load_raw(name: str, path: str | None, target: str | None) -> RawData:
 
     A file named by ``data.path`` is recorded by its absolute path, size and SHA-256.
     """
-    raw = LOADERS[name](path, target)
-    if path and name in FILE_DATASETS:
-        raw.file = identity(path)
+    if not (path and name in FILE_DATASETS):
+        return LOADERS[name](path, target)
+    # hashed on another core while the file is parsed (both release the GIL)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashed = pool.submit(identity, path)
+        raw = LOADERS[name](path, target)
+        raw.file = hashed.result()
     return raw
 
 

@@ -199,6 +199,10 @@ def prepare_arrays(raw: RawData, config: DataConfig, seed: int) -> PreparedData:
     )
     if config.one_hot:
         _one_hot_labels(splits, encoded)
+    splits.x, splits.x_val, splits.x_test = (
+        None if a is None else np.ascontiguousarray(a)
+        for a in (splits.x, splits.x_val, splits.x_test)
+    )
 
     return PreparedData(
         x_train=splits.x,
@@ -229,16 +233,17 @@ def _checked_samples(
     """A table file's columns typed (``data.tabular``), or arrays checked; the test set too."""
     table = None
     if raw.columns is not None:
+        columns, raw.columns = raw.columns, None  # typed column by column, then let go
         table = tabular.read_table(
-            raw.columns,
+            columns,
             raw.feature_names or [],
             where=where,
             lines=raw.lines,
             categorical=config.categorical,
             missing=config.missing,
         )
-        raw.columns = None  # the Arrow columns are typed: their memory goes back now
         x, y = table.values, np.asarray(raw.y)
+        table.values = x[:0].copy()  # the samples go on in x alone; none held twice
     else:
         x, y = _check_arrays(raw.x, raw.y, where, "x_train", raw.label_name, raw.feature_names)
     x_test = y_test = None

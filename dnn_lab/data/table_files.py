@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -73,7 +74,6 @@ class FileLines:
 def read_csv(path: Path, target: str | None) -> TableRead:
     """Parse a CSV (plain or gzip, comma, semicolon or tab, UTF-8 with or without a BOM)."""
     import pyarrow as pa
-    from pyarrow import csv as arrow_csv
 
     status = regular_file(path)
     gzipped, sample, consumed = _head(path)
@@ -92,24 +92,11 @@ def read_csv(path: Path, target: str | None) -> TableRead:
     rows_guess = _rows_estimate(sample, consumed, status.st_size, gzipped, len(header_line))
     _check_fits(path, rows_guess, len(header), "about ")
 
-    source = pa.input_stream(str(path), compression="gzip" if gzipped else None)
     try:
-        table = arrow_csv.read_csv(
-            source,
-            parse_options=arrow_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-            convert_options=arrow_csv.ConvertOptions(
-                null_values=[""],  # other spellings of "no value" are read as text
-                strings_can_be_null=False,
-                true_values=[],  # true/false stay text: a category, as they always were
-                false_values=[],
-                timestamp_parsers=[],
-            ),
-        )
+        table = _arrow_csv(path, gzipped, delimiter)
     except (pa.ArrowInvalid, OSError, EOFError) as exc:
         diagnose(path, delimiter)
         raise DataError(f"{path}: not a readable CSV file ({exc})") from None
-    finally:
-        source.close()
     if any(
         pa.types.is_binary(kind) or pa.types.is_large_binary(kind) for kind in table.schema.types
     ):
@@ -121,6 +108,44 @@ def read_csv(path: Path, target: str | None) -> TableRead:
         raise DataError(f"{path}: needs a header row and at least one data row")
     lines = FileLines(path, delimiter, np.arange(table.num_rows))
     return _split_target(table, header, target, lines)
+
+
+def _arrow_csv(path: Path, gzipped: bool, delimiter: str):
+    """The whole file as an Arrow table, its column types inferred.
+
+    Streamed block by block first: half the peak memory of reading it whole. The stream
+    infers each column's type from the first block; a column whose later values do not
+    fit it (numbers, then text) is read again whole, which infers from every value.
+    """
+    import pyarrow as pa
+    from pyarrow import csv as arrow_csv
+
+    options = {
+        "parse_options": arrow_csv.ParseOptions(
+            delimiter=delimiter, newlines_in_values=True, invalid_row_handler=_skip_blank
+        ),
+        "convert_options": arrow_csv.ConvertOptions(
+            null_values=[""],  # other spellings of "no value" are read as text
+            strings_can_be_null=False,
+            true_values=[],  # true/false stay text: a category, as they always were
+            false_values=[],
+            timestamp_parsers=[],
+        ),
+    }
+    compression = "gzip" if gzipped else None
+    with pa.input_stream(str(path), compression=compression) as source:
+        try:
+            return arrow_csv.open_csv(source, **options).read_all()
+        except pa.ArrowInvalid as exc:
+            if "conversion error" not in str(exc):
+                raise
+    with pa.input_stream(str(path), compression=compression) as source:
+        return arrow_csv.read_csv(source, **options)
+
+
+def _skip_blank(row) -> str:
+    """A row of separators alone (``,,``) is blank, as Python's csv module reads it."""
+    return "skip" if not (row.text or "").strip(" \t,;\r\n") else "error"
 
 
 def _head(path: Path) -> tuple[bool, bytes, int]:
@@ -258,7 +283,10 @@ def read_parquet(path: Path, target: str | None) -> TableRead:
     regular_file(path)
     try:
         handle = parquet.ParquetFile(path)
-        names = [str(n).strip() for n in handle.schema_arrow.names]
+        # pandas writes a DataFrame's index as a column: row labels, not data
+        names = [
+            str(n).strip() for n in handle.schema_arrow.names if not PANDAS_INDEX.match(str(n))
+        ]
         rows = handle.metadata.num_rows
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
@@ -267,12 +295,19 @@ def read_parquet(path: Path, target: str | None) -> TableRead:
         raise DataError(f"{path}: the Parquet file holds no rows")
     _check_fits(path, rows, len(names), "")
     try:
-        table = handle.read()
+        table = handle.read(columns=list(handle.schema_arrow.names[i] for i in _kept(handle)))
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
     finally:
         handle.close()
     return _split_target(table.rename_columns(names), names, target, None)
+
+
+PANDAS_INDEX = re.compile(r"^__index_level_\d+__$")
+
+
+def _kept(handle) -> list[int]:
+    return [i for i, n in enumerate(handle.schema_arrow.names) if not PANDAS_INDEX.match(str(n))]
 
 
 # --------------------------------------------------------------------------- both
@@ -312,7 +347,7 @@ def _split_target(table, names: list[str], target: str, lines: FileLines | None)
     if pa.types.is_dictionary(kind):
         column, kind = column.cast(kind.value_type), kind.value_type
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
-        values = column.cast(pa.float64()).to_numpy()  # a null is NaN: a missing label
+        values = float_values(column)  # a null is NaN: a missing label
     else:
         text = pc.fill_null(pc.utf8_trim_whitespace(column.cast(pa.string())), "")
         # as fixed-width numpy text, through the distinct values: no object per row
@@ -322,6 +357,27 @@ def _split_target(table, names: list[str], target: str, lines: FileLines | None)
     features = table.remove_column(names.index(target))
     feature_names = [n for n in names if n != target]
     return TableRead(columns=features, target=values, names=feature_names, lines=lines)
+
+
+def float_values(column) -> np.ndarray:
+    """A numeric Arrow column as float64, NaN where it has no value.
+
+    Read from the column's buffers: pyarrow's own ``to_numpy`` imports pandas (a second
+    of start-up on a busy machine) to handle the nulls.
+    """
+    import pyarrow as pa
+
+    chunks = []
+    for chunk in column.cast(pa.float64()).chunks:
+        validity, data = chunk.buffers()[:2]
+        end = chunk.offset + len(chunk)
+        values = np.frombuffer(data, dtype=np.float64, count=end)[chunk.offset :].copy()
+        if chunk.null_count:
+            bits = np.frombuffer(validity, dtype=np.uint8)
+            valid = np.unpackbits(bits, bitorder="little", count=end)[chunk.offset :]
+            values[valid == 0] = np.nan
+        chunks.append(values)
+    return np.concatenate(chunks) if chunks else np.empty(0)
 
 
 def as_arrow(cells: np.ndarray):

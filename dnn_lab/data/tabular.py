@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from dnn_lab.data.labels import MISSING_TEXT, check_magnitude, row_name
+from dnn_lab.data.labels import MAX_ABS_VALUE, MISSING_TEXT, check_magnitude, row_name
 from dnn_lab.errors import DataError, did_you_mean
 
 _DECIMAL_COMMA = re.compile(r"^-?\d+,\d+$")
@@ -77,7 +77,10 @@ def read_table(
     """
     from dnn_lab.data.table_files import as_arrow
 
-    columns = cells if not isinstance(cells, np.ndarray) else as_arrow(cells)
+    # a list whose entries are let go as they are typed, so the Arrow memory shrinks as the
+    # float32 matrix fills
+    columns = list((as_arrow(cells) if isinstance(cells, np.ndarray) else cells).columns)
+    del cells
     if categorical != "auto":
         for name in categorical:
             if name not in names:
@@ -86,12 +89,13 @@ def read_table(
                     + did_you_mean(name, names)
                     + f" Columns: {', '.join(names)}"
                 )
-    numeric: dict[str, np.ndarray] = {}
+    numbers_out = _Matrix(rows=len(columns[0]) if columns else 0, width=len(columns))
     codes: dict[str, np.ndarray] = {}
     table = Table(values=np.empty((0, 0), np.float32), numeric=[], categorical=[])
     for index, name in enumerate(names):
         asked = categorical != "auto" and name in categorical
-        column = _Column(columns.column(index), name, where, lines)
+        column = _Column(columns[index], name, where, lines)
+        columns[index] = None
         if column.absent_count:
             if missing == "error":
                 row = int(np.flatnonzero(column.absent)[0])
@@ -136,20 +140,27 @@ def read_table(
             table.left_out[name] = "it has no values"
             table.missing.pop(name, None)
             continue
-        bad = ~np.isfinite(numbers) & ~column.absent
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise DataError(
-                f"{where}: {row_name(row, lines)}, column {name!r}: NaN or infinite value"
-            )
-        check_magnitude(numbers[:, None], where, [name], name, lines)
-        numeric[name] = numbers
+        _check_finite(numbers, column.absent, name, where, lines)
+        numbers_out.add(name, numbers)
     table.notes = [f"left out column {name!r}: {why}" for name, why in table.left_out.items()]
-    table.numeric, table.categorical = list(numeric), list(codes)
-    if not numeric and not codes:
+    table.numeric, table.categorical = numbers_out.names, list(codes)
+    if not table.numeric and not codes:
         raise DataError(f"{where}: no feature column is left to train on")
-    table.values = _stack([*numeric.values(), *codes.values()])
+    table.values = numbers_out.with_codes(list(codes.values()))
     return table
+
+
+def _check_finite(numbers: np.ndarray, absent: np.ndarray, name: str, where: str, lines) -> None:
+    """No infinity, nothing float32 cannot carry: one pass over the column when all is well."""
+    with np.errstate(invalid="ignore"):
+        suspect = ~(np.abs(numbers) <= MAX_ABS_VALUE)  # NaN, infinite or too large
+    if not (suspect & ~absent).any():
+        return
+    bad = ~np.isfinite(numbers) & ~absent
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{where}: {row_name(row, lines)}, column {name!r}: NaN or infinite value")
+    check_magnitude(numbers[:, None], where, [name], name, lines)
 
 
 class _Column:
@@ -159,14 +170,19 @@ class _Column:
         import pyarrow as pa
         import pyarrow.compute as pc
 
+        from dnn_lab.data.table_files import float_values
+
         kind = column.type
         if pa.types.is_dictionary(kind):
             column, kind = column.cast(kind.value_type), kind.value_type
         self.date: str | None = None
         self.floats: np.ndarray | None = None
         self.text = None
-        if pa.types.is_boolean(kind) or pa.types.is_integer(kind) or pa.types.is_floating(kind):
-            self.floats = column.cast(pa.float64()).to_numpy()
+        if pa.types.is_null(kind):  # no value in any row
+            self.floats = np.full(len(column), np.nan)
+            self.absent = np.ones(len(column), dtype=bool)
+        elif pa.types.is_boolean(kind) or pa.types.is_integer(kind) or pa.types.is_floating(kind):
+            self.floats = float_values(column)
             self.absent = np.isnan(self.floats)  # empty, or a "nan" Arrow read as a number
         elif pa.types.is_temporal(kind):
             first = pc.drop_null(column)
@@ -268,12 +284,26 @@ class _Column:
         ]
 
 
-def _stack(columns: list[np.ndarray]) -> np.ndarray:
-    """One float32 matrix, numbers first: the one copy of the table training starts from."""
-    values = np.empty((len(columns[0]), len(columns)), dtype=np.float32)
-    for index, column in enumerate(columns):
-        values[:, index] = column
-    return values
+class _Matrix:
+    """The float32 matrix the numeric columns are written into as they are typed.
+
+    Held column-major (each column one contiguous write); the splits' row selection
+    returns row-major copies, the layout training takes.
+    """
+
+    def __init__(self, rows: int, width: int):
+        self.columns = np.empty((width, rows), dtype=np.float32)
+        self.names: list[str] = []
+
+    def add(self, name: str, numbers: np.ndarray) -> None:
+        self.columns[len(self.names)] = numbers
+        self.names.append(name)
+
+    def with_codes(self, codes: list[np.ndarray]) -> np.ndarray:
+        """Numbers first, then the category codes, as (samples, columns)."""
+        for place, column in enumerate(codes, start=len(self.names)):
+            self.columns[place] = column
+        return self.columns[: len(self.names) + len(codes)].T
 
 
 def missing_rows(values: np.ndarray) -> np.ndarray:
@@ -290,14 +320,16 @@ def fit_encoder(table: Table, x_train: np.ndarray, impute: bool) -> Encoder:
     n_numeric = len(table.numeric)
     unused: dict[str, str] = {}
     numeric, medians = [], []
+    # without missing cells (or with their rows dropped) there is no gap to look for
+    gaps = np.isnan(x_train).all(axis=0) if table.missing else np.zeros(x_train.shape[1], bool)
     for index, name in enumerate(table.numeric):
-        column = x_train[:, index]
-        present = column[~np.isnan(column)]
-        if present.size == 0:
+        if gaps[index]:
             unused[name] = "it has no values in the training split"
             continue
         numeric.append(index)
-        medians.append(float(np.median(present.astype(np.float64))) if impute else np.nan)
+        if impute:
+            column = x_train[:, index]
+            medians.append(float(np.median(column[~np.isnan(column)].astype(np.float64))))
     categorical, seen, frequent = [], [], []
     for offset, name in enumerate(table.categorical):
         column = x_train[:, n_numeric + offset]
@@ -325,6 +357,9 @@ def transform(encoder: Encoder, x: np.ndarray | None) -> np.ndarray | None:
     """The encoded float32 features: numbers (gaps filled), then one-hot blocks."""
     if x is None:
         return None
+    numbers_only = not encoder.categorical and encoder.numeric == list(range(x.shape[1]))
+    if numbers_only and (encoder.medians is None or not np.isnan(x).any()):
+        return x  # numbers alone, no gap to fill: the split is already the input
     width = len(encoder.numeric) + sum(len(s) for s in encoder.seen)
     out = np.empty((len(x), width), dtype=np.float32)
     for place, index in enumerate(encoder.numeric):

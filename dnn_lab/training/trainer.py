@@ -23,11 +23,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from dnn_lab.config.head import Head, resolve_head, resolved
 from dnn_lab.config.schema import Config
-from dnn_lab.data.prepare import PreparedData, prepare_data
+from dnn_lab.data.memory import check_model_fits, dense_parameters
+from dnn_lab.data.prepare import PreparedData, pinned, prepare_data
 from dnn_lab.errors import (
     EXIT_BUG,
     EXIT_DIVERGED,
@@ -85,7 +84,8 @@ def train(
             with clock.phase("data"):
                 data = prepare_data(config.data, config.seed)
             head = resolve_head(config, data.task, data.n_classes)
-            config = resolved(config, head)
+            config = pinned(resolved(config, head), data)  # data.path absolute, size, hash
+            check_model_fits(config, data.input_shape, data.task, data.n_classes)
 
             from dnn_lab.training import backend
 
@@ -407,10 +407,8 @@ class Training:
 
 def _dense_params(config: Config, data: PreparedData) -> int:
     """Parameters of the Dense layers, known before the model exists (threads are set first)."""
-    widths = [int(np.prod(data.input_shape))]
-    widths += [layer.units for layer in config.model.hidden_specs()]
-    widths.append(max(1, data.n_classes or 1) if data.task == "multiclass" else 1)
-    return sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
+    units = [layer.units for layer in config.model.hidden_specs()]
+    return dense_parameters(data.input_shape, units, data.task, data.n_classes)
 
 
 def _save_model(net, run_dir: Path) -> None:
