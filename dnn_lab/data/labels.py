@@ -41,7 +41,7 @@ def missing(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values)
     if values.dtype.kind in "US":  # numpy's string functions: no Python object per label
         flat = values.reshape(len(values), -1)[:, 0].astype(str)
-        return np.isin(np.strings.lower(np.strings.strip(flat)), sorted(MISSING_TEXT))
+        return np.isin(np.char.lower(np.char.strip(flat)), sorted(MISSING_TEXT))
     if values.dtype.kind == "O":
         flat = values.reshape(len(values), -1)[:, 0]
         return np.array([str(v).strip().lower() in MISSING_TEXT for v in flat], dtype=bool)

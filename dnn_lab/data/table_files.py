@@ -37,10 +37,35 @@ TOO_BIG_HINT = "use a sample of its rows, or a machine with more memory"
 class TableRead:
     """A table file's feature columns (Arrow), its target, and where each row came from."""
 
-    columns: object  # a pyarrow.Table of the feature columns, in file order
+    columns: Columns  # the feature columns, in file order
     target: np.ndarray  # float64 (NaN when empty) or stripped text
     names: list[str]
     lines: FileLines | None  # a CSV's file lines; None for Parquet (rows are samples)
+
+
+class Columns:
+    """Feature columns handed out one at a time, then let go.
+
+    The float32 matrix fills as the Arrow memory shrinks: a CSV's parsed columns are
+    released one by one, a Parquet file's are read one by one.
+    """
+
+    def __init__(self, rows: int, count: int, read):
+        self.rows, self.count, self._read = rows, count, read
+
+    @classmethod
+    def of_table(cls, table) -> Columns:
+        held = list(table.columns)
+
+        def take(index: int):
+            column, held[index] = held[index], None
+            return column
+
+        return cls(table.num_rows, len(held), take)
+
+    def take(self, index: int):
+        """Column ``index`` as a pyarrow ChunkedArray; each is taken once."""
+        return self._read(index)
 
 
 class FileLines:
@@ -107,7 +132,9 @@ def read_csv(path: Path, target: str | None) -> TableRead:
     if table.num_rows == 0:
         raise DataError(f"{path}: needs a header row and at least one data row")
     lines = FileLines(path, delimiter, np.arange(table.num_rows))
-    return _split_target(table, header, target, lines)
+    index = header.index(target)
+    features = Columns.of_table(table.remove_column(index))
+    return _split_target(table.column(index), features, header, target, lines)
 
 
 def _arrow_csv(path: Path, gzipped: bool, delimiter: str):
@@ -294,13 +321,18 @@ def read_parquet(path: Path, target: str | None) -> TableRead:
     if rows == 0:
         raise DataError(f"{path}: the Parquet file holds no rows")
     _check_fits(path, rows, len(names), "")
-    try:
-        table = handle.read(columns=list(handle.schema_arrow.names[i] for i in _kept(handle)))
-    except (pa.ArrowException, OSError) as exc:
-        raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
-    finally:
-        handle.close()
-    return _split_target(table.rename_columns(names), names, target, None)
+    stored = [handle.schema_arrow.names[i] for i in _kept(handle)]
+    by_name = dict(zip(names, stored, strict=True))
+
+    def read(name: str):
+        try:
+            return handle.read(columns=[by_name[name]]).column(0)
+        except (pa.ArrowException, OSError) as exc:
+            raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
+
+    others = [name for name in names if name != target]
+    features = Columns(rows, len(others), lambda index: read(others[index]))
+    return _split_target(read(target), features, names, target, None)
 
 
 PANDAS_INDEX = re.compile(r"^__index_level_\d+__$")
@@ -337,12 +369,13 @@ def _check_names(path: Path, names: list[str], target: str | None) -> None:
         )
 
 
-def _split_target(table, names: list[str], target: str, lines: FileLines | None) -> TableRead:
-    """The target as numbers or stripped text; the other columns stay Arrow columns."""
+def _split_target(
+    column, features: Columns, names: list[str], target: str, lines: FileLines | None
+) -> TableRead:
+    """The target as numbers or stripped text; the features stay Arrow columns."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    column = table.column(names.index(target))
     kind = column.type
     if pa.types.is_dictionary(kind):
         column, kind = column.cast(kind.value_type), kind.value_type
@@ -354,7 +387,6 @@ def _split_target(table, names: list[str], target: str, lines: FileLines | None)
         encoded = pc.dictionary_encode(text).combine_chunks()
         distinct = np.asarray(encoded.dictionary.to_pylist(), dtype=str)
         values = distinct[encoded.indices.to_numpy()] if len(distinct) else distinct
-    features = table.remove_column(names.index(target))
     feature_names = [n for n in names if n != target]
     return TableRead(columns=features, target=values, names=feature_names, lines=lines)
 
@@ -385,4 +417,5 @@ def as_arrow(cells: np.ndarray):
     import pyarrow as pa
 
     cells = np.asarray(cells).astype(str)
-    return pa.table({f"{i}": pa.array(cells[:, i]) for i in range(cells.shape[1])})
+    table = pa.table({f"{i}": pa.array(cells[:, i]) for i in range(cells.shape[1])})
+    return Columns.of_table(table)

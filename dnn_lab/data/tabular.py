@@ -68,7 +68,7 @@ def read_table(
     """Type every column; drop dates and IDs (said); apply ``data.missing: error``.
 
     Args:
-        cells: the feature columns: a pyarrow Table, or text cells one row per sample.
+        cells: the feature columns (``table_files.Columns``), or text cells, a row a sample.
         names: the column names.
         where: the file, for messages.
         lines: the file line of each row, for messages (None: rows are samples).
@@ -77,10 +77,7 @@ def read_table(
     """
     from dnn_lab.data.table_files import as_arrow
 
-    # a list whose entries are let go as they are typed, so the Arrow memory shrinks as the
-    # float32 matrix fills
-    columns = list((as_arrow(cells) if isinstance(cells, np.ndarray) else cells).columns)
-    del cells
+    columns = as_arrow(cells) if isinstance(cells, np.ndarray) else cells
     if categorical != "auto":
         for name in categorical:
             if name not in names:
@@ -89,13 +86,12 @@ def read_table(
                     + did_you_mean(name, names)
                     + f" Columns: {', '.join(names)}"
                 )
-    numbers_out = _Matrix(rows=len(columns[0]) if columns else 0, width=len(columns))
+    numbers_out = _Matrix(rows=columns.rows, width=columns.count)
     codes: dict[str, np.ndarray] = {}
     table = Table(values=np.empty((0, 0), np.float32), numeric=[], categorical=[])
     for index, name in enumerate(names):
         asked = categorical != "auto" and name in categorical
-        column = _Column(columns[index], name, where, lines)
-        columns[index] = None
+        column = _Column(columns.take(index), name, where, lines)
         if column.absent_count:
             if missing == "error":
                 row = int(np.flatnonzero(column.absent)[0])
@@ -178,6 +174,7 @@ class _Column:
         self.date: str | None = None
         self.floats: np.ndarray | None = None
         self.text = None
+        self._source = column  # a number or date column's values, as text if named a category
         if pa.types.is_null(kind):  # no value in any row
             self.floats = np.full(len(column), np.nan)
             self.absent = np.ones(len(column), dtype=bool)
@@ -269,19 +266,14 @@ class _Column:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        text = self.text if self.text is not None else pa.array(self._number_text())
+        if self.text is None:  # numbers or dates named in data.categorical: 1000, not 1000.0
+            self.text = pc.fill_null(self._source.cast(pa.string()), "")
+        text = self.text
         distinct = sorted(pc.unique(text.filter(pa.array(~self.absent))).to_pylist())
         index = pc.index_in(text, value_set=pa.array(distinct, pa.string()))
         out = index.cast(pa.float32()).to_numpy(zero_copy_only=False).copy()
         out[self.absent] = np.nan
         return out, distinct
-
-    def _number_text(self) -> list[str]:
-        """A numeric column named in data.categorical: its values as text (1000, not 1000.0)."""
-        return [
-            "" if np.isnan(v) else (str(int(v)) if float(v).is_integer() else repr(float(v)))
-            for v in self.floats
-        ]
 
 
 class _Matrix:
