@@ -299,6 +299,9 @@ def main() -> None:
 
     lines += smoke_section(max(3, rounds))
     lines += warm_section(max(3, rounds))
+    from tables import section as tables_section
+
+    lines += tables_section(max(3, rounds), rows=100_000 if args.quick else 1_000_000)
     with tempfile.TemporaryDirectory() as scratch:
         lines += startup(args.repeats, Path(scratch))
         rss = peak_memory_mb(

@@ -134,6 +134,16 @@ DATASETS: dict[str, DatasetInfo] = {
             default_scaling="standard",
         ),
         DatasetInfo(
+            name="parquet",
+            description="your Parquet file: data.path, data.target; text columns one-hot encoded",
+            task=None,
+            input_shape=None,
+            n_classes=None,
+            n_train=None,
+            n_test=None,
+            default_scaling="standard",
+        ),
+        DatasetInfo(
             name="npz",
             description="your .npz file: x_train, y_train, optional x_test, y_test",
             task=None,
@@ -146,6 +156,9 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
     )
 }
+
+# Tables of named columns, data.target among them, read by dnn_lab.data.tabular
+TABLE_DATASETS = ("csv", "parquet")
 
 
 def dataset_info(name: str) -> DatasetInfo:
@@ -161,9 +174,9 @@ def dataset_info(name: str) -> DatasetInfo:
 def known_task(dataset: str, task: str = "auto") -> tuple[str, int | None] | None:
     """The task and class count the registry knows for ``dataset`` and the task a config asks.
 
-    None when only the data can tell: a file (csv, npz), or a task other than the dataset's.
-    Reads the registry alone, so ``dnn-lab validate`` loads nothing (not even numpy) for a
-    built-in dataset.
+    None when only the data can tell: a file (csv, parquet, npz), or a task other than the
+    dataset's. Reads the registry alone, so ``dnn-lab validate`` loads nothing (not even
+    numpy) for a built-in dataset.
     """
     info = dataset_info(dataset)
     if info.task is not None and task in ("auto", info.task):

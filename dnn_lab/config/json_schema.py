@@ -41,17 +41,21 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("Config", "model"): "The dense network; the output layer follows the task.",
     ("Config", "train"): "Optimizer, loss, batches, epochs and callbacks.",
     ("Config", "sweep"): "Axes for `dnn-lab sweep`; a single `dnn-lab train` ignores it.",
-    ("DataConfig", "dataset"): "A built-in dataset (see `dnn-lab datasets`), or csv / npz "
-    "with data.path.",
-    ("DataConfig", "path"): "The file for csv / npz; a directory of IDX files for "
-    "fashion_mnist / mnist.",
-    ("DataConfig", "target"): "csv: the label column.",
+    ("DataConfig", "dataset"): "A built-in dataset (see `dnn-lab datasets`), or csv / "
+    "parquet / npz with data.path (a path ending in .parquet is parquet).",
+    ("DataConfig", "path"): "The file for csv / parquet / npz; a directory of IDX files for "
+    "fashion_mnist / mnist. A run records it as an absolute path.",
+    ("DataConfig", "path_bytes"): "data.path's size as a run read it (written by the run); "
+    "a changed file is refused. null: not checked.",
+    ("DataConfig", "path_sha256"): "data.path's SHA-256 as a run read it (written by the "
+    "run); a changed file is refused. null: not checked.",
+    ("DataConfig", "target"): "csv, parquet: the label column.",
     ("DataConfig", "task"): "auto: from the dataset or the labels.",
     ("DataConfig", "one_hot"): "One-hot labels, for categorical_crossentropy.",
-    ("DataConfig", "categorical"): "csv: text columns to one-hot encode; auto: every text "
-    "column (dates and IDs are left out with a note).",
-    ("DataConfig", "missing"): "csv: an empty or NA feature cell is an error, drops its row, "
-    "or is imputed (median, or most frequent value, of the training split).",
+    ("DataConfig", "categorical"): "csv, parquet: text columns to one-hot encode; auto: "
+    "every text column (dates and IDs are left out with a note).",
+    ("DataConfig", "missing"): "csv, parquet: an empty or NA feature cell is an error, "
+    "drops its row, or is imputed (median, or most frequent value, of the training split).",
     ("DataConfig", "validation_split"): "Share of the training data held out for validation "
     "(stratified for classification).",
     ("DataConfig", "test_split"): "Share held out as a test set; null: the dataset's own "

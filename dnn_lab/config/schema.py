@@ -15,7 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from dnn_lab.config import catalog
-from dnn_lab.config.datasets import DATASETS
+from dnn_lab.config.datasets import DATASETS, TABLE_DATASETS
 from dnn_lab.config.names import (
     Spec,
     activation_spec,
@@ -31,9 +31,15 @@ from dnn_lab.config.sweep_section import SweepConfig
 class DataConfig(Section):
     """Where the data comes from and how it is split and scaled."""
 
-    dataset: str = "digits"  # a built-in name (see `dnn-lab datasets`), or csv / npz
-    path: str | None = None  # file for csv/npz; directory of IDX files for (fashion_)mnist
-    target: str | None = None  # csv: the label column
+    # a built-in name (see `dnn-lab datasets`), or csv / parquet / npz; a path ending in
+    # .parquet with no dataset (or csv) given is parquet
+    dataset: str = "digits"
+    path: str | None = None  # file for csv/parquet/npz; directory of IDX files for (fashion_)mnist
+    # data.path's size and SHA-256, as the run that resolved this config read it: training
+    # from a recorded config.yaml refuses a file that changed since (set both to null to accept)
+    path_bytes: int | None = Field(None, ge=0)
+    path_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    target: str | None = None  # csv, parquet: the label column
     task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
     one_hot: bool = False  # one-hot labels, for categorical_crossentropy
     validation_split: float = Field(0.2, ge=0.0, lt=1.0)
@@ -46,6 +52,18 @@ class DataConfig(Section):
     # csv: an empty or NA feature cell is an error, drops its row, or is imputed (median or
     # most frequent value of the training split)
     missing: Literal["error", "drop", "impute"] = "error"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parquet_from_its_suffix(cls, value: Any) -> Any:
+        if (
+            isinstance(value, dict)
+            and isinstance(value.get("path"), str)
+            and value["path"].lower().endswith((".parquet", ".pq"))
+            and value.get("dataset", "csv") == "csv"
+        ):
+            return {**value, "dataset": "parquet"}
+        return value
 
     @field_validator("dataset")
     @classmethod
@@ -69,14 +87,15 @@ class DataConfig(Section):
 
     @model_validator(mode="after")
     def _table_options_for_csv(self) -> DataConfig:
-        if self.dataset != "csv":
+        if self.dataset not in TABLE_DATASETS:
             if self.categorical != "auto":
                 raise PydanticCustomError(
-                    "dnn_lab", "data.categorical is for data.dataset: csv (columns of text)"
+                    "dnn_lab",
+                    "data.categorical is for data.dataset: csv or parquet (columns of text)",
                 )
             if self.missing != "error":
                 raise PydanticCustomError(
-                    "dnn_lab", "data.missing is for data.dataset: csv (empty cells)"
+                    "dnn_lab", "data.missing is for data.dataset: csv or parquet (empty cells)"
                 )
         return self
 

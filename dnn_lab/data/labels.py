@@ -39,7 +39,10 @@ class Labels:
 def missing(values: np.ndarray) -> np.ndarray:
     """A mask of the labels that are absent: empty or NA text, NaN numbers."""
     values = np.asarray(values)
-    if values.dtype.kind in "USO":
+    if values.dtype.kind in "US":  # numpy's string functions: no Python object per label
+        flat = values.reshape(len(values), -1)[:, 0].astype(str)
+        return np.isin(np.char.lower(np.char.strip(flat)), sorted(MISSING_TEXT))
+    if values.dtype.kind == "O":
         flat = values.reshape(len(values), -1)[:, 0]
         return np.array([str(v).strip().lower() in MISSING_TEXT for v in flat], dtype=bool)
     if values.dtype.kind == "f":
@@ -61,14 +64,18 @@ def as_numbers(values: np.ndarray, where: str, name: str, task: str) -> np.ndarr
         return values.astype(np.float64)
     if values.dtype.kind not in "USO":
         raise DataError(f"{where}: {name} holds {values.dtype}, not numbers or text labels")
-    parsed, text = [], []
-    for index, value in enumerate(values.reshape(-1)):
+    # each distinct label parsed once: a million rows of cat and dog are two float() calls
+    distinct, inverse = np.unique(values.reshape(-1), return_inverse=True)
+    parsed = np.empty(len(distinct), dtype=np.float64)
+    is_text = np.zeros(len(distinct), dtype=bool)
+    for index, value in enumerate(distinct):
         try:
-            parsed.append(float(value))
+            parsed[index] = float(value)
         except (TypeError, ValueError):
-            text.append(index)
-    if not text:
-        return np.asarray(parsed, dtype=np.float64).reshape(values.shape)
+            is_text[index] = True
+    text = np.flatnonzero(is_text[inverse])
+    if not text.size:
+        return parsed[inverse].reshape(values.shape)
     if task in CLASSIFICATION or len(text) == values.size:
         return None  # class names, some of which may look like numbers
     first = values.reshape(-1)[text[0]]
@@ -181,6 +188,13 @@ def encode(
         flat = [v.astype(str) for v in flat]
         values = np.unique(np.concatenate(flat))
     _check_class_count(values.size, len(flat[0]), task, inferred, where, name, numeric)
+    if values.size < 2:
+        raise DataError(
+            f"{where}: {name} holds one class ({_label_text(values[0])!r}) in all "
+            f"{sum(len(v) for v in flat)} samples; a classifier needs at least two classes to "
+            "tell apart (set data.task: regression for a number to predict, or choose "
+            "another target)"
+        )
 
     identity = (
         numeric

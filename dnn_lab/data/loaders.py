@@ -8,18 +8,21 @@ and MNIST, when missing, are downloaded from where Keras's own loaders fetch the
 
 from __future__ import annotations
 
-import csv
 import gzip
-import io
 import os
 import struct
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from dnn_lab.errors import DataError, did_you_mean
+from dnn_lab.data.files import FileIdentity, identity, regular_file
+from dnn_lab.data.memory import check_memory, size_text
+from dnn_lab.data.table_files import FileLines, TableRead, read_csv, read_parquet
+from dnn_lab.errors import DataError
 
 DATA_DIR_VARIABLE = "DNN_LAB_DATA"
 
@@ -28,7 +31,7 @@ DATA_DIR_VARIABLE = "DNN_LAB_DATA"
 class RawData:
     """Arrays as loaded, before splitting and scaling."""
 
-    x: np.ndarray
+    x: np.ndarray | None  # None for a table file: its columns are in ``columns``
     y: np.ndarray
     x_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
@@ -36,7 +39,9 @@ class RawData:
     source: str = ""
     feature_names: list[str] | None = None  # a CSV's columns, to name them in messages
     label_name: str = "y_train"  # the label column or array, to name it in messages
-    lines: list[int] | None = None  # the file line of each sample, to point at a bad one
+    lines: FileLines | None = None  # the file line of each sample, to point at a bad one
+    columns: Any = None  # a table file's feature columns (pyarrow), typed by data.tabular
+    file: FileIdentity | None = None  # data.path's absolute path, size and hash
 
 
 # --------------------------------------------------------------------------- scikit-learn
@@ -85,6 +90,7 @@ _IDX_DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x
 def read_idx(path: Path) -> np.ndarray:
     """Read one (optionally gzipped) IDX file, the format MNIST and Fashion-MNIST ship in."""
     path = Path(path)
+    size = regular_file(path).st_size
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as handle:
@@ -96,15 +102,34 @@ def read_idx(path: Path) -> np.ndarray:
                 raise DataError(f"{path}: unsupported IDX type 0x{dtype_code:02x} / {ndim} dims")
             shape = struct.unpack(f">{ndim}I", handle.read(4 * ndim))
             dtype = np.dtype(_IDX_DTYPES[dtype_code])
-            payload = handle.read()
+            expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            _check_declared(path, shape, dtype, expected, size, compressed=opener is gzip.open)
+            payload = handle.read(expected + 1)  # never more than the header promises
     except (OSError, EOFError, struct.error) as exc:
         raise DataError(f"{path}: cannot read IDX file: {exc}") from None
-    expected = int(np.prod(shape)) * dtype.itemsize
     if len(payload) != expected:
         raise DataError(
             f"{path}: IDX header promises {shape} ({expected} bytes) but holds {len(payload)} bytes"
         )
     return np.frombuffer(payload, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+# gzip shrinks data at most about a thousandfold; a header promising more is a lie
+MAX_GZIP_RATIO = 1032
+
+
+def _check_declared(
+    path: Path, shape: tuple, dtype: np.dtype, declared: int, size: int, compressed: bool
+) -> None:
+    """Refuse a header whose shape the file cannot hold or the memory cannot take."""
+    room = size * MAX_GZIP_RATIO if compressed else size
+    what = f"{path}: the header declares shape {tuple(int(d) for d in shape)} of {dtype.name}"
+    if declared > room:
+        raise DataError(
+            f"{what} ({size_text(declared)}), but the file is {size_text(size)}"
+            f"{' compressed' if compressed else ''}: a damaged or forged file"
+        )
+    check_memory(declared, f"{what} ({size_text(declared)})", "use a smaller file")
 
 
 def _keras_cache_dir() -> Path:
@@ -230,22 +255,49 @@ def _missing_files_message(name: str, path: str | None, reason: str) -> str:
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    regular_file(path)
     try:
-        loaded = np.load(path, allow_pickle=False)
+        loaded = np.load(path, allow_pickle=False, mmap_mode="r")
     except FileNotFoundError:
         raise DataError(f"data file not found: {path}") from None
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: not a readable .npz file ({exc})") from None
-    if isinstance(loaded, np.ndarray):  # a .npy file: one array, no names
+    if isinstance(loaded, np.ndarray):  # a .npy file (mapped, not read): one array, no names
+        shape = loaded.shape
+        del loaded
         raise DataError(
-            f"{path}: a single .npy array of shape {loaded.shape}, not an .npz archive; an npz "
+            f"{path}: a single .npy array of shape {shape}, not an .npz archive; an npz "
             "dataset names its arrays: np.savez('data.npz', x_train=x, y_train=y)"
         )
     try:
         with loaded as archive:
+            _check_npz_headers(path, archive)
             return {key: archive[key] for key in archive.files}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError) as exc:
         raise DataError(f"{path}: not a readable .npz file ({exc})") from None
+
+
+def _check_npz_headers(path: Path, archive) -> None:
+    """Each array's declared size against what its member holds and the memory, unread."""
+    from numpy.lib import format as npy
+
+    total = 0
+    for info in archive.zip.infolist():
+        with archive.zip.open(info) as member:
+            version = npy.read_magic(member)
+            read_header = (
+                npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+            )
+            shape, _, dtype = read_header(member)
+        declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if declared > info.file_size:
+            raise DataError(
+                f"{path}: array {info.filename.removesuffix('.npy')} declares shape {shape} of "
+                f"{dtype} ({size_text(declared)}), but holds {size_text(info.file_size)}: a "
+                "damaged or forged file"
+            )
+        total += declared
+    check_memory(total, f"{path}: arrays of {size_text(total)}", "use a smaller file")
 
 
 def _load_npz(path: str | None, target: str | None) -> RawData:
@@ -272,81 +324,28 @@ def _load_npz(path: str | None, target: str | None) -> RawData:
     )
 
 
-def _read_text(path: Path) -> str:
-    """A CSV file's text: UTF-8, with or without a BOM, gzip'ed or not."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"data file not found: {path}") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise DataError(f"{path}: a damaged gzip file ({exc})") from None
-    if raw[:4] == b"PK\x03\x04":
-        raise DataError(f"{path}: a zip archive (an .npz?), not CSV text; set data.dataset: npz")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DataError(
-            f"{path}: not UTF-8 text: byte 0x{raw[exc.start]:02x} on line {line} (a Latin-1 or "
-            "Windows-1252 file?); save it as UTF-8"
-        ) from None
-
-
-def _delimiter(text: str) -> str:
-    """The field separator the header line uses most: comma, semicolon or tab."""
-    header = text.split("\n", 1)[0]
-    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
-    best = max(counts, key=lambda sep: counts[sep])
-    return best if counts[best] > 0 else ","
-
-
 def _load_csv(path: str | None, target: str | None) -> RawData:
-    """Numeric feature columns and the target column as text (``dnn_lab.data.labels`` reads it)."""
+    """Numeric feature columns and categories as Arrow columns; the target as numbers or text."""
     if not path:
         raise DataError("data.dataset is csv but data.path is not set; name the .csv file")
-    text = _read_text(Path(path))
-    delimiter = _delimiter(text)
-    try:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-        # (line number, fields) of the non-blank rows; a quoted field may span lines
-        rows = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
-    except csv.Error as exc:
-        raise DataError(f"{path}: not a readable CSV file ({exc})") from None
-    if len(rows) < 2:
-        raise DataError(f"{path}: needs a header row and at least one data row")
-    header = [h.strip() for h in rows[0][1]]
-    if target is None:
-        raise DataError(
-            f"{path}: set data.target to the label column (columns: {', '.join(header)})"
-        )
-    if target not in header:
-        raise DataError(
-            f"{path}: no column {target!r}"
-            + did_you_mean(target, header)
-            + f" Columns: {', '.join(header)}"
-        )
-    t_index = header.index(target)
-    features, labels = [], []
-    for line, row in rows[1:]:
-        if len(row) != len(header):
-            raise DataError(
-                f"{path}: line {line} has {len(row)} fields, the header has {len(header)}"
-            )
-        features.append([cell for column, cell in enumerate(row) if column != t_index])
-        labels.append(row[t_index].strip())
+    return _table_data(path, read_csv(Path(path), target), target)
+
+
+def _load_parquet(path: str | None, target: str | None) -> RawData:
+    if not path:
+        raise DataError("data.dataset is parquet but data.path is not set; name the file")
+    return _table_data(path, read_parquet(Path(path), target), target)
+
+
+def _table_data(path: str, read: TableRead, target: str | None) -> RawData:
     return RawData(
-        # cells as text: dnn_lab.data.tabular types the columns (numbers, categories...)
-        x=np.asarray(features, dtype=str).reshape(len(features), len(header) - 1),
-        y=np.asarray(labels, dtype=str),
+        x=None,
+        columns=read.columns,
+        y=read.target,
         source=str(path),
-        feature_names=[h for i, h in enumerate(header) if i != t_index],
+        feature_names=read.names,
         label_name=f"column {target!r}",
-        lines=[line for line, _ in rows[1:]],
+        lines=read.lines,
     )
 
 
@@ -365,9 +364,23 @@ LOADERS: dict[str, Loader] = {
     "mnist": _idx_dataset("mnist"),
     "csv": _load_csv,
     "npz": _load_npz,
+    "parquet": _load_parquet,
 }
 
 
 def load_raw(name: str, path: str | None, target: str | None) -> RawData:
-    """The raw arrays of dataset ``name`` (a key of the registry), before splits and scaling."""
-    return LOADERS[name](path, target)
+    """The raw arrays of dataset ``name`` (a key of the registry), before splits and scaling.
+
+    A file named by ``data.path`` is recorded by its absolute path, size and SHA-256.
+    """
+    if not (path and name in FILE_DATASETS):
+        return LOADERS[name](path, target)
+    # hashed on another core while the file is parsed (both release the GIL)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashed = pool.submit(identity, path)
+        raw = LOADERS[name](path, target)
+        raw.file = hashed.result()
+    return raw
+
+
+FILE_DATASETS = ("csv", "npz", "parquet")  # data.path is one file (not a folder of IDX files)

@@ -35,14 +35,14 @@ def split_indices(
     class_indices = np.split(np.argsort(y_indices, kind="stable"), np.cumsum(class_counts)[:-1])
     n_i = _approximate_mode(class_counts, n_train, rng)
     t_i = _approximate_mode(class_counts - n_i, n_test, rng)
-    train: list[int] = []
-    test: list[int] = []
+    train: list[np.ndarray] = []
+    test: list[np.ndarray] = []
     for i in range(len(classes)):
         permutation = rng.permutation(class_counts[i])
         members = class_indices[i].take(permutation, mode="clip")
-        train.extend(members[: n_i[i]])
-        test.extend(members[n_i[i] : n_i[i] + t_i[i]])
-    return rng.permutation(train), rng.permutation(test)
+        train.append(members[: n_i[i]])
+        test.append(members[n_i[i] : n_i[i] + t_i[i]])
+    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
 
 
 def _approximate_mode(class_counts: np.ndarray, n_draws: int, rng) -> np.ndarray:

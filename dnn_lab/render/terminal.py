@@ -179,7 +179,7 @@ def print_datasets(console: Console) -> None:
         table.add_row(*row, *([info.description] if wide else []))
     console.print(table)
     console.print(
-        "samples: training + the dataset's own test set; csv/npz take data.path",
+        "samples: training + the dataset's own test set; csv/parquet/npz take data.path",
         highlight=False,
         soft_wrap=True,
     )

@@ -92,10 +92,10 @@ class StepGroups:
 
 def dense_params(config, data) -> int:
     """Parameters of the Dense layers, known before the model exists (threads are set first)."""
-    widths = [int(np.prod(data.input_shape))]
-    widths += [layer.units for layer in config.model.hidden_specs()]
-    widths.append(max(1, data.n_classes or 1) if data.task == "multiclass" else 1)
-    return sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
+    from dnn_lab.data.memory import dense_parameters
+
+    units = [layer.units for layer in config.model.hidden_specs()]
+    return dense_parameters(data.input_shape, units, data.task, data.n_classes)
 
 
 def step_flops(params: int, batch_size: int) -> float:

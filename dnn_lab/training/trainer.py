@@ -23,7 +23,8 @@ from typing import Any
 
 from dnn_lab.config.head import Head, resolve_head, resolved
 from dnn_lab.config.schema import Config
-from dnn_lab.data.prepare import PreparedData, prepare_data
+from dnn_lab.data.memory import check_model_fits
+from dnn_lab.data.prepare import PreparedData, pinned, prepare_data
 from dnn_lab.errors import (
     EXIT_BUG,
     EXIT_DIVERGED,
@@ -83,7 +84,8 @@ def train(
             with clock.phase("data"):
                 data = prepare_data(config.data, config.seed)
             head = resolve_head(config, data.task, data.n_classes)
-            config = resolved(config, head)
+            config = pinned(resolved(config, head), data)  # data.path absolute, size, hash
+            check_model_fits(config, data.input_shape, data.task, data.n_classes)
 
             from dnn_lab.training import backend
 
