@@ -18,7 +18,7 @@ from dnn_lab.direction import best_row
 from dnn_lab.errors import DnnLabError
 from dnn_lab.render import html
 from dnn_lab.render.tables import Table, export_rows
-from dnn_lab.store.runs import COMPLETED
+from dnn_lab.store.status import Status
 
 if TYPE_CHECKING:
     import pandas
@@ -80,7 +80,7 @@ class Study:
             if score is None:  # no metrics.json value: the best epoch of its history
                 row = best_row(run.history, self.metric, direction)
                 score = None if row is None else float(row[self.metric])
-            if score is not None and run.status == COMPLETED:
+            if score is not None and run.status == Status.COMPLETED:
                 scored.append((direction.sort_key(score), str(run.path)))
         return Run(min(scored)[1]) if scored else None
 
