@@ -27,7 +27,7 @@ _EXPORTS = {
     "runs": "dnn_lab.api.run",
     "compare": "dnn_lab.api.comparison",
     "Comparison": "dnn_lab.api.comparison",
-    "sweep": "dnn_lab.sweep",  # the package, callable: dnn_lab.api.study.sweep
+    "sweep": "dnn_lab.api.study",
     "study": "dnn_lab.api.study",
     "report": "dnn_lab.api.study",
     "Study": "dnn_lab.api.study",

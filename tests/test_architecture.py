@@ -113,7 +113,7 @@ MAY_IMPORT = {
     "dnn_lab.views": {"dnn_lab.store", "dnn_lab.render", "dnn_lab.analysis"},
     "dnn_lab.exporters": {"dnn_lab.store"},
     "dnn_lab.training": {"dnn_lab.config", "dnn_lab.data", "dnn_lab.store", "dnn_lab.render"},
-    "dnn_lab.sweep": {"dnn_lab.config", "dnn_lab.data", "dnn_lab.store", "dnn_lab.render"},
+    "dnn_lab.sweeps": {"dnn_lab.config", "dnn_lab.data", "dnn_lab.store", "dnn_lab.render"},
     "dnn_lab.ci": {
         "dnn_lab.config",
         "dnn_lab.store",
@@ -121,7 +121,7 @@ MAY_IMPORT = {
         "dnn_lab.analysis",
         "dnn_lab.views",
         "dnn_lab.training",
-        "dnn_lab.sweep",
+        "dnn_lab.sweeps",
     },
     # the library face (dnn_lab.train, Run, Comparison, Study): everything below the CLI
     "dnn_lab.api": {
@@ -133,7 +133,7 @@ MAY_IMPORT = {
         "dnn_lab.views",
         "dnn_lab.exporters",
         "dnn_lab.training",
-        "dnn_lab.sweep",
+        "dnn_lab.sweeps",
     },
     "dnn_lab.cli": {
         "dnn_lab",
@@ -147,16 +147,13 @@ MAY_IMPORT = {
         "dnn_lab.views",
         "dnn_lab.exporters",
         "dnn_lab.training",
-        "dnn_lab.sweep",
+        "dnn_lab.sweeps",
     },
 }
 # A Ray task is a function the driver hands to Ray; its body, run on a cluster node,
 # trains the trial as a warm worker does (the import is inside that function).
-# ``dnn_lab.sweep`` is both this package and the API's function: calling the package calls
-# ``dnn_lab.api.study.sweep`` (imported inside that call).
 CROSSINGS = {
-    ("dnn_lab.sweep.ray_executor", "dnn_lab.training.worker"),
-    ("dnn_lab.sweep", "dnn_lab.api.study"),
+    ("dnn_lab.sweeps.ray_executor", "dnn_lab.training.worker"),
 }
 
 
@@ -194,7 +191,7 @@ def test_packages_follow_the_flow():
         ("dnn_lab.analysis.study", "dnn_lab.views.compare"),  # analysis below the views
         ("dnn_lab.config.schema", "dnn_lab.data.loaders"),  # config below data
         ("dnn_lab.render.tables", "dnn_lab.analysis.study"),  # drawing knows no statistics
-        ("dnn_lab.training.trainer", "dnn_lab.sweep.runner"),  # a run knows no sweep
+        ("dnn_lab.training.trainer", "dnn_lab.sweeps.runner"),  # a run knows no sweep
         ("dnn_lab.exporters.to_mlflow", "dnn_lab.views.compare"),
     ],
 )
@@ -213,12 +210,12 @@ def test_both_ends_of_a_trial_share_one_protocol_and_neither_imports_the_other()
     edges = internal_edges()
     protocol = "dnn_lab.store.trial_messages"
     assert (
-        protocol in edges["dnn_lab.sweep.workers"]
-        and protocol in edges["dnn_lab.sweep.ray_executor"]
+        protocol in edges["dnn_lab.sweeps.workers"]
+        and protocol in edges["dnn_lab.sweeps.ray_executor"]
     )
     assert protocol in edges["dnn_lab.training.worker"]
     assert edges[protocol] <= {"dnn_lab.store.status"} | LEAVES
-    assert not any(t.startswith("dnn_lab.sweep") for t in edges["dnn_lab.training.worker"])
+    assert not any(t.startswith("dnn_lab.sweeps") for t in edges["dnn_lab.training.worker"])
 
 
 def test_the_dataset_table_and_the_records_are_leaves():

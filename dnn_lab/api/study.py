@@ -1,4 +1,4 @@
-"""``dnn_lab.sweep`` and ``dnn_lab.study``: settings over seeds, as the sweep commands show them.
+"""``dnn_lab.sweeps`` and ``dnn_lab.study``: settings over seeds, as the sweep commands show them.
 
 A ``Study`` is the table ``dnn-lab compare SWEEP`` prints (mean, std and 95% interval
 of each setting over its seeds, best first, and the verdict) with the runs behind it;
@@ -157,7 +157,7 @@ def study(*runs: Run | str | Path, by: str | None = None, metric: str | None = N
     """
     from dnn_lab.store.collect import collect
     from dnn_lab.store.runs import is_sweep_dir
-    from dnn_lab.sweep.state import counted_runs
+    from dnn_lab.sweeps.state import counted_runs
 
     paths = [Path(os.fspath(run)) for run in runs]
     found, _ = collect(counted_runs(paths))
@@ -222,8 +222,8 @@ def _run_sweep(cfg, grid, random, search, trials, repeats, workers, objectives, 
     """Run the sweep through the function ``dnn-lab sweep`` calls; the folder it made."""
     from dnn_lab.api.display import console_for_here
     from dnn_lab.errors import EXIT_INTERRUPTED, EXIT_TERMINATED
-    from dnn_lab.sweep.session import SweepRequest, run_sweep
-    from dnn_lab.sweep.view import SweepView
+    from dnn_lab.sweeps.session import SweepRequest, run_sweep
+    from dnn_lab.sweeps.view import SweepView
 
     request = SweepRequest(
         config=cfg,
@@ -252,8 +252,8 @@ def report(of: Study | str | Path, by: str | None = None) -> list[Path]:
         by: group by this one config key only; default every key that differs.
     """
     from dnn_lab.analysis.report import read_base_config, write_report
-    from dnn_lab.sweep.state import BASE_FILE
-    from dnn_lab.sweep.sweep_file import read_sweep_file
+    from dnn_lab.sweeps.state import BASE_FILE
+    from dnn_lab.sweeps.sweep_file import read_sweep_file
 
     folder = of.folder if isinstance(of, Study) else Path(os.fspath(of))
     if folder is None:

@@ -133,7 +133,7 @@ def train_config(
         extra["backend"] = backend
     cfg, path = load(config, set=set, name=name, extra=extra)
     if cfg.sweep is not None:
-        study = f"dnn-lab sweep {path}" if path is not None else "dnn_lab.sweep"
+        study = f"dnn-lab sweep {path}" if path is not None else "dnn_lab.sweeps"
         (notes or console).print(
             "note: this config has a sweep: section; train runs its base config once "
             f"({study} runs the study)",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from dnn_lab.errors import DnnLabError
 from dnn_lab.render.tables import Column, Table
-from dnn_lab.sweep.workers import auto_workers, thread_environment
+from dnn_lab.sweeps.workers import auto_workers, thread_environment
 from dnn_lab.training.smoke import PASSED, SmokeRequest, SmokeResult
 
 DEFAULT_STEPS = 50

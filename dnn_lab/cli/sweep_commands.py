@@ -131,8 +131,8 @@ def sweep(
 ) -> None:
     """Train one config over a grid, random or guided search, repeated over seeds."""
     with _user_errors():
-        from dnn_lab.sweep.session import SweepRequest, run_sweep
-        from dnn_lab.sweep.view import SweepView
+        from dnn_lab.sweeps.session import SweepRequest, run_sweep
+        from dnn_lab.sweeps.view import SweepView
 
         request = SweepRequest(
             config=_load(config, overrides, name)

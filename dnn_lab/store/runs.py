@@ -35,7 +35,7 @@ CURVES_FILE = "curves.png"
 BEST_WEIGHTS_FILE = "best.weights.h5"
 TENSORBOARD_DIR = "tensorboard"
 NATIVE_LOG_FILE = "native.log"  # what TensorFlow's C++ side printed
-SWEEP_FILE = "sweep.json"  # marks a sweep folder (see dnn_lab.sweep.runner)
+SWEEP_FILE = "sweep.json"  # marks a sweep folder (see dnn_lab.sweeps.runner)
 DIAGNOSTICS_FILE = "diagnostics.csv"  # epoch,layer,metric,value (train.diagnostics)
 
 _TIMESTAMP_FORMAT = "%Y%m%d-%H%M%S"

@@ -3,7 +3,7 @@
 The same two records travel on both executors: as one JSON line each way over a
 local warm worker's pipes (``to_json`` / ``from_json``), and as Ray task arguments and
 results. They live in the store because both sides import it: the sweep that sends a
-request (``dnn_lab.sweep``) and the worker that trains it (``dnn_lab.training.worker``),
+request (``dnn_lab.sweeps``) and the worker that trains it (``dnn_lab.training.worker``),
 which may not import each other.
 """
 

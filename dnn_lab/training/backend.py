@@ -104,7 +104,7 @@ def _use_jax_cache(folder: Path) -> None:
 
 
 def thread_limit() -> int | None:
-    """Threads per process a sweep gave this worker, if any (see ``dnn_lab.sweep.workers``)."""
+    """Threads per process a sweep gave this worker, if any (see ``dnn_lab.sweeps.workers``)."""
     value = os.environ.get("DNN_LAB_THREADS", "")
     return int(value) if value.isdigit() and int(value) > 0 else None
 

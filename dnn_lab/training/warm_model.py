@@ -6,7 +6,7 @@ program: what differs (starting weights, optimizer state, dropout seeds) are val
 variables. So a worker keeps its last trial's compiled model. The next trial builds its
 own model and optimizer exactly as it would alone (its seed, its initializers), copies
 every variable into the kept model and trains that; its history is the one it gives
-alone, digit for digit (``tests/sweep/test_workers.py``).
+alone, digit for digit (``tests/sweeps/test_workers.py``).
 """
 
 from __future__ import annotations

@@ -119,7 +119,7 @@ def test_a_random_sweep_over_ranges_is_ranked_too():
 
 
 def test_without_optuna_a_clear_message_and_exit_2(tmp_path, monkeypatch):
-    from tests.sweep.conftest import cli
+    from tests.sweeps.conftest import cli
 
     monkeypatch.setitem(sys.modules, "optuna", None)  # import optuna raises ImportError
     with pytest.raises(DnnLabError, match=r"pip install 'dnn-lab\[optuna\]'"):
@@ -133,7 +133,7 @@ def test_without_optuna_a_clear_message_and_exit_2(tmp_path, monkeypatch):
 
 
 def test_compare_importance_wants_one_sweep_folder(tmp_path):
-    from tests.sweep.conftest import cli
+    from tests.sweeps.conftest import cli
 
     run = fake_run(tmp_path, "run-0")
     result = cli("compare", run, "--importance")

@@ -10,7 +10,7 @@ from dnn_lab.direction import Direction
 from dnn_lab.store import runs
 from dnn_lab.store.collect import collect
 from tests.conftest import fake_run
-from tests.sweep.conftest import acc_history, cli
+from tests.sweeps.conftest import acc_history, cli
 
 
 def test_pareto_front_by_hand():

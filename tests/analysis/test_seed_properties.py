@@ -21,7 +21,7 @@ from dnn_lab.errors import ConfigError
 from dnn_lab.store import runs
 from dnn_lab.store.records import MetricsRecord, RunRecord
 from dnn_lab.store.status import Status
-from dnn_lab.sweep.plan import planned_trials
+from dnn_lab.sweeps.plan import planned_trials
 
 STATUSES = [Status.COMPLETED] * 3 + [
     Status.FAILED,

@@ -14,7 +14,7 @@ from dnn_lab.analysis import parallel
 from dnn_lab.analysis.study import group_runs
 from dnn_lab.store.collect import collect
 from tests.analysis.test_pareto import costed_sweep
-from tests.sweep.conftest import cli
+from tests.sweeps.conftest import cli
 
 
 def costed_sweep_folder(root):

@@ -1,3 +1,3 @@
 """The sweep tests' runs with known scores, for the Study tests here."""
 
-from tests.sweep.conftest import seeded_runs  # noqa: F401  (a fixture, used by name)
+from tests.sweeps.conftest import seeded_runs  # noqa: F401  (a fixture, used by name)

@@ -15,7 +15,7 @@ import pytest
 import dnn_lab
 from dnn_lab.store import runs
 from tests.conftest import fake_run
-from tests.sweep.conftest import acc_history
+from tests.sweeps.conftest import acc_history
 
 
 def test_import_dnn_lab_loads_no_framework_pandas_or_matplotlib():
@@ -25,8 +25,8 @@ def test_import_dnn_lab_loads_no_framework_pandas_or_matplotlib():
         "         dnn_lab.report, dnn_lab.load_run, dnn_lab.runs, dnn_lab.ConfigError]\n"
         "heavy = ('keras', 'tensorflow', 'jax', 'torch', 'pandas', 'matplotlib')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
-        # the package dnn_lab.sweep, once imported, is still the function dnn_lab.sweep
-        "import dnn_lab.sweep.plan\n"
+        # importing the sweeps package leaves the function dnn_lab.sweep as it is
+        "import dnn_lab.sweeps.plan\n"
         "print(callable(dnn_lab.sweep), dnn_lab.sweep is names[3])\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -148,7 +148,7 @@ def test_a_study_is_the_sweep_table_with_its_verdict(seeded_runs):
     assert study.best.values == {"train.optimizer": "adam"}
     assert study.best_run.config["train"]["optimizer"] == "adam"
     assert study.best_run.best == pytest.approx(0.92)
-    assert "intervals overlap" in study.verdict
+    assert "not significant" in study.verdict
     page = study._repr_html_()
     assert "rmsprop" in page and study.verdict in page.replace("&#x27;", "'")
     assert page.count("data:image/png;base64,") == 1

@@ -8,7 +8,7 @@ import pytest
 import dnn_lab
 from dnn_lab.store import runs
 from tests.conftest import TINY, train_in_subprocess
-from tests.sweep.conftest import history
+from tests.sweeps.conftest import history
 
 
 def test_two_runs_in_one_process_match_a_fresh_dnn_lab_train(make_config, tmp_path):
@@ -77,7 +77,7 @@ def test_bad_arguments_are_user_errors_not_exits(given, tmp_path):
 
 
 def test_sweep_runs_a_grid_in_workers_and_returns_its_study(tmp_path):
-    from tests.sweep.conftest import QUICK
+    from tests.sweeps.conftest import QUICK
 
     study = dnn_lab.sweep(
         QUICK,

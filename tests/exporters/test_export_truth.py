@@ -21,7 +21,7 @@ from tests.exporters.test_export import (
     invoke,
     mlflow_runs,
 )
-from tests.sweep.conftest import QUICK, only_sweep
+from tests.sweeps.conftest import QUICK, only_sweep
 
 SWEEP_KEY = "20260102-090000-acts-sweep@2026-01-02T09:00:00+00:00"
 

@@ -321,7 +321,7 @@ def sweep_template(tmp_path_factory):
     import yaml
 
     from dnn_lab.direction import Direction
-    from dnn_lab.sweep.state import BASE_FILE, SweepState, Trial
+    from dnn_lab.sweeps.state import BASE_FILE, SweepState, Trial
     from tests.conftest import TINY
 
     folder = tmp_path_factory.mktemp("sweeps") / "s-sweep"

@@ -4,14 +4,14 @@ A sweep folder ``runs/<date>-<name>-sweep/`` holds ``base.yaml`` (the config eve
 trial starts from), ``sweep.json`` (axes, search state and every trial's status,
 rewritten atomically as trials move) and one run directory per trial. A trial runs
 as ``dnn-lab train base.yaml --set ...`` would, in a warm worker process that has
-Keras loaded already (:mod:`dnn_lab.sweep.workers`); a crash costs only its own
+Keras loaded already (:mod:`dnn_lab.sweeps.workers`); a crash costs only its own
 trial and its worker.
 
 ``SweepRunner`` decides when trials start and end; the search decides which
-(:mod:`dnn_lab.sweep.search`); the executor's pool knows how a trial is started,
+(:mod:`dnn_lab.sweeps.search`); the executor's pool knows how a trial is started,
 watched and stopped: warm worker processes here (the default), or tasks on a Ray
-cluster (:mod:`dnn_lab.sweep.ray_executor`, imported only when chosen).
-:mod:`dnn_lab.sweep.session` makes or reads back the sweep and starts the runner.
+cluster (:mod:`dnn_lab.sweeps.ray_executor`, imported only when chosen).
+:mod:`dnn_lab.sweeps.session` makes or reads back the sweep and starts the runner.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from pathlib import Path
 from dnn_lab.errors import EXIT_BUG, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
 from dnn_lab.store import files, runs
 from dnn_lab.store.status import Status
-from dnn_lab.sweep.executor import TrialHandle, TrialPool
-from dnn_lab.sweep.search import FixedPlan, Search, SearchUpdate
-from dnn_lab.sweep.state import FINISHED, SCORED, Preference, SweepState, Trial, trial_value
-from dnn_lab.sweep.workers import WorkerPool, threads_for
+from dnn_lab.sweeps.executor import TrialHandle, TrialPool
+from dnn_lab.sweeps.search import FixedPlan, Search, SearchUpdate
+from dnn_lab.sweeps.state import FINISHED, SCORED, Preference, SweepState, Trial, trial_value
+from dnn_lab.sweeps.workers import WorkerPool, threads_for
 
 POLL_SECONDS = 0.2  # how often the runner looks at its trials
 

@@ -50,8 +50,8 @@ import ray
 from dnn_lab.errors import EXIT_BUG, EXIT_INTERRUPTED, DnnLabError
 from dnn_lab.store import files, index, runs
 from dnn_lab.store.trial_messages import TrialAnswer, TrialRequest
-from dnn_lab.sweep.state import BASE_FILE, Trial
-from dnn_lab.sweep.workers import SettingsOf, thread_environment, trial_request
+from dnn_lab.sweeps.state import BASE_FILE, Trial
+from dnn_lab.sweeps.workers import SettingsOf, thread_environment, trial_request
 
 ATTEMPTS = 2  # a trial whose node is lost runs once more, then counts as failed
 PROCESS_VARIABLE = "DNN_LAB_PROCESS"  # process-wide settings: different ones, other workers

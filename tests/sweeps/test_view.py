@@ -6,8 +6,8 @@ import io
 
 from rich.console import Console
 
-from dnn_lab.sweep.state import SweepState, Trial
-from dnn_lab.sweep.view import print_resume_plan
+from dnn_lab.sweeps.state import SweepState, Trial
+from dnn_lab.sweeps.view import print_resume_plan
 
 
 def test_the_resume_plan_prints_brackets_literally(tmp_path):

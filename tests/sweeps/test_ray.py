@@ -18,9 +18,9 @@ import pytest
 
 from dnn_lab.store import runs
 from dnn_lab.store.status import Status
-from dnn_lab.sweep.state import SweepState, counted_runs
+from dnn_lab.sweeps.state import SweepState, counted_runs
 from tests.conftest import TINY, merge, write_yaml
-from tests.sweep.conftest import cli, history
+from tests.sweeps.conftest import cli, history
 
 # A cluster on 127.0.0.1 only: without this (read when Ray is imported) Ray turns the
 # loopback address into the machine's network address before connecting to it.
@@ -155,7 +155,7 @@ def test_ctrl_c_interrupts_the_trials_and_resume_finishes_the_sweep(tmp_path, cl
 
 def test_without_ray_the_ray_executor_is_one_clear_error_and_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails as if not installed
-    monkeypatch.delitem(sys.modules, "dnn_lab.sweep.ray_executor", raising=False)
+    monkeypatch.delitem(sys.modules, "dnn_lab.sweeps.ray_executor", raising=False)
     config = write_yaml(tmp_path / "quick.yaml", QUICK)
     result = cli(
         "sweep", config, "--repeats", 2, "--runs-dir", tmp_path / "runs", "--executor", "ray"
@@ -188,7 +188,7 @@ def test_ray_options_need_the_ray_executor(tmp_path):
 
 def test_nothing_imports_ray_unless_its_executor_is_chosen():
     code = (
-        "import sys; import dnn_lab.cli, dnn_lab.sweep.runner, dnn_lab.sweep.executor; "
+        "import sys; import dnn_lab.cli, dnn_lab.sweeps.runner, dnn_lab.sweeps.executor; "
         "assert 'ray' not in sys.modules, 'ray imported'"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -9,7 +9,7 @@ import pytest
 
 from dnn_lab.analysis import study
 from tests.conftest import fake_run
-from tests.sweep.conftest import acc_history, cli
+from tests.sweeps.conftest import acc_history, cli
 
 
 def test_t_critical_values_match_the_tables():

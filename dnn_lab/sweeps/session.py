@@ -21,20 +21,20 @@ from typing import Any, Protocol
 from dnn_lab.config.loading import validate_config
 from dnn_lab.config.schema import Config, SweepConfig
 from dnn_lab.errors import EXIT_OK, DnnLabError
-from dnn_lab.sweep.driver import DriverLock
-from dnn_lab.sweep.executor import LOCAL, RAY, ExecutorOptions
-from dnn_lab.sweep.plan import (
+from dnn_lab.sweeps.driver import DriverLock
+from dnn_lab.sweeps.executor import LOCAL, RAY, ExecutorOptions
+from dnn_lab.sweeps.plan import (
     create_sweep,
     merged_sweep,
     planned_runs,
     sweep_config_of,
     trial_plan,
 )
-from dnn_lab.sweep.runner import SweepRunner
-from dnn_lab.sweep.search import FixedPlan, Search
-from dnn_lab.sweep.state import FINISHED, SweepState, Trial
-from dnn_lab.sweep.sweep_file import require_sweep_folder
-from dnn_lab.sweep.workers import WorkerPool, auto_workers, capped_workers, threads_for
+from dnn_lab.sweeps.runner import SweepRunner
+from dnn_lab.sweeps.search import FixedPlan, Search
+from dnn_lab.sweeps.state import FINISHED, SweepState, Trial
+from dnn_lab.sweeps.sweep_file import require_sweep_folder
+from dnn_lab.sweeps.workers import WorkerPool, auto_workers, capped_workers, threads_for
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,7 +75,7 @@ PLANNED = "planned"  # SweepOutcome.status of a dry run
 
 
 class SweepWatcher(Protocol):
-    """What ``run_sweep`` shows on the way (``dnn_lab.sweep.view.SweepView`` draws it)."""
+    """What ``run_sweep`` shows on the way (``dnn_lab.sweeps.view.SweepView`` draws it)."""
 
     def note(self, text: str) -> None: ...
     def warn(self, text: str) -> None: ...
@@ -243,11 +243,11 @@ def _has_gpus() -> bool:
 def make_search(state: SweepState, sweep: SweepConfig) -> Search:
     """The search a sweep's state asks for: a fixed plan, or Optuna's guided one."""
     if state.search == "optuna":
-        from dnn_lab.sweep.optuna_search import OptunaSearch
+        from dnn_lab.sweeps.optuna_search import OptunaSearch
 
         return OptunaSearch(state, sweep)
     if state.search == "hyperband":
-        from dnn_lab.sweep.hyperband import HalvingSearch, epochs_of
+        from dnn_lab.sweeps.hyperband import HalvingSearch, epochs_of
 
         return HalvingSearch(state, epochs_of(state))
     return FixedPlan()
@@ -270,7 +270,7 @@ def connected(executor: ExecutorOptions) -> Iterator:
         # Ray is imported) keeps it on 127.0.0.1.
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     try:
-        from dnn_lab.sweep.ray_executor import RayCluster
+        from dnn_lab.sweeps.ray_executor import RayCluster
     except ImportError as exc:
         if (exc.name or "").split(".")[0] != "ray":
             raise
@@ -287,7 +287,7 @@ def connected(executor: ExecutorOptions) -> Iterator:
 def _drive(state: SweepState, sweep: SweepConfig, workers: int | None, view, cluster) -> int:
     """Run (or continue) a sweep with a live view; returns the exit code.
 
-    ``cluster``: a connected :class:`~dnn_lab.sweep.ray_executor.RayCluster` runs the
+    ``cluster``: a connected :class:`~dnn_lab.sweeps.ray_executor.RayCluster` runs the
     trials there; None runs them in warm worker processes here, no more at a time than
     the cores and memory hold.
     """

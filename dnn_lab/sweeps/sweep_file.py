@@ -4,7 +4,7 @@ The one reader of the file (``SweepState.load``, ``counted_runs`` and ``report``
 come here): a file cut short by a full disk, edited by hand or written by another
 version must not become a traceback in ``dnn-lab report`` or ``dnn-lab sweep --resume``.
 The keys and types here are the fields of ``SweepState`` and ``Trial``
-(``tests/sweep/test_sweep_file.py`` checks that they agree).
+(``tests/sweeps/test_sweep_file.py`` checks that they agree).
 """
 
 from __future__ import annotations

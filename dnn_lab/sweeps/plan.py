@@ -18,7 +18,7 @@ from dnn_lab.config.loading import apply_overrides, parse_yaml, validate_config
 from dnn_lab.config.schema import Config, SweepConfig
 from dnn_lab.errors import ConfigError
 from dnn_lab.store import runs
-from dnn_lab.sweep.state import BASE_FILE, SweepState, Trial, inline
+from dnn_lab.sweeps.state import BASE_FILE, SweepState, Trial, inline
 
 SEED = "seed"  # the one axis that sets the trials' seeds, not their settings
 NAME = "name"  # not a setting: trials of two names would be one model trained twice
@@ -295,9 +295,9 @@ def halving_trials(sweep: SweepConfig, base_seed: int, epochs: int) -> list[Tria
     """A hyperband search's first rung: the grid's settings, or ``trials`` draws.
 
     Each trains the first rung's epochs (``budget``); ``group`` ties a setting's seeds
-    together, since promotion goes by their mean (:mod:`dnn_lab.sweep.hyperband`).
+    together, since promotion goes by their mean (:mod:`dnn_lab.sweeps.hyperband`).
     """
-    from dnn_lab.sweep.hyperband import halving_rungs
+    from dnn_lab.sweeps.hyperband import halving_rungs
 
     if "train.epochs" in search_space(sweep):
         raise ConfigError(
@@ -323,7 +323,7 @@ def halving_trials(sweep: SweepConfig, base_seed: int, epochs: int) -> list[Tria
 def planned_runs(sweep: SweepConfig, trials: list[Trial], epochs: int) -> int:
     """How many runs a sweep will make: its trials, or a guided search's settings x seeds."""
     if sweep.search == "hyperband":
-        from dnn_lab.sweep.hyperband import halving_rungs, settings_per_rung
+        from dnn_lab.sweeps.hyperband import halving_rungs, settings_per_rung
 
         settings = len({t.group for t in trials})
         rungs = len(halving_rungs(epochs, sweep.min_epochs, sweep.eta))

@@ -20,13 +20,13 @@ from typing import Any
 from dnn_lab.config.schema import SweepConfig
 from dnn_lab.errors import DnnLabError
 from dnn_lab.store.status import Status
-from dnn_lab.sweep.plan import next_seeds, search_space
-from dnn_lab.sweep.search import SearchUpdate
-from dnn_lab.sweep.state import FINISHED, SweepState, Trial, inline
+from dnn_lab.sweeps.plan import next_seeds, search_space
+from dnn_lab.sweeps.search import SearchUpdate
+from dnn_lab.sweeps.state import FINISHED, SweepState, Trial, inline
 
 
 class OptunaSearch:
-    """A :class:`~dnn_lab.sweep.search.Search` whose settings come from Optuna's TPE."""
+    """A :class:`~dnn_lab.sweeps.search.Search` whose settings come from Optuna's TPE."""
 
     def __init__(self, state: SweepState, sweep: SweepConfig):
         try:

@@ -1,8 +1,8 @@
 """What the runner needs from an executor: start a trial, watch it, stop it, tidy up.
 
 Two executors answer it: warm worker processes on this machine
-(:mod:`dnn_lab.sweep.workers`, the default) and tasks on a Ray cluster
-(:mod:`dnn_lab.sweep.ray_executor`). The runner decides when trials start and end and
+(:mod:`dnn_lab.sweeps.workers`, the default) and tasks on a Ray cluster
+(:mod:`dnn_lab.sweeps.ray_executor`). The runner decides when trials start and end and
 never asks which executor it has.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from dnn_lab.sweep.state import Trial
+from dnn_lab.sweeps.state import Trial
 
 LOCAL = "local"
 RAY = "ray"

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from dnn_lab.store import runs
-from dnn_lab.sweep.state import SweepState
+from dnn_lab.sweeps.state import SweepState
 from tests.conftest import merge, write_yaml
-from tests.sweep.conftest import QUICK, cli, history, only_sweep
+from tests.sweeps.conftest import QUICK, cli, history, only_sweep
 
 
 def histories(sweep_dir):

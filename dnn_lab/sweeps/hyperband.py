@@ -16,7 +16,7 @@ dataset an epoch is shorter than that, and nothing would be saved.
 After each rung the trials of settings that go on are judged ``promoted``, the others
 ``pruned``; the last rung's stay ``completed``. The rungs are synchronous: the next one
 starts when every trial of this one has ended. The search only proposes (verdicts and
-the next rung's trials, see :class:`~dnn_lab.sweep.search.SearchUpdate`); the runner
+the next rung's trials, see :class:`~dnn_lab.sweeps.search.SearchUpdate`); the runner
 records them. No Optuna needed.
 """
 
@@ -26,8 +26,8 @@ import math
 
 from dnn_lab.direction import Direction
 from dnn_lab.store.status import Status
-from dnn_lab.sweep.search import SearchUpdate, Verdict
-from dnn_lab.sweep.state import BASE_FILE, FINISHED, SweepState, Trial
+from dnn_lab.sweeps.search import SearchUpdate, Verdict
+from dnn_lab.sweeps.state import BASE_FILE, FINISHED, SweepState, Trial
 
 
 def halving_rungs(epochs: int, min_epochs: int = 1, eta: int = 3) -> list[int]:
@@ -52,7 +52,7 @@ def settings_per_rung(settings: int, rungs: int, eta: int) -> list[int]:
 
 
 class HalvingSearch:
-    """A :class:`~dnn_lab.sweep.search.Search` that promotes the best 1/eta at each rung."""
+    """A :class:`~dnn_lab.sweeps.search.Search` that promotes the best 1/eta at each rung."""
 
     def __init__(self, state: SweepState, epochs: int):
         self.direction = state.direction or Direction.MIN

@@ -16,11 +16,11 @@ import pytest
 
 from dnn_lab.config.loading import validate_config
 from dnn_lab.store import runs
-from dnn_lab.sweep.driver import DRIVER_FILE, DriverLock, SweepBusyError
-from dnn_lab.sweep.plan import create_sweep, merged_sweep
-from dnn_lab.sweep.state import SweepState
+from dnn_lab.sweeps.driver import DRIVER_FILE, DriverLock, SweepBusyError
+from dnn_lab.sweeps.plan import create_sweep, merged_sweep
+from dnn_lab.sweeps.state import SweepState
 from tests.conftest import fake_run, merge
-from tests.sweep.conftest import QUICK, cli
+from tests.sweeps.conftest import QUICK, cli
 
 BUSY = re.compile(
     r"^error: (\S+) is being run by pid (\d+) on (\S+) since \d\d:\d\d:\d\d; "

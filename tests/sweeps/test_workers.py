@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 
 from dnn_lab.cli import app
 from dnn_lab.store import runs
-from dnn_lab.sweep.state import BASE_FILE, SweepState
-from dnn_lab.sweep.workers import auto_workers, thread_environment
+from dnn_lab.sweeps.state import BASE_FILE, SweepState
+from dnn_lab.sweeps.workers import auto_workers, thread_environment
 from tests.conftest import TINY, merge, write_yaml
-from tests.sweep.conftest import history, only_sweep
+from tests.sweeps.conftest import history, only_sweep
 
 # dropout draws random masks every step: any difference in seeding or state shows up
 WARM = merge(TINY, {"model": {"units": 8, "dropout": 0.3}, "train": {"epochs": 2}})

@@ -8,8 +8,8 @@ from rich.text import Text
 
 from dnn_lab.render.formatting import number, printable
 from dnn_lab.store.status import Status
-from dnn_lab.sweep.plan import draw_notes, search_space
-from dnn_lab.sweep.state import FINISHED, LOGS_DIR, SCORED
+from dnn_lab.sweeps.plan import draw_notes, search_space
+from dnn_lab.sweeps.state import FINISHED, LOGS_DIR, SCORED
 
 FAILED_STATUSES = (Status.FAILED, Status.DIVERGED)
 

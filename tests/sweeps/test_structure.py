@@ -5,15 +5,15 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import dnn_lab.sweep
+import dnn_lab.sweeps
 from dnn_lab.direction import Direction
 from dnn_lab.store import runs
 from dnn_lab.store.status import Status
-from dnn_lab.sweep.runner import next_trial
-from dnn_lab.sweep.search import FixedPlan
-from dnn_lab.sweep.state import SweepState, Trial
+from dnn_lab.sweeps.runner import next_trial
+from dnn_lab.sweeps.search import FixedPlan
+from dnn_lab.sweeps.state import SweepState, Trial
 
-PACKAGE = Path(dnn_lab.sweep.__file__).parent
+PACKAGE = Path(dnn_lab.sweeps.__file__).parent
 
 
 def sweep_imports() -> dict[str, set[str]]:
@@ -31,7 +31,7 @@ def sweep_imports() -> dict[str, set[str]]:
             found |= {
                 n.split(".")[2]
                 for n in names
-                if n.startswith("dnn_lab.sweep.") and n.count(".") >= 2
+                if n.startswith("dnn_lab.sweeps.") and n.count(".") >= 2
             }
         graph[path.stem] = {m for m in found if (PACKAGE / f"{m}.py").exists()} - {path.stem}
     return graph
@@ -118,7 +118,7 @@ def test_a_fixed_plan_hands_out_pending_trials_in_order(tmp_path):
 
 
 def test_a_trials_value_without_metrics_is_its_historys_best_in_the_sweeps_direction(tmp_path):
-    from dnn_lab.sweep.state import trial_value
+    from dnn_lab.sweeps.state import trial_value
 
     run = runs.Run(path=tmp_path)
     run._history = [{"epoch": 1, "val_loss": 0.9}, {"epoch": 2, "val_loss": 0.4}, {"epoch": 3}]

@@ -28,7 +28,7 @@ from dnn_lab.config.loading import apply_overrides, read_config_file, validate_c
 from dnn_lab.errors import EXIT_BUG
 from dnn_lab.store import files, runs
 from dnn_lab.store.trial_messages import TrialAnswer, TrialRequest
-from dnn_lab.sweep.state import BASE_FILE, LOGS_DIR, Trial
+from dnn_lab.sweeps.state import BASE_FILE, LOGS_DIR, Trial
 
 # A worker that has trained this many trials is replaced, so that whatever a framework
 # keeps from trial to trial (caches, fragmented memory) stays bounded.

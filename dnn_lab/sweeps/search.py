@@ -2,9 +2,9 @@
 
 The runner knows how to run trials and is the one writer of the sweep's records; a
 search decides which trials there are. ``FixedPlan`` adds nothing to the trials a grid
-or random search planned ahead; ``OptunaSearch`` (:mod:`dnn_lab.sweep.optuna_search`)
+or random search planned ahead; ``OptunaSearch`` (:mod:`dnn_lab.sweeps.optuna_search`)
 proposes settings from the results so far; ``HalvingSearch``
-(:mod:`dnn_lab.sweep.hyperband`) judges each rung of epochs and proposes the next. A
+(:mod:`dnn_lab.sweeps.hyperband`) judges each rung of epochs and proposes the next. A
 search answers with a :class:`SearchUpdate` and never writes a trial or the state.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from dnn_lab.store.status import Status
-from dnn_lab.sweep.state import SweepState, Trial
+from dnn_lab.sweeps.state import SweepState, Trial
 
 
 @dataclass(frozen=True, kw_only=True)

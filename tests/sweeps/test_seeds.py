@@ -15,10 +15,10 @@ from dnn_lab.config.schema import SweepConfig
 from dnn_lab.direction import Direction
 from dnn_lab.store import runs
 from dnn_lab.store.status import Status
-from dnn_lab.sweep.runner import record_update
-from dnn_lab.sweep.state import SweepState
+from dnn_lab.sweeps.runner import record_update
+from dnn_lab.sweeps.state import SweepState
 from tests.conftest import merge, write_yaml
-from tests.sweep.conftest import QUICK, cli, only_sweep
+from tests.sweeps.conftest import QUICK, cli, only_sweep
 
 
 def seeds_by_setting(trials) -> dict[str, list[int]]:
@@ -72,7 +72,7 @@ def test_a_repeated_value_in_the_configs_sweep_section_is_exit_2(tmp_path):
 
 def test_optuna_proposing_a_setting_again_gives_it_new_seeds(tmp_path):
     pytest.importorskip("optuna")
-    from dnn_lab.sweep.optuna_search import OptunaSearch
+    from dnn_lab.sweeps.optuna_search import OptunaSearch
 
     plan = SweepConfig.model_validate(
         {"search": "optuna", "trials": 3, "repeats": 2, "space": {"model.units": {"choice": [4]}}}

@@ -8,7 +8,7 @@ from dnn_lab.config.loading import validate_config
 from dnn_lab.config.schema import SweepConfig
 from dnn_lab.direction import Direction
 from dnn_lab.errors import ConfigError
-from dnn_lab.sweep.plan import (
+from dnn_lab.sweeps.plan import (
     grid_trials,
     merged_sweep,
     parse_distribution,
@@ -16,10 +16,10 @@ from dnn_lab.sweep.plan import (
     random_trials,
     split_values,
 )
-from dnn_lab.sweep.runner import next_trial, record_update
-from dnn_lab.sweep.state import SweepState
+from dnn_lab.sweeps.runner import next_trial, record_update
+from dnn_lab.sweeps.state import SweepState
 from tests.conftest import TINY, merge, write_yaml
-from tests.sweep.conftest import QUICK, cli
+from tests.sweeps.conftest import QUICK, cli
 
 
 def sweep_of(**kwargs) -> SweepConfig:
@@ -103,7 +103,7 @@ def test_a_seed_axis_that_cannot_work_is_one_clear_error(tmp_path, args, expecte
 
 
 def test_a_grid_of_more_than_10000_settings_is_refused_before_planning(tmp_path, monkeypatch):
-    from dnn_lab.sweep import plan
+    from dnn_lab.sweeps import plan
 
     config = write_yaml(tmp_path / "quick.yaml", QUICK)
     units = ",".join(str(n) for n in range(1, 102))
@@ -179,7 +179,7 @@ def test_bad_sweep_sections(sweep, expected):
 
 def test_optuna_with_a_fixed_seed_proposes_the_same_settings_twice(tmp_path):
     pytest.importorskip("optuna")
-    from dnn_lab.sweep.optuna_search import OptunaSearch
+    from dnn_lab.sweeps.optuna_search import OptunaSearch
 
     plan = sweep_of(
         search="optuna",
@@ -263,7 +263,7 @@ def test_a_sweep_section_in_the_config_is_read(tmp_path):
 
 def test_optuna_proposes_a_setting_without_writing_the_sweep(tmp_path):
     pytest.importorskip("optuna")
-    from dnn_lab.sweep.optuna_search import OptunaSearch
+    from dnn_lab.sweeps.optuna_search import OptunaSearch
 
     plan = sweep_of(search="optuna", trials=1, repeats=2, space={"model.units": {"int": [8, 64]}})
     state = SweepState(

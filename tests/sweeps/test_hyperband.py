@@ -8,12 +8,12 @@ from dnn_lab.config.loading import validate_config
 from dnn_lab.direction import Direction
 from dnn_lab.errors import ConfigError
 from dnn_lab.store.status import Status
-from dnn_lab.sweep.hyperband import HalvingSearch, halving_rungs, settings_per_rung
-from dnn_lab.sweep.plan import halving_trials
-from dnn_lab.sweep.runner import next_trial
-from dnn_lab.sweep.state import SweepState
+from dnn_lab.sweeps.hyperband import HalvingSearch, halving_rungs, settings_per_rung
+from dnn_lab.sweeps.plan import halving_trials
+from dnn_lab.sweeps.runner import next_trial
+from dnn_lab.sweeps.state import SweepState
 from tests.conftest import TINY, merge, write_yaml
-from tests.sweep.conftest import QUICK, cli, only_sweep
+from tests.sweeps.conftest import QUICK, cli, only_sweep
 
 
 def state_of(tmp_path, units, repeats=1, eta=3, epochs=9):
@@ -249,7 +249,7 @@ def test_objectives_must_start_with_the_metric_trials_are_scored_by(tmp_path):
 def test_a_finished_rung_is_proposed_and_only_the_runner_records_it(tmp_path):
     import copy
 
-    from dnn_lab.sweep.runner import record_update
+    from dnn_lab.sweeps.runner import record_update
 
     state = state_of(tmp_path, [1, 2, 3], epochs=3)
     search = HalvingSearch(state, 3)

@@ -10,13 +10,13 @@ from rich.console import Console
 
 from dnn_lab.config.loading import load_config
 from dnn_lab.errors import DnnLabError
-from dnn_lab.sweep import workers as worker_module
-from dnn_lab.sweep.session import PLANNED, SweepRequest, run_sweep, worker_count
-from dnn_lab.sweep.state import SweepState
-from dnn_lab.sweep.view import SweepView
-from dnn_lab.sweep.workers import capped_workers
+from dnn_lab.sweeps import workers as worker_module
+from dnn_lab.sweeps.session import PLANNED, SweepRequest, run_sweep, worker_count
+from dnn_lab.sweeps.state import SweepState
+from dnn_lab.sweeps.view import SweepView
+from dnn_lab.sweeps.workers import capped_workers
 from tests.conftest import write_yaml
-from tests.sweep.conftest import QUICK, cli, only_sweep
+from tests.sweeps.conftest import QUICK, cli, only_sweep
 
 
 def text_view() -> tuple[SweepView, io.StringIO, io.StringIO]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from dnn_lab.sweep import sweep_file
-from dnn_lab.sweep.state import SweepState, Trial
+from dnn_lab.sweeps import sweep_file
+from dnn_lab.sweeps.state import SweepState, Trial
 
 
 def _required(cls) -> set[str]:
