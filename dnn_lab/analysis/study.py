@@ -59,7 +59,7 @@ _T95 = (
     2.042,
 )
 
-_IGNORED = {"name", "seed"}  # what may differ between runs of one setting
+NOT_A_SETTING = {"name", "seed"}  # what may differ between runs of one setting
 
 
 def t_critical(df: int) -> float:
@@ -136,7 +136,7 @@ def group_runs(found: list[runs.Run], by: str | None = None, metric: str | None 
     seeds the setting really trained.
     """
     configs = [flatten(run.config) for run in found]
-    flat = [{k: v for k, v in f.items() if k not in _IGNORED} for f in configs]
+    flat = [{k: v for k, v in f.items() if k not in NOT_A_SETTING} for f in configs]
     if by is not None:
         keys = [by]
         missing = [run.path for run, f in zip(found, flat, strict=True) if by not in f]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dnn_lab.analysis.study import _IGNORED
+from dnn_lab.analysis.study import NOT_A_SETTING
 from dnn_lab.direction import is_finite_number
 from dnn_lab.errors import DnnLabError
 from dnn_lab.store import runs
@@ -77,7 +77,7 @@ def group_rows(rows: list[dict[str, Any]]) -> list[Group]:
         if row["status"] != Status.COMPLETED:
             continue
         config = row["_config"] if isinstance(row.get("_config"), dict) else {}
-        setting = {k: v for k, v in flatten(config).items() if k not in _IGNORED}
+        setting = {k: v for k, v in flatten(config).items() if k not in NOT_A_SETTING}
         name = str(config.get("name") or row["run"])
         group = Group(name=name, setting=setting)
         group = groups.setdefault(group.key, group)

@@ -20,7 +20,7 @@ from dnn_lab.analysis.study import Setting, t_critical
 from dnn_lab.ci.baseline import Group, match
 from dnn_lab.direction import Direction, is_finite_number
 from dnn_lab.errors import DnnLabError, did_you_mean
-from dnn_lab.views.compare import _column_for
+from dnn_lab.views.compare import column_for
 
 PASSED = "passed"
 FAILED = "failed"  # a threshold not met, or nothing to judge by
@@ -93,7 +93,7 @@ def parse_tolerance(text: str) -> Tolerance:
 def resolve_metric(name: str, rows: list[dict[str, Any]], option: str) -> str:
     """The column ``compare`` shows for ``name`` (``val_accuracy`` -> ``best_val_accuracy``)."""
     try:
-        return _column_for(name, rows)
+        return column_for(name, rows)
     except DnnLabError:
         pass
     prefixes = ("best_", "final_", "test_")

@@ -149,7 +149,7 @@ def _idx_candidates(name: str, path: str | None) -> list[Path]:
     return places
 
 
-def _find_files(name: str, path: str | None) -> tuple[Path, str] | None:
+def find_files(name: str, path: str | None) -> tuple[Path, str] | None:
     for place in _idx_candidates(name, path):
         if all((place / f).is_file() for f in IDX_FILES.values()):
             return place, "idx"
@@ -163,10 +163,10 @@ def _find_files(name: str, path: str | None) -> tuple[Path, str] | None:
 
 def _idx_dataset(name: str) -> Callable[[str | None, str | None], RawData]:
     def load(path: str | None, target: str | None) -> RawData:
-        found = _find_files(name, path)
+        found = find_files(name, path)
         if found is None:
             _download(name, path)
-            found = _find_files(name, path)
+            found = find_files(name, path)
         if found is None:  # pragma: no cover - the files went somewhere unexpected
             raise DataError(_missing_files_message(name, path, "the download left no files"))
         place, kind = found

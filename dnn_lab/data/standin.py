@@ -34,7 +34,7 @@ def files_absent(config: DataConfig) -> bool:
     """True when the dataset's files are not on this machine (it would download them)."""
     if config.dataset not in _FILE_DATASETS:
         return False
-    return loaders._find_files(config.dataset, config.path) is None
+    return loaders.find_files(config.dataset, config.path) is None
 
 
 def stand_in(config: DataConfig, samples: int, seed: int) -> RawData:

@@ -128,7 +128,7 @@ def compare(
         }
     monitors = [row["monitor"] for row in rows if row.get("monitor")]
     monitor = max(set(monitors), key=monitors.count) if monitors else None
-    sort_key = _column_for(sort, rows) if sort else (f"best_{monitor}" if monitor else "run")
+    sort_key = column_for(sort, rows) if sort else (f"best_{monitor}" if monitor else "run")
     # a metric sorts best first; run names and config keys (MIN by name) ascending
     direction = Direction.of(sort_key if sort else monitor or "run")
     if reverse:
@@ -140,7 +140,7 @@ def compare(
     shown: list[tuple[str, str]] = [("run", "run"), ("status", "status")]
     config_columns = list(differing)
     for extra in columns:
-        key = _column_for(extra, rows)
+        key = column_for(extra, rows)
         if key not in config_columns:
             config_columns.append(key)
     titles = short_titles([k for k in config_columns if k.startswith("config.")])
@@ -186,7 +186,7 @@ def _title(key: str) -> str:
     )
 
 
-def _column_for(name: str, rows: list[dict[str, Any]]) -> str:
+def column_for(name: str, rows: list[dict[str, Any]]) -> str:
     """Accept ``val_accuracy``, ``best_val_accuracy``, ``train.batch_size``..."""
     present = {k for row in rows for k in row}
     if rows and "." in name:  # a config key: any key the first run's config has
