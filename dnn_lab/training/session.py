@@ -25,7 +25,7 @@ from dnn_lab.render.painter import CurvePainter
 from dnn_lab.store import runs
 from dnn_lab.training.timing import Stopwatch
 from dnn_lab.training.trainer import TrainResult, train
-from dnn_lab.training.warm_model import WarmModel
+from dnn_lab.training.warm_model import WarmModel, fresh_keras_state
 
 # This process's last compiled model, for the next run of the same program.
 WARM_MODEL = WarmModel()
@@ -85,15 +85,6 @@ def close_spare_painter() -> None:
 
 
 atexit.register(close_spare_painter)
-
-
-def fresh_keras_state() -> None:
-    """What a new process would have: no layers, names or graphs left from the last run."""
-    if "keras" in sys.modules:
-        import keras
-
-        # The collector runs on its own; forcing a full pass here cost a third of a second.
-        keras.backend.clear_session(free_memory=False)
 
 
 @contextlib.contextmanager

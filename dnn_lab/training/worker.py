@@ -27,7 +27,7 @@ from pathlib import Path
 from dnn_lab.lifetime import end_with_parent
 from dnn_lab.store import files
 from dnn_lab.store.trial_messages import TrialAnswer, TrialRequest
-from dnn_lab.training.warm_model import WarmModel
+from dnn_lab.training.warm_model import WarmModel, fresh_keras_state
 
 
 @contextlib.contextmanager
@@ -70,7 +70,7 @@ def run_trial(request: TrialRequest, received: float) -> TrialAnswer:
     with _output_to(request.log):
         console = Console(highlight=False, width=120)
         try:
-            _fresh_keras_state()
+            fresh_keras_state()
             config = load_config(request.config, request.overrides, name=request.name)
             result = train(
                 config,
@@ -99,15 +99,6 @@ def run_trial(request: TrialRequest, received: float) -> TrialAnswer:
 
             traceback.print_exception(result.error)
         return TrialAnswer(exit_code=result.exit_code, status=result.status, run_dir=result.run_dir)
-
-
-def _fresh_keras_state() -> None:
-    """What a new process would have: no layers, names or graphs left from the last trial."""
-    if "keras" in sys.modules:
-        import keras
-
-        # The collector runs on its own; forcing a full pass here cost a third of a second.
-        keras.backend.clear_session(free_memory=False)
 
 
 def serve(requests=None, answers_fd: int | None = None) -> int:
