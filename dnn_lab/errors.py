@@ -8,9 +8,11 @@ Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import difflib
+import reprlib
 import signal
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 # Exit codes, documented in the README.
 EXIT_OK = 0
@@ -97,3 +99,9 @@ def did_you_mean(word: str, options: Iterable[str], prefix: str = "") -> str:
     """
     hint = close_match(word, options)
     return f"; did you mean {prefix + str(hint)!r}?" if hint is not None else ""
+
+
+def short(value: Any, limit: int = 60) -> str:
+    """A received value as a message shows it: its repr, cut to ``limit`` characters."""
+    text = reprlib.repr(value) if isinstance(value, (list, dict, tuple, set)) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -108,11 +108,11 @@ class Study:
                 Optuna is not installed.
         """
         from dnn_lab.analysis import importance
-        from dnn_lab.store.runs import SWEEP_FILE
+        from dnn_lab.store.sweep_file import read_sweep_file
 
         if self.folder is None:
             raise DnnLabError("importance needs a sweep folder: dnn_lab.study('runs/SWEEP')")
-        info = json.loads((self.folder / SWEEP_FILE).read_text(encoding="utf-8"))
+        info = read_sweep_file(self.folder, for_resume=False)
         found = importance.importance(info)
         if not found.enough:
             raise DnnLabError(found.note)
@@ -252,8 +252,8 @@ def report(of: Study | str | Path, by: str | None = None) -> list[Path]:
         by: group by this one config key only; default every key that differs.
     """
     from dnn_lab.analysis.report import read_base_config, write_report
+    from dnn_lab.store.sweep_file import read_sweep_file
     from dnn_lab.sweeps.state import BASE_FILE
-    from dnn_lab.sweeps.sweep_file import read_sweep_file
 
     folder = of.folder if isinstance(of, Study) else Path(os.fspath(of))
     if folder is None:

@@ -182,7 +182,7 @@ def _render(table, output_format, limit: int | None = None) -> None:
 def _compare_importance(paths: list[Path], output_format) -> None:
     from dnn_lab.analysis import importance
     from dnn_lab.store.runs import is_sweep_dir
-    from dnn_lab.sweeps.sweep_file import read_sweep_file
+    from dnn_lab.store.sweep_file import read_sweep_file
 
     folders = [p for p in paths if is_sweep_dir(p)]
     if len(folders) != 1 or len(paths) != 1:
@@ -222,8 +222,8 @@ def report(
         from dnn_lab.analysis.report import read_base_config, write_report
         from dnn_lab.render import tables
         from dnn_lab.store.collect import collect
+        from dnn_lab.store.sweep_file import read_sweep_file
         from dnn_lab.sweeps.state import BASE_FILE, counted_runs
-        from dnn_lab.sweeps.sweep_file import read_sweep_file
 
         # first: a damaged file is one message, no report
         info = read_sweep_file(folder, for_resume=False)

@@ -13,9 +13,8 @@ import yaml
 from pydantic import ValidationError
 
 from dnn_lab.config.messages import format_problems, validation_problems
-from dnn_lab.config.names import short
 from dnn_lab.config.schema import Config
-from dnn_lab.errors import ConfigError, ConfigProblem
+from dnn_lab.errors import ConfigError, ConfigProblem, short
 
 MAX_CONFIG_BYTES = 256 * 1024
 MAX_YAML_NODES = 20_000
@@ -95,7 +94,7 @@ def parse_yaml(text: str, source: str) -> Any:
         raise ConfigError(f"{source}: not valid YAML{where}: {problem}") from None
 
 
-def _file_kind(mode: int) -> str | None:
+def file_kind(mode: int) -> str | None:
     """What a file that is not a regular file is, in words; None for a regular file."""
     for test, kind in (
         (stat.S_ISDIR, "a directory"),
@@ -125,7 +124,7 @@ def read_config_bytes(path: Path, limit: int = MAX_CONFIG_BYTES) -> bytes:
         raise ConfigError(f"config file not found: {path}") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    kind = _file_kind(os.fstat(fd).st_mode)
+    kind = file_kind(os.fstat(fd).st_mode)
     if kind is not None:
         os.close(fd)
         raise ConfigError(f"{path} is {kind}, not a config file")

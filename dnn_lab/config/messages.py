@@ -7,9 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from dnn_lab.config.names import short
 from dnn_lab.config.schema import Config
-from dnn_lab.errors import ConfigProblem, did_you_mean
+from dnn_lab.errors import ConfigProblem, did_you_mean, short
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:

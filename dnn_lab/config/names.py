@@ -7,7 +7,6 @@ catalog (name and parameters) and stored in canonical form. Imports no Keras.
 from __future__ import annotations
 
 import math
-import reprlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -15,14 +14,9 @@ from typing import Any
 from pydantic_core import PydanticCustomError
 
 from dnn_lab.config import catalog
-from dnn_lab.errors import did_you_mean
+from dnn_lab.errors import did_you_mean, short
 
 Spec = str | dict[str, Any]
-
-
-def short(value: Any, limit: int = 60) -> str:
-    text = reprlib.repr(value) if isinstance(value, (list, dict, tuple, set)) else repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def unknown_name(kind: str, name: Any, options: Iterable[str]) -> PydanticCustomError:

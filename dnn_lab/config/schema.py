@@ -21,11 +21,11 @@ from dnn_lab.config.names import (
     activation_spec,
     initializer_spec,
     optimizer_spec,
-    short,
     unknown_name,
 )
 from dnn_lab.config.section import Section
 from dnn_lab.config.sweep_section import SweepConfig
+from dnn_lab.errors import short
 
 
 class DataConfig(Section):

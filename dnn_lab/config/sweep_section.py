@@ -7,9 +7,9 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from dnn_lab.config.names import short
 from dnn_lab.config.section import Section
 from dnn_lab.direction import is_finite_number
+from dnn_lab.errors import short
 
 Distribution = Literal["uniform", "loguniform", "int", "choice"]
 

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from dnn_lab.config.loading import _file_kind
+from dnn_lab.config.loading import file_kind
 from dnn_lab.errors import DataError
 
 HASH_CHUNK = 1 << 20
@@ -38,7 +38,7 @@ def regular_file(path: str | Path) -> os.stat_result:
         raise DataError(f"data file not found: {path}") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
-    kind = _file_kind(status.st_mode)
+    kind = file_kind(status.st_mode)
     if kind is not None:
         raise DataError(f"{path} is {kind}, not a data file; data.path names a regular file")
     return status

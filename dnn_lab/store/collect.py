@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from dnn_lab.errors import DnnLabError
 from dnn_lab.store import files, index, runs
 from dnn_lab.store.status import Status
 
@@ -52,18 +53,23 @@ def recorded_runs(folder: Path) -> list[Path] | None:
     """The run directories ``folder``'s ``sweep.json`` records, one per trial, by name inside it.
 
     A sweep folder may hold more run directories than trials (a trial interrupted and run
-    again keeps its first run); only these count. None when the file lists no trials (a
-    sweep written by hand stands for all its runs) or is gone.
+    again keeps its first run); only these count. None when the file is gone, lists no
+    trials, or is not a sweep file this version reads (one written by hand): then the
+    folder stands for all its runs.
 
     Raises:
         FileRefused: ``sweep.json`` is not a file the gate reads (a FIFO, a device, too
             large, nested too deeply, not JSON): which runs count cannot be known.
     """
+    from dnn_lab.store.sweep_file import read_sweep_file
+
     try:
-        payload = files.read_json(Path(folder) / runs.SWEEP_FILE, files.MAX_SWEEP_BYTES)
-    except FileNotFoundError:
+        payload = read_sweep_file(Path(folder), for_resume=False)
+    except files.FileRefused:
+        raise
+    except DnnLabError:
         return None
-    trials = payload.get("trials") if isinstance(payload, dict) else None
+    trials = payload.get("trials")
     if not isinstance(trials, list) or not trials:
         return None
     # by name inside the folder: the path recorded may be relative to another directory

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from dnn_lab.config.loading import validate_config
 from dnn_lab.config.schema import Config, SweepConfig
 from dnn_lab.errors import EXIT_OK, DnnLabError
+from dnn_lab.store.sweep_file import require_sweep_folder
 from dnn_lab.sweeps.driver import DriverLock
 from dnn_lab.sweeps.executor import LOCAL, RAY, ExecutorOptions
 from dnn_lab.sweeps.plan import (
@@ -33,7 +34,6 @@ from dnn_lab.sweeps.plan import (
 from dnn_lab.sweeps.runner import SweepRunner
 from dnn_lab.sweeps.search import FixedPlan, Search
 from dnn_lab.sweeps.state import FINISHED, SweepState, Trial
-from dnn_lab.sweeps.sweep_file import require_sweep_folder
 from dnn_lab.sweeps.workers import WorkerPool, auto_workers, capped_workers, threads_for
 
 

@@ -149,7 +149,7 @@ class SweepState:
             DnnLabError: not a sweep folder, or a ``sweep.json`` this version cannot read
                 (the message names every field that is wrong).
         """
-        from dnn_lab.sweeps.sweep_file import read_sweep_file
+        from dnn_lab.store.sweep_file import read_sweep_file
 
         payload = read_sweep_file(folder)
         try:

@@ -40,8 +40,8 @@ DIAGNOSTICS = b"epoch,layer,metric,value\n1,dense,grad_norm,0.5\n1,dense,dead,0.
 def read_everything(run_dir: Path, sweep: Path) -> list[str]:
     """What the public readers make of the folders: each answer's kind, never an exception
     other than a user error."""
+    from dnn_lab.store.sweep_file import read_sweep_file
     from dnn_lab.sweeps.state import SweepState, counted_runs
-    from dnn_lab.sweeps.sweep_file import read_sweep_file
     from dnn_lab.views import show
     from tests.conftest import quiet_console
 

@@ -9,11 +9,11 @@ The keys and types here are the fields of ``SweepState`` and ``Trial``
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
-from dnn_lab.config.names import short
-from dnn_lab.errors import DnnLabError, did_you_mean
+from dnn_lab.errors import DnnLabError, did_you_mean, short
 from dnn_lab.store import files, runs
 
 # What a value may be: a type, a tuple of types, or a tuple of allowed values.
@@ -118,8 +118,12 @@ def sweep_file_problems(payload: Any, required: tuple[str, ...] = SWEEP_REQUIRED
 
 
 def require_sweep_folder(folder: Path) -> None:
-    """Raises DnnLabError unless ``folder`` holds a ``sweep.json`` (it is not read here)."""
-    if not runs.is_sweep_dir(folder):
+    """Raises DnnLabError unless ``folder`` holds a ``sweep.json`` (it is not read here).
+
+    Any file at that name passes, a link or a FIFO too: the read that follows says why
+    the gate refuses it, which is more use than "not a sweep folder".
+    """
+    if not os.path.lexists(Path(folder) / runs.SWEEP_FILE):
         raise _not_a_sweep_folder(folder)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from dnn_lab.sweeps import sweep_file
+from dnn_lab.store import sweep_file
 from dnn_lab.sweeps.state import SweepState, Trial
 
 
