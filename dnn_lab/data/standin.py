@@ -56,7 +56,7 @@ def stand_in(config: DataConfig, samples: int, seed: int) -> RawData:
 
 def subset(raw: RawData, samples: int, seed: int, stratify: bool) -> RawData:
     """At most ``samples`` training rows, in every class's proportion when ``stratify``."""
-    total = len(raw.x)
+    total = len(raw.y)
     if total <= samples:
         return dataclasses.replace(raw, x_test=None, y_test=None)
     labels = np.asarray(raw.y).reshape(total, -1)[:, 0] if stratify else None
@@ -65,13 +65,16 @@ def subset(raw: RawData, samples: int, seed: int, stratify: bool) -> RawData:
     except ValueError:  # a class too small to stratify: a plain sample still smoke-tests
         _, kept = split_indices(total, samples / total, seed)
     kept = np.sort(kept)
+    chosen = np.zeros(total, dtype=bool)
+    chosen[kept] = True
     return dataclasses.replace(
         raw,
-        x=np.asarray(raw.x)[kept],
+        x=None if raw.x is None else np.asarray(raw.x)[kept],
         y=np.asarray(raw.y)[kept],
+        columns=None if raw.columns is None else raw.columns.rows_at(kept),  # a table file's
         x_test=None,  # the smoke never evaluates a test set
         y_test=None,
-        lines=[raw.lines[i] for i in kept] if raw.lines is not None else None,
+        lines=None if raw.lines is None else raw.lines.keep(chosen),
     )
 
 

@@ -67,6 +67,13 @@ class Columns:
         """Column ``index`` as a pyarrow ChunkedArray; each is taken once."""
         return self._read(index)
 
+    def rows_at(self, rows: np.ndarray) -> Columns:
+        """The same columns cut to the rows at ``rows`` (a smoke run's subset), still lazy."""
+        import pyarrow as pa
+
+        indices = pa.array(np.asarray(rows, dtype=np.int64))
+        return Columns(len(indices), self.count, lambda index: self._read(index).take(indices))
+
 
 class FileLines:
     """The file line of each data row of a CSV, found only when a message asks for one.

@@ -92,10 +92,14 @@ def test_no_reader_raises_or_hangs_on_any_file_shape(kind, shape, other, other_s
         fake_run(sweep, "20260102-090000-acts-0")
         write_sweep(sweep)
         (sweep / "driver.json").write_text('{"pid": 1, "host": "x"}', encoding="utf-8")
+        # each file's real content is read before any file is reshaped: ``kind`` and
+        # ``other`` may name the same file, already made huge
+        shaped = []
         for name, form in ((other, other_shape), (kind, shape)):
-            folder = sweep if name in SWEEP_FILES else run_dir
-            path = folder / name
+            path = (sweep if name in SWEEP_FILES else run_dir) / name
             content = path.read_bytes() if path.is_file() and not path.is_symlink() else b"{}"
+            shaped.append((path, form, content))
+        for path, form, content in shaped:
             make_shape(path, form, content, size=size)
         bounded(read_everything, run_dir, sweep, timeout=60)
     finally:
