@@ -59,13 +59,17 @@ def test_each_setting_stays_on_one_worker_which_reuses_its_compiled_model(tmp_pa
     infos = {
         t.index: json.loads((Path(t.run_dir) / runs.RUN_FILE).read_text()) for t in state.trials
     }
-    by_setting: dict[str, set] = {}
+    settings_of: dict[int, set[str]] = {}  # worker pid -> the settings it ran
     for trial in state.trials:
-        by_setting.setdefault(trial.setting(), set()).add(infos[trial.index]["pid"])
-    assert len(by_setting) == 2 and all(len(pids) == 1 for pids in by_setting.values())
-    assert len(set.union(*by_setting.values())) == 2, "the two settings ran side by side"
+        settings_of.setdefault(infos[trial.index]["pid"], set()).add(trial.setting())
+    assert len(settings_of) == 2, "the two settings ran side by side"
+    # a worker keeps its setting while that setting has seeds to start (it may take over
+    # another's last seeds when its own are done, never go back): it compiles once for
+    # each setting it ran, and reuses that compiled step for the rest
+    compiled = sum(len(settings) for settings in settings_of.values())
     reused = [i for i, info in infos.items() if info["execution"]["reused_compiled_step"]]
-    assert len(reused) == 4, "each setting compiled once, for its first seed"
+    assert len(reused) == len(state.trials) - compiled
+    assert compiled <= 3, f"workers switched settings more than once: {settings_of}"
 
 
 def test_a_failing_trial_does_not_stop_the_others(tmp_path):
