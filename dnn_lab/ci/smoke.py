@@ -109,8 +109,9 @@ def _in_workers(
         processes = []
         for index, lane in enumerate(lanes):
             log = open(Path(scratch) / f"worker-{index}.log", "wb")  # noqa: SIM115
+            backend = _grouping(lane[0])[0]
             process = subprocess.Popen(
-                [sys.executable, "-m", "dnn_lab.training.smoke"],
+                [sys.executable, "-m", "dnn_lab.training.smoke", backend],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,

@@ -60,20 +60,28 @@ def _load_digits(path: str | None, target: str | None) -> RawData:
     )
 
 
-def _sklearn(loader_name: str) -> Callable[[str | None, str | None], RawData]:
+def _labelled_table(name: str) -> Callable[[str | None, str | None], RawData]:
     def load(path: str | None, target: str | None) -> RawData:
-        from sklearn import datasets as sk
+        from dnn_lab.data.embedded import LABELLED_TABLES, load_labelled_table
 
-        bunch = getattr(sk, loader_name)()
-        names = [str(n) for n in bunch.target_names] if hasattr(bunch, "target_names") else None
+        x, y, names = load_labelled_table(name)
         return RawData(
-            x=np.asarray(bunch.data, dtype=np.float32),
-            y=np.asarray(bunch.target),
+            x=np.asarray(x, dtype=np.float32),
+            y=np.asarray(y),
             class_names=names,
-            source=f"sklearn.datasets.{loader_name}",
+            source=f"sklearn.datasets.{LABELLED_TABLES[name][0]}",
         )
 
     return load
+
+
+def _load_diabetes(path: str | None, target: str | None) -> RawData:
+    from dnn_lab.data.embedded import load_diabetes
+
+    x, y = load_diabetes()
+    return RawData(
+        x=np.asarray(x, dtype=np.float32), y=np.asarray(y), source="sklearn.datasets.load_diabetes"
+    )
 
 
 # --------------------------------------------------------------------------- IDX (MNIST-style)
@@ -356,10 +364,10 @@ Loader = Callable[[str | None, str | None], RawData]
 # One loader per registry entry (``dnn_lab.config.datasets.DATASETS``); a test keeps them paired.
 LOADERS: dict[str, Loader] = {
     "digits": _load_digits,
-    "iris": _sklearn("load_iris"),
-    "wine": _sklearn("load_wine"),
-    "breast_cancer": _sklearn("load_breast_cancer"),
-    "diabetes": _sklearn("load_diabetes"),
+    "iris": _labelled_table("iris"),
+    "wine": _labelled_table("wine"),
+    "breast_cancer": _labelled_table("breast_cancer"),
+    "diabetes": _load_diabetes,
     "fashion_mnist": _idx_dataset("fashion_mnist"),
     "mnist": _idx_dataset("mnist"),
     "csv": _load_csv,

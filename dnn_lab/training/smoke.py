@@ -13,6 +13,7 @@ JSON result per line on stdout (``dnn_lab.ci.smoke`` drives such workers).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -142,9 +143,11 @@ def _run(request: SmokeRequest, result: SmokeResult, warm: WarmModel) -> None:
     if taken is not None:
         net, result.reused_compiled = taken[0], True
     else:
-        net.compile(
-            optimizer=optimizer, loss=head.loss, metrics=list(head.metrics), jit_compile=False
-        )
+        # the loss alone: the smoke verdict reads no metric, and each one lengthens the trace;
+        # an optimizer built here keeps the first step from tracing twice (once to make
+        # its slot variables inside the function, once more to run)
+        net.compile(optimizer=optimizer, loss=head.loss, jit_compile=False)
+        optimizer.build(net.trainable_variables)
     losses = _train(net, data.x_train, data.y_train, batch, request.steps, config.seed)
     result.steps = len(losses)
     # the first step's loss is the untrained model's (Keras logs it before the update);
@@ -284,17 +287,24 @@ def serve(requests, answer) -> None:
             answer(json.dumps(result.to_json()) + "\n")
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    """``python -m dnn_lab.training.smoke [BACKEND]``: with a backend, the framework is
+    imported before the first request, so no config's row counts the import."""
     from dnn_lab.lifetime import end_with_parent
 
     end_with_parent()
     answers = os.dup(1)  # the driver's pipe; whatever Keras prints goes to stderr
     os.dup2(2, 1)
+    if argv:
+        from dnn_lab.training import backend
+
+        with contextlib.suppress(DnnLabError):  # each config's row says so
+            backend.configure(argv[0], "cpu")
     serve(sys.stdin, lambda text: os.write(answers, text.encode("utf-8")))
     return 0
 
 
 if __name__ == "__main__":
-    code = main()
+    code = main(sys.argv[1:])
     sys.stdout.flush()
     os._exit(code)  # no framework teardown: nothing is left to save

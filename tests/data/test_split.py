@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits as sklearn_load_digits
 from sklearn.model_selection import train_test_split
 
-from dnn_lab.data.embedded import load_digits
 from dnn_lab.data.split import split_indices
 
 
@@ -44,24 +39,3 @@ def test_plain_split_matches_scikit_learn(seed, samples, fraction):
     train, held_out = split_indices(samples, fraction, seed)
     np.testing.assert_array_equal(train, expected[0])
     np.testing.assert_array_equal(held_out, expected[1])
-
-
-def test_digits_are_the_arrays_scikit_learn_loads():
-    images, target = load_digits()
-    bunch = sklearn_load_digits()
-    np.testing.assert_array_equal(images, bunch.images)
-    np.testing.assert_array_equal(target, bunch.target)
-    assert images.dtype == bunch.images.dtype
-
-
-def test_preparing_digits_imports_neither_scikit_learn_nor_scipy():
-    code = (
-        "import sys\n"
-        "from dnn_lab.config.loading import validate_config\n"
-        "from dnn_lab.data.prepare import prepare_data\n"
-        "c = validate_config({'name': 'x', 'data': {'dataset': 'digits'}})\n"
-        "prepare_data(c.data, c.seed)\n"
-        "print(sorted(m for m in ('sklearn', 'scipy') if m in sys.modules))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
