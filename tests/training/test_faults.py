@@ -145,7 +145,7 @@ def test_simultaneous_trainings_with_one_name_never_share_a_directory(tmp_path, 
 
 
 def test_compare_and_runs_read_a_consistent_view_while_trainings_write(tmp_path):
-    config = write_yaml(tmp_path / "c.yaml", merge(TINY, {"train": {"epochs": 40}}))
+    config = write_yaml(tmp_path / "c.yaml", merge(TINY, {"train": {"epochs": 15}}))
     processes = [start(["train", config, "--runs-dir", tmp_path / "runs"]) for _ in range(2)]
     seen = set()
     try:
@@ -157,7 +157,7 @@ def test_compare_and_runs_read_a_consistent_view_while_trainings_write(tmp_path)
                     if row["status"] == "running":
                         assert row["epochs"] >= 0
                 collect.list_runs(tmp_path / "runs")
-            time.sleep(0.05)
+            time.sleep(0.1)
     finally:
         for process in processes:
             process.wait(timeout=300)
