@@ -3,18 +3,22 @@
 Importing matplotlib takes over a second, and a short run would pay it after its
 last epoch, with the user waiting. The helper starts with the run and imports
 matplotlib on another core while the run imports its framework; at the end it
-draws the curves it is sent and exits. The run still waits for the file before it
-calls itself completed. Where matplotlib is already loaded (a warm sweep worker) or
-there is one core only, the curves are drawn in-process as before.
+draws the curves it is sent. The run still waits for the file before it calls itself
+completed. A process that trains again (a notebook, the Python API) keeps its helper
+for the next run, which then waits only for the drawing. Where matplotlib is already
+loaded (a warm sweep worker) or there is one core only, the curves are drawn
+in-process.
 
-Run as ``python -m dnn_lab.render.painter``: one JSON request on stdin, ``ok`` or an
-error on stdout.
+Run as ``python -m dnn_lab.render.painter``: one JSON request per line on stdin, one
+answer per line on stdout (``ok`` or ``error: ...``); it ends when stdin closes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -61,26 +65,26 @@ class CurvePainter:
         request = json.dumps({"rows": rows, "path": str(partial), "title": title})
         try:
             self._process.stdin.write(request + "\n")
-            self._process.stdin.flush()  # the helper reads one line; communicate() closes it
+            self._process.stdin.flush()
         except (OSError, ValueError):
             self.close()
 
     def finish(self) -> None:
-        """Wait for the curves: ``path`` is then whole, drawn here if the helper failed."""
+        """Wait for the curves: ``path`` is then whole, drawn here if the helper failed.
+
+        The helper stays for another ``begin`` (``alive``) until ``close``.
+        """
         if self._request is None:
             return
         rows, path, title = self._request
         self._request = None
         partial = _partial(path)
-        process, self._process = self._process, None
         drawn = False
-        if process is not None:
-            try:
-                answer, _ = process.communicate(timeout=DRAW_TIMEOUT_SECONDS)
-                drawn = process.returncode == 0 and answer.strip() == "ok" and partial.is_file()
-            except (OSError, subprocess.SubprocessError, ValueError):
-                process.kill()
-                process.wait()
+        if self._process is not None:
+            answer = self._answer(DRAW_TIMEOUT_SECONDS)
+            drawn = answer == "ok" and partial.is_file()
+            if not drawn:
+                self.close()  # dead, stuck or failing: never asked again
         try:
             if not drawn:
                 from dnn_lab.render.plots import plot_curves
@@ -90,11 +94,27 @@ class CurvePainter:
         finally:
             partial.unlink(missing_ok=True)
 
+    @property
+    def alive(self) -> bool:
+        """A helper process is up and may draw the next run's curves."""
+        return self._process is not None and self._process.poll() is None
+
     def close(self) -> None:
         process, self._process = self._process, None
         if process is not None:
             process.kill()
             process.wait()
+            for stream in (process.stdin, process.stdout):
+                with contextlib.suppress(OSError, ValueError):  # a broken pipe is closed too
+                    stream.close()
+
+    def _answer(self, timeout: float) -> str | None:
+        """The helper's next answer line; None when it ended or said nothing in time."""
+        try:
+            ready, _, _ = select.select([self._process.stdout], [], [], timeout)
+            return self._process.stdout.readline().strip() if ready else None
+        except (OSError, ValueError):
+            return None
 
 
 def _partial(path: Path) -> Path:
@@ -116,18 +136,22 @@ def _serve() -> int:
     warm_up = [{"epoch": 1, "loss": 1.0, "val_loss": 1.0}, {"epoch": 2, "loss": 0.5}]
     with tempfile.TemporaryDirectory(prefix="dnn-lab-painter-") as scratch:
         plot_curves([("warm-up", warm_up)], Path(scratch) / "warm-up.png", title="warm-up")
-    line = sys.stdin.readline()
-    if not line:
-        return 0
-    request = json.loads(line)
-    plot_curves([(request["title"], request["rows"])], Path(request["path"]), request["title"])
-    print("ok", flush=True)
+    for line in sys.stdin:
+        try:
+            request = json.loads(line)
+            plot_curves(
+                [(request["title"], request["rows"])], Path(request["path"]), request["title"]
+            )
+            answer = "ok"
+        except Exception as exc:  # the run draws these itself; the next request may be fine
+            answer = f"error: {type(exc).__name__}: {exc}".replace("\n", " ")
+        print(answer, flush=True)
     return 0
 
 
 if __name__ == "__main__":
     code = _serve()
     sys.stdout.flush()
-    # The file is written and closed; the run waits for this process to end, and the
-    # interpreter's teardown of matplotlib would add a tenth of a second to every run.
+    # Every file is written and closed; the interpreter's teardown of matplotlib would
+    # add a tenth of a second for nothing.
     os._exit(code)

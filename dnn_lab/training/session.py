@@ -30,7 +30,7 @@ from dnn_lab.training.warm_model import WarmModel, fresh_keras_state
 # This process's last compiled model, for the next run of the same program.
 WARM_MODEL = WarmModel()
 _trained = {"runs": 0}
-_spare: dict[str, CurvePainter | None] = {"painter": None}
+_painter: dict[str, CurvePainter | None] = {"painter": None}  # kept across runs
 
 
 def train_here(
@@ -45,13 +45,16 @@ def train_here(
     """Train ``config`` in this process, as the n-th run of it (see the module's docstring).
 
     The first run's clock starts with the process (its start-up is part of its time);
-    a later run's starts now. ``again``: this process may train once more (not the CLI's),
-    so a helper for the next run's curves is started once this run is done.
+    a later run's starts now. ``again``: this process may train once more (the CLI's
+    will not), so the helper that draws the curves is kept for the next run.
     """
-    again = _trained["runs"] > 0
-    clock = Stopwatch(origin=time.perf_counter()) if again else Stopwatch()
+    later = _trained["runs"] > 0
+    clock = Stopwatch(origin=time.perf_counter()) if later else Stopwatch()
     fresh_keras_state()
-    painter, _spare["painter"] = _spare["painter"], None
+    painter = _painter["painter"]
+    if again and (painter is None or not painter.alive):
+        # one helper for this process's runs: matplotlib is imported once, on another core
+        painter = _painter["painter"] = CurvePainter()
     with _native_log_out_of_the_kernel() as native_log:
         result = train(
             config,
@@ -70,21 +73,17 @@ def train_here(
             ):
                 shutil.copyfileobj(log, out)
     _trained["runs"] += 1
-    # The next run's curves: a helper that imports matplotlib now, while the user reads
-    # this run, instead of during the next one (in-process where matplotlib is loaded).
-    if again:
-        _spare["painter"] = CurvePainter()
     return result
 
 
-def close_spare_painter() -> None:
+def close_painter() -> None:
     """End the helper kept for the next run's curves (at exit, or in a test)."""
-    painter, _spare["painter"] = _spare["painter"], None
+    painter, _painter["painter"] = _painter["painter"], None
     if painter is not None:
         painter.close()
 
 
-atexit.register(close_spare_painter)
+atexit.register(close_painter)
 
 
 @contextlib.contextmanager

@@ -37,7 +37,7 @@ from dnn_lab.store import index, runs
 from dnn_lab.store.records import RunRecord
 from dnn_lab.store.status import Status
 from dnn_lab.training.execution import Execution, choose_execution
-from dnn_lab.training.provenance import git_state, optimizer_record
+from dnn_lab.training.provenance import GitLookup, optimizer_record
 from dnn_lab.training.signals import StopSignals
 from dnn_lab.training.timing import Stopwatch
 from dnn_lab.training.warm_model import WarmModel, program_key
@@ -89,10 +89,12 @@ def train(
 
             from dnn_lab.training import backend
 
-            painter = painter or CurvePainter()  # matplotlib gets ready on another core meanwhile
+            # matplotlib gets ready on another core meanwhile; a caller's painter is its own
+            owned = painter is None
+            painter = painter or CurvePainter()
             with (
                 tempfile.TemporaryDirectory(prefix="dnn-lab-") as scratch,
-                contextlib.closing(painter),
+                contextlib.closing(painter) if owned else contextlib.nullcontext(),
             ):
                 native_log = Path(scratch) / runs.NATIVE_LOG_FILE
                 with backend.native_stderr_to(native_log):
@@ -158,6 +160,7 @@ class Training:
         from dnn_lab.training import backend
 
         config = self.config
+        git = GitLookup(self.config_path)  # answered while the framework loads
         with self.clock.phase("framework"):
             device = backend.configure(config.backend, config.device)
             if config.train.diagnostics:
@@ -208,7 +211,7 @@ class Training:
             backend=config.backend,
             device=device,
             versions=backend.versions(config.backend),
-            git=git_state(self.config_path),
+            git=git.result(),
             data=self.data.summary(),
             optimizer=optimizer_record(net.optimizer),
             execution=execution.to_json(),

@@ -39,3 +39,43 @@ def test_the_helper_process_draws_the_curves(tmp_path):
 def test_without_a_helper_the_curves_are_drawn_in_process(tmp_path):
     assert paint(tmp_path, background=False) == {"matplotlib": True}
     assert (tmp_path / "curves.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_one_helper_draws_run_after_run(tmp_path):
+    """A process that trains again keeps its helper: matplotlib is imported there once."""
+    from pathlib import Path
+
+    from dnn_lab.render.painter import CurvePainter
+
+    painter = CurvePainter(background=True)
+    try:
+        pid = painter._process.pid
+        for name in ("one.png", "two.png"):
+            painter.begin(ROWS, Path(tmp_path / name), name)
+            painter.finish()
+            assert painter.alive and painter._process.pid == pid
+        assert all(
+            (tmp_path / n).read_bytes().startswith(b"\x89PNG") for n in ("one.png", "two.png")
+        )
+    finally:
+        painter.close()
+    assert not painter.alive
+
+
+def test_a_helper_that_died_is_replaced_by_drawing_in_process(tmp_path):
+    """A helper killed between runs (the OOM killer, say) costs no curves."""
+    from pathlib import Path
+
+    from dnn_lab.render.painter import CurvePainter
+
+    painter = CurvePainter(background=True)
+    try:
+        painter._process.kill()
+        painter._process.wait()
+        assert not painter.alive
+        painter.begin(ROWS, Path(tmp_path / "c.png"), "c")
+        painter.finish()
+    finally:
+        painter.close()
+    assert (tmp_path / "c.png").read_bytes().startswith(b"\x89PNG")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.png"]

@@ -49,7 +49,7 @@ STARTING = [
     "dnn_lab.training.trainer.prepare_data",
     "dnn_lab.training.backend.seed_everything",
     "dnn_lab.training.model.build_model",
-    "dnn_lab.training.trainer.git_state",
+    "dnn_lab.training.trainer.GitLookup",
 ]
 # Once it exists: the run stops before (or after) its next batch and reads interrupted.
 RUNNING = [
