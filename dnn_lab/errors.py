@@ -67,6 +67,11 @@ class ConfigError(DnnLabError):
             list(errors) if errors is not None else [ConfigProblem(key="", message=message)]
         )
 
+    @classmethod
+    def at(cls, key: str, message: str) -> ConfigError:
+        """One problem with the value at ``key`` (a dotted key path)."""
+        return cls(message, [ConfigProblem(key=key, message=message)])
+
 
 class DataError(DnnLabError):
     """A dataset that cannot be loaded or does not fit the config."""

@@ -222,7 +222,7 @@ def _run_sweep(cfg, grid, random, search, trials, repeats, workers, objectives, 
     """Run the sweep through the function ``dnn-lab sweep`` calls; the folder it made."""
     from dnn_lab.api.display import console_for_here
     from dnn_lab.errors import EXIT_INTERRUPTED, EXIT_TERMINATED
-    from dnn_lab.sweeps.session import SweepRequest, run_sweep
+    from dnn_lab.sweeps.session import NothingToSweep, SweepRequest, run_sweep
     from dnn_lab.sweeps.view import SweepView
 
     request = SweepRequest(
@@ -236,7 +236,13 @@ def _run_sweep(cfg, grid, random, search, trials, repeats, workers, objectives, 
         objectives=tuple(objectives) if objectives else None,
         runs_dir=Path(runs_dir),
     )
-    outcome = run_sweep(request, SweepView(console_for_here()))
+    try:
+        outcome = run_sweep(request, SweepView(console_for_here()))
+    except NothingToSweep:
+        raise NothingToSweep(
+            "nothing to sweep: give grid={KEY: [V1, V2]}, random={KEY: 'KIND(ARGS)'}, "
+            "repeats=N, or a sweep: section in the config (dnn_lab.train runs one config)"
+        ) from None
     if outcome.exit_code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
         raise KeyboardInterrupt(
             f"sweep {outcome.folder} stopped; dnn-lab sweep --resume continues it"

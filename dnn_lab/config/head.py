@@ -86,16 +86,17 @@ def resolve_head(config: Config, task: str, n_classes: int | None) -> Head:
     fmt = label_format(task, config.data.one_hot)
     loss = config.train.loss if config.train.loss != "auto" else _DEFAULT_LOSS[fmt]
     if fmt not in catalog.LOSSES[loss]:
-        raise ConfigError(_mismatch(loss, task, fmt, n_classes))
+        raise ConfigError.at("train.loss", _mismatch(loss, task, fmt, n_classes))
 
     activation = config.model.output_activation
     if activation == "auto":
         activation = _DEFAULT_ACTIVATION[task]
     elif spec_name(activation) not in _FITTING_ACTIVATIONS[task]:
         allowed = ", ".join(sorted(_FITTING_ACTIVATIONS[task]))
-        raise ConfigError(
+        raise ConfigError.at(
+            "model.output_activation",
             f"model.output_activation: {spec_name(activation)!r} does not fit a {task} task "
-            f"with loss {loss!r}; use one of: {allowed} (or auto)"
+            f"with loss {loss!r}; use one of: {allowed} (or auto)",
         )
 
     metrics = config.train.metrics if config.train.metrics != "auto" else _DEFAULT_METRICS[task]
@@ -151,11 +152,12 @@ def _recorded(config: Config, head: Head, key: str, name: str) -> Monitor:
     """The monitor for a metric the config names; a config error unless the run records it."""
     available = logged_names(config, head)
     if name not in available:
-        raise ConfigError(
+        raise ConfigError.at(
+            key,
             f"{key}: {name!r} is not recorded by this run"
             + did_you_mean(name, available)
             + f" Recorded: {', '.join(available)}"
-            + ("" if config.data.validation_split else " (no validation split, so no val_*)")
+            + ("" if config.data.validation_split else " (no validation split, so no val_*)"),
         )
     return Monitor.of(name)
 

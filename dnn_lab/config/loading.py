@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from dnn_lab.config.messages import format_problems, validation_problems
 from dnn_lab.config.schema import Config
-from dnn_lab.errors import ConfigError, ConfigProblem, short
+from dnn_lab.errors import ConfigError, short
 
 MAX_CONFIG_BYTES = 256 * 1024
 MAX_YAML_NODES = 20_000
@@ -186,10 +186,7 @@ def dotted_values(values: dict[str, Any]) -> list[tuple[list[str], Any]]:
     for key, value in values.items():
         parts = str(key).strip().split(".")
         if any(not part for part in parts):
-            raise ConfigError(
-                f"set: {key!r} is not a dotted key path",
-                [ConfigProblem(key=str(key), message=f"{key!r} is not a dotted key path")],
-            )
+            raise ConfigError.at(str(key), f"set: {key!r} is not a dotted key path")
         pairs.append((parts, value))
     return pairs
 
@@ -213,8 +210,8 @@ def apply_values(data: dict[str, Any], pairs: Iterable[tuple[list[str], Any]]) -
                 # `train.optimizer.momentum=0.9` on `optimizer: sgd`: {name: sgd, momentum: 0.9}
                 child = node[part] = {"name": child}
             elif not isinstance(child, (dict, list)):
-                raise ConfigError(
-                    f"--set {text}: {here} is {short(child)}, not a section with keys"
+                raise ConfigError.at(
+                    here, f"--set {text}: {here} is {short(child)}, not a section with keys"
                 )
             node = child
         last = parts[-1]
@@ -238,7 +235,9 @@ def apply_values(data: dict[str, Any], pairs: Iterable[tuple[list[str], Any]]) -
 
 def _list_index(items: list, part: str, here: str) -> int:
     if not part.isdigit() or int(part) >= len(items):
-        raise ConfigError(f"--set: {here}: expected an index below {len(items)}; received {part!r}")
+        raise ConfigError.at(
+            here, f"--set: {here}: expected an index below {len(items)}; received {part!r}"
+        )
     return int(part)
 
 

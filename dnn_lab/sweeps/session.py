@@ -37,6 +37,10 @@ from dnn_lab.sweeps.state import FINISHED, SweepState, Trial
 from dnn_lab.sweeps.workers import WorkerPool, auto_workers, capped_workers, threads_for
 
 
+class NothingToSweep(DnnLabError):
+    """No axis, search space or repeats: one run, which ``train`` is for."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class SweepRequest:
     """Everything ``dnn-lab sweep`` takes, as values (flags in the CLI's spelling)."""
@@ -112,7 +116,7 @@ def run_sweep(request: SweepRequest, view: SweepWatcher) -> SweepOutcome:
         objectives=list(request.objectives) if request.objectives else None,
     )
     if not sweep.grid and not sweep.space and sweep.repeats == 1:
-        raise DnnLabError(
+        raise NothingToSweep(
             "nothing to sweep: give --grid KEY=V1,V2, --random KEY=KIND(ARGS), --repeats N, "
             "or a sweep: section in the config"
         )

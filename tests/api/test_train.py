@@ -54,6 +54,22 @@ def test_a_config_error_names_its_key_paths_and_writes_nothing(tmp_path, capsys)
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize(
+    ("settings", "key"),
+    [
+        ({"train.loss": "binary_crossentropy"}, "train.loss"),  # digits has ten classes
+        ({"model.output_activation": "relu"}, "model.output_activation"),
+        ({"train.early_stopping": {"monitor": "val_f1"}}, "train.early_stopping.monitor"),
+        ({"model.units.3": 8}, "model.units"),
+    ],
+)
+def test_errors_found_beyond_the_schema_name_their_key_too(settings, key, tmp_path):
+    with pytest.raises(dnn_lab.ConfigError) as caught:
+        dnn_lab.train(TINY, set=settings, runs_dir=tmp_path / "runs")
+    assert [problem.key for problem in caught.value.errors] == [key], str(caught.value)
+    assert not (tmp_path / "runs").exists()
+
+
 def test_a_file_config_error_is_the_clis_message(make_config, tmp_path):
     from typer.testing import CliRunner
 
@@ -92,5 +108,6 @@ def test_sweep_runs_a_grid_in_workers_and_returns_its_study(tmp_path):
     assert all(run.status == "completed" for run in study.runs)
     written = dnn_lab.report(study)
     assert {path.name for path in written} >= {"report.md", "report.html"}
-    with pytest.raises(dnn_lab.DnnLabError, match="nothing to sweep"):
+    with pytest.raises(dnn_lab.DnnLabError, match="nothing to sweep") as caught:
         dnn_lab.sweep(QUICK, runs_dir=tmp_path / "none")
+    assert "grid={" in str(caught.value) and "--grid" not in str(caught.value)
