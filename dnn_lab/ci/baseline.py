@@ -10,6 +10,7 @@ wrote, so that a branch is judged against what the main branch recorded.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from dnn_lab.analysis.study import NOT_A_SETTING
 from dnn_lab.direction import is_finite_number
 from dnn_lab.errors import DnnLabError
-from dnn_lab.store import runs
+from dnn_lab.store import files, runs
 from dnn_lab.store.collect import collect, flatten
 from dnn_lab.store.status import Status
 from dnn_lab.views.compare import run_row
@@ -100,11 +101,9 @@ def save(groups: list[Group], path: Path) -> None:
 def load(path: Path) -> list[Group]:
     """A baseline file; anything else is one clear error."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DnnLabError(f"--baseline {path}: cannot read it ({exc.strerror})") from None
-    except ValueError as exc:
-        raise DnnLabError(f"--baseline {path}: not JSON ({exc})") from None
+        data = files.read_json(Path(path), files.MAX_TEXT_BYTES)
+    except files.FileRefused as exc:
+        raise DnnLabError(f"--baseline {exc}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise DnnLabError(
             f"--baseline {path}: not a dnn-lab baseline (write one with "
@@ -119,11 +118,11 @@ def load(path: Path) -> list[Group]:
 def baseline_groups(source: Path) -> list[Group]:
     """The baseline's settings, from a baseline file or from run or sweep folders."""
     source = Path(source)
-    if source.is_file():
-        return load(source)
-    if not source.exists():
+    if not os.path.lexists(source) or (source.is_symlink() and not source.exists()):
         raise DnnLabError(f"--baseline {source}: no such file or folder")
-    return group_rows(rows_of([source]))
+    if source.is_dir():
+        return group_rows(rows_of([source]))
+    return load(source)  # the gate names a FIFO, a device or a file too large
 
 
 def match(group: Group, candidates: list[Group], baselines: list[Group]) -> Group | None:

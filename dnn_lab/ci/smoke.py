@@ -19,6 +19,7 @@ from pathlib import Path
 
 from dnn_lab.errors import DnnLabError
 from dnn_lab.render.tables import Column, Table
+from dnn_lab.store import files
 from dnn_lab.sweeps.workers import auto_workers, thread_environment
 from dnn_lab.training.smoke import PASSED, SmokeRequest, SmokeResult
 
@@ -162,8 +163,8 @@ def _lost(requests: list[SmokeRequest], code: int | None, log: Path) -> list[Smo
     if not requests:
         return []
     try:
-        tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:]
-    except OSError:
+        tail = files.read_tail(log).strip().splitlines()[-1:]
+    except files.FileRefused:
         tail = []
     why = f"the smoke worker ended (exit code {code}) before this config" + (
         f": {tail[0]}" if tail else ""

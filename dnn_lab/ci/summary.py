@@ -9,7 +9,7 @@ from pathlib import Path
 from dnn_lab.ci.gates import PASSED, Gate
 from dnn_lab.render.formatting import number
 from dnn_lab.render.tables import render_markdown
-from dnn_lab.store import runs
+from dnn_lab.store import files, runs
 from dnn_lab.training.smoke import SmokeResult
 
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
@@ -72,5 +72,8 @@ def publish(text: str, path: Path | None) -> None:
         runs.atomic_write_text(Path(path), text)
     summary = os.environ.get(STEP_SUMMARY)
     if summary:
-        with open(summary, "a", encoding="utf-8") as out:
-            out.write(text + "\n")
+        fd = files.open_for_writing(Path(summary), append=True)  # never through a link
+        try:
+            os.write(fd, (text + "\n").encode("utf-8"))
+        finally:
+            os.close(fd)

@@ -131,6 +131,51 @@ def test_a_baseline_that_is_no_baseline_is_exit_2(tmp_path):
     assert "not a dnn-lab baseline" in done.output
 
 
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [
+        ("fifo", "is a FIFO"),
+        ("folder-link", "no such file or folder"),
+        ("broken-json", "not valid JSON (line 1"),
+        ("huge", "over the"),
+    ],
+)
+def test_a_baseline_file_of_any_shape_is_one_message_and_exit_2(tmp_path, shape, message):
+    """The baseline is read through the same gate as every run file: no hang, no traceback."""
+    import os
+
+    run = fake_run(tmp_path, "a")
+    path = tmp_path / "baseline.json"
+    if shape == "fifo":
+        os.mkfifo(path)
+    elif shape == "folder-link":
+        path.symlink_to(tmp_path / "gone")
+    elif shape == "broken-json":
+        path.write_text('{"format": ')
+    else:
+        path.write_bytes(b" " * (5 * 1024 * 1024))
+    done = check(str(run), "--baseline", str(path))
+    assert done.exit_code == 2, done.output
+    assert message in " ".join(done.output.split()), done.output
+    assert "Traceback" not in done.output
+
+
+def test_the_job_summary_is_appended_never_through_a_link(tmp_path, monkeypatch):
+    run = fake_run(tmp_path, "a", history=history(0.9))
+    elsewhere = tmp_path / "elsewhere.md"
+    elsewhere.write_text("keep me\n")
+    summary = tmp_path / "summary.md"
+    summary.symlink_to(elsewhere)
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    done = check(str(run), "--expect", "val_accuracy>=0.5")
+    assert done.exit_code == 0, done.output
+    assert elsewhere.read_text() == "keep me\n"
+    first = summary.read_text()
+    assert not summary.is_symlink() and "val_accuracy" in first
+    check(str(run), "--expect", "val_accuracy>=0.5")
+    assert summary.read_text() == first * 2, "appended, as each step of a job appends"
+
+
 def test_the_interval_of_the_difference_by_hand():
     from dnn_lab.ci.gates import INCONCLUSIVE, REGRESSED, Tolerance, difference, judge
     from dnn_lab.direction import Direction
