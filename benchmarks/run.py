@@ -60,19 +60,22 @@ def run_json(command: list[str]) -> dict:
 
 
 def peak_memory_mb(args: list[str], cwd: Path) -> float:
-    """The resident peak of one dnn-lab command, measured by the process itself."""
+    """The resident peak of one dnn-lab command, as its parent sees it when it has ended.
+
+    Measured from outside: the command ends with ``os._exit``, so nothing inside it could
+    report its own peak at exit. A fresh Python starts it and reads the largest child's peak.
+    """
     code = (
-        "import atexit, resource, sys\n"
-        "atexit.register(lambda: sys.__stderr__.write('PEAK %d\\n' % "
-        "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
-        f"sys.argv = ['dnn-lab', *{args!r}]\n"
-        "from dnn_lab.cli import main\nmain()\n"
+        "import resource, subprocess, sys\n"
+        f"subprocess.run([{DNN_LAB!r}, *{args!r}], check=True, capture_output=True)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=cwd, env=ENV, capture_output=True, text=True
     )
-    peak = [line for line in done.stderr.splitlines() if line.startswith("PEAK ")]
-    return int(peak[-1].split()[1]) / 1024 if peak else float("nan")
+    if done.returncode != 0:
+        raise RuntimeError(f"dnn-lab {args[:2]} failed: {done.stderr[-2000:]}")
+    return int(done.stdout.strip().splitlines()[-1]) / 1024
 
 
 def dnn_lab(config: dict, scratch: Path, backend: str) -> dict:
