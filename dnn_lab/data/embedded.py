@@ -11,6 +11,7 @@ scikit-learn's own loader is used instead.
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import importlib.util
 from pathlib import Path
@@ -31,7 +32,17 @@ def sklearn_data_file(name: str) -> Path | None:
 
 
 def load_digits() -> tuple[np.ndarray, np.ndarray]:
-    """(images of shape (1797, 8, 8) as float64, integer targets), as scikit-learn gives them."""
+    """(images of shape (1797, 8, 8) as float64, integer targets), as scikit-learn gives them.
+
+    Parsed once per process (a notebook trains on them run after run); each call gets its
+    own copies.
+    """
+    images, target = _parsed_digits()
+    return images.copy(), target.copy()
+
+
+@functools.lru_cache(maxsize=1)
+def _parsed_digits() -> tuple[np.ndarray, np.ndarray]:
     path = sklearn_data_file("digits.csv.gz")
     if path is None:
         from sklearn.datasets import load_digits as sklearn_load_digits

@@ -22,6 +22,14 @@ def test_digits_are_the_arrays_scikit_learn_loads():
     assert images.dtype == bunch.images.dtype
 
 
+def test_digits_are_parsed_once_and_each_caller_gets_its_own_copy():
+    first_images, first_target = load_digits()
+    first_images[0, 0, 0], first_target[0] = -1.0, 99  # what one run does to its arrays
+    images, target = load_digits()
+    assert images[0, 0, 0] == 0.0 and target[0] == 0
+    assert embedded._parsed_digits.cache_info().currsize == 1
+
+
 @pytest.mark.parametrize("name", sorted(embedded.LABELLED_TABLES))
 def test_labelled_tables_are_the_arrays_scikit_learn_loads(name):
     x, y, names = load_labelled_table(name)
