@@ -165,3 +165,18 @@ def dead_pid() -> int:
         os._exit(0)
     os.waitpid(pid, 0)
     return pid
+
+
+# The folders whose tests start trainings, sweeps and clusters, longest first: handed out
+# first, they run beside the many short tests instead of after them, so the suite's last
+# minutes are not one long file on one core (``make test`` shares files out, see Makefile).
+SLOW_FOLDERS = ("sweeps", "training", "ci", "api", "store", "exporters")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        parts = Path(str(item.fspath)).parts
+        folder = parts[parts.index("tests") + 1] if "tests" in parts else ""
+        return SLOW_FOLDERS.index(folder) if folder in SLOW_FOLDERS else len(SLOW_FOLDERS)
+
+    items.sort(key=rank)  # stable: each file's tests keep their order
