@@ -67,7 +67,7 @@ def validate(config: ConfigArg, overrides: SetOption = None) -> None:
     """Check a config and print it fully resolved, without training."""
     with _user_errors():
         cfg = _load(config, overrides)
-        from dnn_lab.config.datasets import known_task
+        from dnn_lab.config.datasets import dataset_info, known_task
         from dnn_lab.config.head import resolve_head, resolved
 
         known = known_task(cfg.data.dataset, cfg.data.task)
@@ -77,6 +77,11 @@ def validate(config: ConfigArg, overrides: SetOption = None) -> None:
             known = task_of(cfg.data, cfg.seed)
         task, n_classes = known
         cfg = resolved(cfg, resolve_head(cfg, task, n_classes))
+        input_shape = dataset_info(cfg.data.dataset).input_shape
+        if input_shape is not None:  # a built-in dataset: the model's size is known now
+            from dnn_lab.data.memory import check_model_fits
+
+            check_model_fits(cfg, input_shape, task, n_classes)
     typer.echo(cfg.to_yaml(), nl=False)
     from rich.markup import escape
 

@@ -345,3 +345,8 @@ def test_a_model_too_large_for_memory_is_refused_before_it_is_built(tmp_path, ma
     assert "the model has about 3,604,560,010 parameters" in result.output
     assert "14.4 GB as float32" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "runs").exists()
+    checked = CliRunner().invoke(
+        app, ["validate", str(config)], env={"DNN_LAB_MEMORY_LIMIT": "16G"}
+    )
+    assert checked.exit_code == 2, checked.output
+    assert "the model has about 3,604,560,010 parameters" in checked.output
