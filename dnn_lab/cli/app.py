@@ -136,6 +136,14 @@ ConfigArg = Annotated[
     Path,
     typer.Argument(help="YAML config file.", show_default=False, autocompletion=_complete_config),
 ]
+RunPathsArg = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Run directories, or folders of runs (runs/, a sweep).",
+        show_default=False,
+        autocompletion=_complete_dir,
+    ),
+]
 SetOption = Annotated[
     list[str] | None,
     typer.Option(

@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from dnn_lab.cli.app import Format, _complete_dir, _stderr, _stdout, _user_errors, app
+from dnn_lab.cli.app import (
+    Format,
+    RunPathsArg,
+    _complete_dir,
+    _stderr,
+    _stdout,
+    _user_errors,
+    app,
+)
 from dnn_lab.errors import DnnLabError
 
 
@@ -96,14 +104,7 @@ def smoke(
 
 @app.command()
 def check(
-    paths: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Run directories, or folders of runs (runs/, a sweep).",
-            show_default=False,
-            autocompletion=_complete_dir,
-        ),
-    ],
+    paths: RunPathsArg,
     expect: Annotated[
         list[str] | None,
         typer.Option(

@@ -8,6 +8,7 @@ import typer
 
 from dnn_lab.cli.app import (
     Format,
+    RunPathsArg,
     _complete_dir,
     _split,
     _stderr,
@@ -22,14 +23,7 @@ from dnn_lab.store.status import RUN_STATUSES
 
 @app.command("compare")
 def compare_command(
-    paths: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Run directories, or folders of runs (runs/, a sweep).",
-            show_default=False,
-            autocompletion=_complete_dir,
-        ),
-    ],
+    paths: RunPathsArg,
     sort: Annotated[
         str | None,
         typer.Option(
