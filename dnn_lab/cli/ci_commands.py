@@ -146,8 +146,9 @@ def check(
 ) -> None:
     """Gate runs on thresholds and on a baseline; fail the CI job on a regression.
 
-    Exit 0 when every gate passed (inconclusive ones too, unless --strict), 1 when one
-    failed, 2 on a usage error.
+    Exit 0 when every gate passed (inconclusive too, unless --strict), 1 when one failed.
+
+    Exit 2 on a usage error.
     """
     with _user_errors():
         from dnn_lab.ci import baseline as baselines
