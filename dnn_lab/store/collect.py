@@ -44,7 +44,11 @@ def _gather(paths: Iterable[Path], read_folder) -> tuple[list, list[Path]]:
         elif path.is_dir():
             names, links = _entries(path)
             batch = read_folder(path, names)
-            keys = _real_paths(path, [_name_of(item) for item in batch], links)
+            cut = len(index.path_prefix(path))  # a row's path is the folder's, then its name
+            found_names = [
+                item["path"][cut:] if type(item) is dict else item.path.name for item in batch
+            ]
+            keys = _real_paths(path, found_names, links)
             if not batch:
                 skipped.append(path)
         else:
@@ -55,10 +59,6 @@ def _gather(paths: Iterable[Path], read_folder) -> tuple[list, list[Path]]:
                 seen.add(key)
                 found.append(item)
     return found, skipped
-
-
-def _name_of(item: runs.Run | dict[str, Any]) -> str:
-    return os.path.basename(item["path"]) if isinstance(item, dict) else item.path.name
 
 
 def recorded_runs(folder: Path) -> list[Path] | None:
@@ -95,11 +95,8 @@ def recorded_runs(folder: Path) -> list[Path] | None:
 def _real_paths(folder: Path, names: list[str], links: set[str]) -> list[str]:
     """Where each of ``folder``'s subfolders ``names`` really is (one realpath per folder,
     not per run: 100,000 of them take a second)."""
-    real = os.path.realpath(folder)
-    return [
-        os.path.realpath(folder / name) if name in links else os.path.join(real, name)
-        for name in names
-    ]
+    real = os.path.join(os.path.realpath(folder), "")  # "/" once: a join per run is slower
+    return [os.path.realpath(folder / name) if name in links else real + name for name in names]
 
 
 def _folders(path: Path) -> list[str]:
@@ -166,7 +163,7 @@ def list_runs(folder: Path, status: str | None = None) -> list[dict[str, Any]]:
     batches = [_listing(folder, names, links)]
     # its sweep folders: a subfolder listed as a run is none (a stat less per run)
     listed = {os.path.basename(row["path"]) for row in batches[0][0]}
-    prefix = "" if str(folder) == "." else f"{folder}{os.sep}"
+    prefix = index.path_prefix(folder)
     for name in names:
         if name not in listed and os.path.isfile(f"{prefix}{name}{os.sep}{runs.SWEEP_FILE}"):
             batches.append(_listing(folder / name, *_entries(folder / name)))

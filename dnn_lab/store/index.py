@@ -60,18 +60,27 @@ def runs_in(folder: Path, names: Iterable[str]) -> list[runs.Run | dict[str, Any
     if not isinstance(rows, list) or len(rows) != len(texts):
         rows = [None] * len(texts)  # a damaged entry: each parsed alone, below
     stored = iter(rows)
-    configs: dict[str, Any] = {}
-    prefix = _prefix(folder)
-    return [
-        _compared(item, next(stored), prefix, configs, folder) if isinstance(item, tuple) else item
-        for item in found
-    ]
+    configs: dict[str, dict[str, Any]] = {}
+    prefix = path_prefix(folder)
+    given: list[runs.Run | dict[str, Any]] = []
+    for item in found:
+        if type(item) is not tuple:
+            given.append(item)
+            continue
+        row, config = next(stored), configs.get(item[_CONFIG])
+        if type(row) is dict and config is not None:  # the common case, without a call
+            row["path"] = prefix + item[0]
+            row["_config"] = config
+            given.append(row)
+        else:
+            given.append(_compared(item, row, prefix, configs, folder))
+    return given
 
 
 def rows_in(folder: Path, names: Iterable[str]) -> list[dict[str, Any]]:
     """``listing_row`` of each run among ``folder``'s subfolders ``names``: what ``runs``
     shows, taken from the index without reading the run's files where it is current."""
-    prefix = _prefix(Path(folder))
+    prefix = path_prefix(Path(folder))
     return [
         _row_of(item, prefix) if isinstance(item, tuple) else listing_row(item)
         for item in _scan(Path(folder), names, _LISTED)
@@ -306,8 +315,9 @@ def _entry_of(name: str, stamp: str, newest: int, now: int, run: runs.Run) -> tu
     )
 
 
-def _prefix(folder: Path) -> str:
-    return "" if str(folder) == "." else f"{folder}{os.sep}"  # as str(folder / name) has it
+def path_prefix(folder: Path) -> str:
+    """What ``str(folder / name)`` puts before ``name``: a row's path without a Path made."""
+    return "" if str(folder) == "." else f"{folder}{os.sep}"
 
 
 def _row_of(entry: tuple, prefix: str) -> dict[str, Any]:
@@ -337,7 +347,9 @@ def _compared(
             row = json.loads(entry[_ROW])
         config = configs.get(entry[_CONFIG])
         if config is None:
-            config = configs[entry[_CONFIG]] = json.loads(entry[_CONFIG])
+            config = json.loads(entry[_CONFIG])
+            if isinstance(config, dict):
+                configs[entry[_CONFIG]] = config
         if isinstance(row, dict) and isinstance(config, dict):
             row["path"] = prefix + entry[0]
             row["_config"] = config

@@ -183,12 +183,11 @@ def column_for(name: str, rows: list[dict[str, Any]]) -> str:
 
 def _sorted(rows: list[dict[str, Any]], key: str, direction: Direction) -> list[dict[str, Any]]:
     """Sort by one column; runs without a value (or with NaN) go last either way."""
-
-    def missing(value: Any) -> bool:
-        return value is None or (isinstance(value, float) and math.isnan(value))
-
-    present = [row for row in rows if not missing(row.get(key))]
-    absent = [row for row in rows if missing(row.get(key))]
+    present, absent = [], []
+    for row in rows:  # one pass, no call per row: 100,000 rows are sorted here
+        value = row.get(key)
+        missing = value is None or (isinstance(value, float) and math.isnan(value))
+        (absent if missing else present).append(row)
     numeric = all(isinstance(row[key], (int, float)) for row in present)
     present.sort(
         key=(lambda r: r[key]) if numeric else (lambda r: show_value(r[key])),
