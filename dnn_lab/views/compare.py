@@ -137,7 +137,7 @@ def _metric_columns(rows: list[dict[str, Any]], monitor: str | None) -> list[str
     keys: list[str] = []
     if monitor:
         keys += [f"best_{monitor}", "best_epoch"]
-    present = {k for row in rows for k in row}
+    present = set().union(*rows)  # every key of every row, gathered in C
     finals = sorted(k for k in present if k.startswith("final_val_"))
     finals = [k for k in finals if "loss" in k] + [k for k in finals if "loss" not in k]
     keys += finals
@@ -156,7 +156,7 @@ def _title(key: str) -> str:
 
 def column_for(name: str, rows: list[dict[str, Any]]) -> str:
     """Accept ``val_accuracy``, ``best_val_accuracy``, ``train.batch_size``..."""
-    present = {k for row in rows for k in row}
+    present = set().union(*rows)  # every key of every row, gathered in C
     if rows and "." in name:  # a config key: any key the first run's config has
         value = config_get(rows[0].get("_config", {}), name)
         if value is not MISSING or any(
