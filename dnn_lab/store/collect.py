@@ -18,7 +18,7 @@ from dnn_lab.store.status import Status
 
 def collect(paths: Iterable[Path]) -> tuple[list[runs.Run], list[Path]]:
     """Runs named directly, or the runs inside a folder (a sweep, a runs directory)."""
-    return _gather(paths, lambda folder, names: _read_all(folder, names))
+    return _gather(paths, _read_all)
 
 
 def collect_compared(paths: Iterable[Path]) -> tuple[list[runs.Run | dict[str, Any]], list[Path]]:
