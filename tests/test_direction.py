@@ -62,3 +62,12 @@ def test_summarize_history_uses_the_one_best_row_rule():
     ]
     summary = summarize_history(rows, head)
     assert summary["best_epoch"] == 2 and summary["best"] == {"loss": 0.5, "val_accuracy": 0.8}
+
+
+def test_the_best_value_is_the_best_finite_number():
+    import numpy as np
+
+    values = [0.5, float("nan"), float("inf"), -float("inf"), None, True, "0.9", 10**400, 2, 0.7]
+    assert Direction.MAX.best(values) == 2 and Direction.MIN.best(values) == 0.5
+    assert Direction.MAX.best([np.float64(0.3), np.float64("nan")]) == 0.3  # a float subclass
+    assert Direction.MIN.best([float("nan"), None, False]) is None

@@ -68,7 +68,7 @@ class Comparison:
         """The runs' learning curves overlaid: one colour per run, validation solid."""
         from dnn_lab.render.plots import curves_figure
 
-        histories = [(row["run"], row["_run"].history) for row in self._result.rows]
+        histories = [(row["run"], views.history(row)) for row in self._result.rows]
         return curves_figure([(label, rows) for label, rows in histories if rows])
 
     def __len__(self) -> int:

@@ -194,6 +194,9 @@ def print_run_list(console: Console, rows: list[dict], limit: int | None = None)
         console.print("no runs")
         return
     cells = [_run_list_cells(row) for row in rows[:limit]]
+    # a name with a newline or an escape sequence is shown escaped (tested at once, in C)
+    if not "".join(map("".join, cells)).isprintable():
+        cells = [tuple(map(printable, line)) for line in cells]
     if not _print_plain_table(console, cells):
         from rich import box
 
@@ -216,20 +219,17 @@ def print_run_list(console: Console, rows: list[dict], limit: int | None = None)
 
 
 def _run_list_cells(row: dict) -> tuple[str, ...]:
+    """The texts of one line, as read (``print_run_list`` makes them printable)."""
     best = "-" if row["best"] is None else f"{number(row['best'])} {row['metric']}"
     started = (row["started"] or "")[:19].replace("T", " ")
-    # printable: a name with a newline or an escape sequence is shown escaped
-    return tuple(
-        printable(text)
-        for text in (
-            row["run"],
-            row["status"],
-            started,
-            row["dataset"] or "-",
-            str(row["epochs"]),
-            best,
-            row["path"],
-        )
+    return (
+        row["run"],
+        row["status"],
+        started,
+        row["dataset"] or "-",
+        str(row["epochs"]),
+        best,
+        row["path"],
     )
 
 
@@ -240,23 +240,23 @@ def _print_plain_table(console: Console, cells: list[tuple[str, ...]]) -> bool:
     Returns False, having written nothing, otherwise."""
     if console.color_system is not None or console.is_terminal or console.record:
         return False
-    if not all(text.isascii() and text.isprintable() for line in cells for text in line):
+    every = "".join(map("".join, cells))  # one test for all cells, in C
+    if not (every.isascii() and every.isprintable()):
         return False
     widths = [
-        max(len(title), *(len(line[i]) for line in cells)) for i, title in enumerate(_RUN_LIST)
+        max(len(title), *map(len, column))
+        for title, column in zip(_RUN_LIST, zip(*cells, strict=True), strict=True)
     ]
     inner = sum(widths) + 3 * (len(widths) - 1)  # a space of padding, a separator, a space
     if inner + 2 > console.width:
         return False
     blank = " " * (inner + 2)
-
-    def line(texts) -> str:
-        padded = [
-            text.rjust(width) if title in _RIGHT else text.ljust(width)
-            for title, text, width in zip(_RUN_LIST, texts, widths, strict=True)
-        ]
-        return f" {'   '.join(padded)} "
-
-    out = [blank, line(_RUN_LIST), f" {'─' * inner} ", *map(line, cells), blank]
+    # each line one format call: a space of padding, the cells three spaces apart
+    line = " " + "   ".join(
+        f"{{:{'>' if title in _RIGHT else '<'}{width}}}"
+        for title, width in zip(_RUN_LIST, widths, strict=True)
+    )
+    form = (line + " ").format
+    out = [blank, form(*_RUN_LIST), f" {'─' * inner} ", *(form(*line) for line in cells), blank]
     console.file.write("\n".join(out) + "\n")
     return True

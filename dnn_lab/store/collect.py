@@ -16,13 +16,25 @@ from dnn_lab.store import files, index, runs
 from dnn_lab.store.status import Status
 
 
-def collect(paths: Iterable[Path], indexed: bool = False) -> tuple[list[runs.Run], list[Path]]:
-    """Runs named directly, or the runs inside a folder (a sweep, a runs directory).
+def collect(paths: Iterable[Path]) -> tuple[list[runs.Run], list[Path]]:
+    """Runs named directly, or the runs inside a folder (a sweep, a runs directory)."""
+    return _gather(paths, _read_all)
 
-    ``indexed`` takes a folder's runs from its index (``store.index``): what listings show
-    of each, without opening every run's files; for readers that need no more.
-    """
-    found: list[runs.Run] = []
+
+def collect_compared(paths: Iterable[Path]) -> tuple[list[runs.Run | dict[str, Any]], list[Path]]:
+    """``collect`` for ``compare``: a folder's finished runs come as the rows its index
+    holds (``index.runs_in``), without opening every run's files; the others as Runs."""
+    return _gather(paths, index.runs_in)
+
+
+def _read_all(folder: Path, names: list[str]) -> list[runs.Run]:
+    return [run for run in (runs.try_read_run(folder / name) for name in names) if run]
+
+
+def _gather(paths: Iterable[Path], read_folder) -> tuple[list, list[Path]]:
+    """What ``read_folder(folder, names)`` gives of each folder's runs (a Run, or a row
+    with its "path"), and of each run named directly its Run; each run once."""
+    found: list = []
     skipped: list[Path] = []
     seen: set[str] = set()
     for path in map(Path, paths):
@@ -31,21 +43,21 @@ def collect(paths: Iterable[Path], indexed: bool = False) -> tuple[list[runs.Run
             batch, keys = [run], [os.path.realpath(path)]
         elif path.is_dir():
             names, links = _entries(path)
-            batch = (
-                index.runs_in(path, names)
-                if indexed
-                else [r for r in (runs.try_read_run(path / n) for n in names) if r]
-            )
-            keys = _real_paths(path, [run.path.name for run in batch], links)
+            batch = read_folder(path, names)
+            cut = len(index.path_prefix(path))  # a row's path is the folder's, then its name
+            found_names = [
+                item["path"][cut:] if type(item) is dict else item.path.name for item in batch
+            ]
+            keys = _real_paths(path, found_names, links)
             if not batch:
                 skipped.append(path)
         else:
             skipped.append(path)
             batch, keys = [], []
-        for run, key in zip(batch, keys, strict=True):
+        for item, key in zip(batch, keys, strict=True):
             if key not in seen:
                 seen.add(key)
-                found.append(run)
+                found.append(item)
     return found, skipped
 
 
@@ -83,11 +95,8 @@ def recorded_runs(folder: Path) -> list[Path] | None:
 def _real_paths(folder: Path, names: list[str], links: set[str]) -> list[str]:
     """Where each of ``folder``'s subfolders ``names`` really is (one realpath per folder,
     not per run: 100,000 of them take a second)."""
-    real = os.path.realpath(folder)
-    return [
-        os.path.realpath(folder / name) if name in links else os.path.join(real, name)
-        for name in names
-    ]
+    real = os.path.join(os.path.realpath(folder), "")  # "/" once: a join per run is slower
+    return [os.path.realpath(folder / name) if name in links else real + name for name in names]
 
 
 def _folders(path: Path) -> list[str]:
@@ -151,18 +160,16 @@ def list_runs(folder: Path, status: str | None = None) -> list[dict[str, Any]]:
     (``store.index``): a finished run's row comes from it while the run's files are unchanged.
     """
     names, links = _entries(folder)
-    prefix = "" if str(folder) == "." else f"{folder}{os.sep}"
-    sweeps = [folder / n for n in names if os.path.isfile(f"{prefix}{n}{os.sep}{runs.SWEEP_FILE}")]
+    batches = [_listing(folder, names, links)]
+    # its sweep folders: a subfolder listed as a run is none (a stat less per run)
+    listed = {os.path.basename(row["path"]) for row in batches[0][0]}
+    prefix = index.path_prefix(folder)
+    for name in names:
+        if name not in listed and os.path.isfile(f"{prefix}{name}{os.sep}{runs.SWEEP_FILE}"):
+            batches.append(_listing(folder / name, *_entries(folder / name)))
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for path in [folder, *sweeps]:
-        run = runs.try_read_run(path)
-        if run is not None:
-            batch, keys = [index.listing_row(run)], [os.path.realpath(path)]
-        else:
-            names, links = _entries(path)
-            batch = index.rows_in(path, names)
-            keys = _real_paths(path, [os.path.basename(row["path"]) for row in batch], links)
+    for batch, keys in batches:
         for row, key in zip(batch, keys, strict=True):
             if key not in seen:
                 seen.add(key)
@@ -172,6 +179,15 @@ def list_runs(folder: Path, status: str | None = None) -> list[dict[str, Any]]:
         rows = [row for row in rows if row["status"] in wanted]
     rows.sort(key=lambda r: (r["started"], r["path"]), reverse=True)
     return rows
+
+
+def _listing(path: Path, names: list[str], links: set[str]) -> tuple[list[dict], list[str]]:
+    """The run list's rows of a folder's runs (of the folder, if a run), and where each is."""
+    run = runs.try_read_run(path)
+    if run is not None:
+        return [index.listing_row(run)], [os.path.realpath(path)]
+    rows = index.rows_in(path, names)
+    return rows, _real_paths(path, [os.path.basename(row["path"]) for row in rows], links)
 
 
 def is_named_spec(value: dict[str, Any]) -> bool:

@@ -72,3 +72,6 @@ def test_the_run_list_written_directly_is_what_rich_draws():
     wide = [{**rows[0], "run": "名前 [bold]x"}, *rows[1:]]
     assert "名前 [bold]x" in run_list(wide)
     assert run_list(wide) == run_list(wide, record=True)
+    hostile = [{**rows[0], "run": "evil\x1b[31mred\nline"}, *rows[1:]]
+    assert "evil\\x1b[31mred\\nline" in run_list(hostile)  # escaped, on one line
+    assert run_list(hostile) == run_list(hostile, record=True)

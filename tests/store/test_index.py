@@ -243,3 +243,101 @@ def test_writers_at_the_same_moment_never_lose_an_entry(tmp_path):
     shown = dict(connection.execute("SELECT name, run FROM runs").fetchall())
     connection.close()
     assert set(shown.values()) == {"again"}  # each writer's entry, none lost to another's
+
+
+def compared(folder: Path) -> list[str]:
+    """``compare`` as users ask it: every format, sorted, filtered, a sweep's trials."""
+    sweep = folder / "20260102-000000-study-sweep"
+    return [
+        invoke("compare", folder, "--format", "csv")[0],
+        invoke("compare", folder, "--format", "markdown", "--sort", "params")[0],
+        invoke("compare", folder, "--format", "json", "--where", "val_accuracy>0.1")[0],
+        invoke("compare", folder, "--columns", "train.epochs", "--top", "2", "--reverse")[0],
+        invoke("compare", folder, "--format", "json", "--where", "status!=completed")[0],
+        invoke("compare", sweep, "--ungrouped", "--format", "json")[0],
+        invoke("compare", sweep, folder / sorted(_folders(folder))[0], "--ungrouped")[0],
+    ]
+
+
+def test_compare_from_the_index_is_compare_from_the_folders(folder, monkeypatch):
+    """Mixed statuses, a damaged run, a sweep folder: each way of asking gives what
+    reading every run gives, and a finished run's row comes from the index alone."""
+    plain = without_index(folder)  # also the runs_in of reading every run, below
+    kept = index.runs_in
+    index.runs_in = lambda f, names: [r for r in (runs.try_read_run(f / n) for n in names) if r]
+    try:
+        expected = compared(folder)
+    finally:
+        index.runs_in = kept
+    assert outputs(folder) == plain  # builds the index
+    read: list[str] = []
+    original = runs.read_run
+    monkeypatch.setattr(
+        runs, "read_run", lambda path: read.append(Path(path).name) or original(path)
+    )
+    assert compared(folder) == expected
+    assert set(read) <= {
+        "runs",
+        "20260102-000000-study-sweep",
+        "20260101-110000-going",
+        "20260101-120000-damaged",
+        sorted(_folders(folder))[0],  # named directly: read from its folder
+    }
+
+
+def test_a_rows_history_is_its_runs(folder):
+    """Rows from the index hold no Run: their curves are read when asked for."""
+    from dnn_lab.views import compare
+
+    outputs(folder)
+    rows = compare.compare([folder]).rows
+    assert any("_run" not in row for row in rows)
+    for row in rows:
+        assert compare.history(row) == runs.read_run(Path(row["path"])).history
+    assert any(compare.history(row) for row in rows)
+
+
+def test_a_run_of_the_older_format_is_compared_from_its_folder(tmp_path):
+    """A run.json without the parameter counts: its row needs params.json, which the
+    index does not stamp, so compare reads it each time."""
+    root = tmp_path / "runs"
+    fake_run(root, "20260101-100000-new", {"name": "new"})
+    old = fake_run(root, "20260101-110000-old", {"name": "old"})
+    record = json.loads((old / runs.RUN_FILE).read_text())
+    del record["params"]
+    (old / runs.RUN_FILE).write_text(json.dumps(record))
+    runs.write_json(old / runs.PARAMS_FILE, {"totals": {"total": 99, "trainable": 99}})
+    age(root)
+    plain = without_index(root)
+    assert outputs(root) == plain and index.held(root) == set(_folders(root))
+    assert outputs(root) == plain
+    runs.write_json(old / runs.PARAMS_FILE, {"totals": {"total": 77, "trainable": 77}})
+    shown = json.loads(invoke("compare", root, "--format", "json")[0])["runs"]
+    assert {row["run"]: row["params"] for row in shown} == {"new": 1210, "old": 77}
+
+
+def test_an_entry_that_will_not_parse_is_read_from_its_folder(folder, trained):
+    """Pages that read, values that do not: that run is read from its files, the others
+    still come from the index."""
+    plain = without_index(folder)
+    outputs(folder)
+    connection = index._open(folder, create=False)
+    connection.execute(
+        "UPDATE runs SET row = '{not json' WHERE name = ?", (f"{trained.run_dir.name}-0",)
+    )
+    connection.execute("UPDATE runs SET row = 7 WHERE name = ?", (f"{trained.run_dir.name}-1",))
+    connection.close()
+    assert outputs(folder) == plain
+
+
+def test_an_index_of_an_older_version_is_built_anew(folder):
+    plain = without_index(folder)
+    outputs(folder)
+    connection = index._open(folder, create=False)
+    connection.execute("PRAGMA user_version = 1")
+    connection.execute("DROP TABLE runs")
+    connection.execute("CREATE TABLE runs (name TEXT PRIMARY KEY, stamp TEXT, facts TEXT)")
+    connection.close()
+    result = runner.invoke(app, ["compare", str(folder), "--format", "json"])
+    assert result.exit_code == 0 and result.stdout == plain[1] and "warning" not in result.stderr
+    assert "20260101-100000-failed" in index.held(folder)
