@@ -244,13 +244,51 @@ def seed_everything(seed: int, backend: str, op_determinism: bool = False) -> No
     import keras
 
     if backend == "tensorflow" or "tensorflow" in sys.modules:
-        keras.utils.set_random_seed(seed)
+        if not _seed_keeping_compiled_steps(seed, backend):
+            keras.utils.set_random_seed(seed)
     else:
         _seed_without_tensorflow(seed, backend)
     if backend == "tensorflow" and op_determinism:
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+
+
+def _seed_keeping_compiled_steps(seed: int, backend: str) -> bool:
+    """``keras.utils.set_random_seed`` without emptying TensorFlow's kernel cache.
+
+    ``tf.random.set_seed`` sets the eager context's global seed and its generator of op
+    seeds, and also empties the cache of instantiated kernels and functions: a kept
+    compiled step (the next run of a notebook, a sweep worker's next seed) would then be
+    instantiated again at its first call, 0.15-0.2 s. That cache holds the state of
+    TensorFlow's stateful random ops only, which Keras never uses (its random numbers come
+    from stateless ops and its own seed variables), so the seed is set without emptying it.
+    False when this TensorFlow keeps its seed elsewhere: the caller seeds as Keras does.
+    """
+    import random
+
+    import numpy as np
+
+    try:
+        from keras.src.backend.common import global_state
+        from keras.src.random import seed_generator
+        from keras.src.utils import rng_utils
+        from tensorflow.python.eager import context
+    except ImportError:
+        return False
+    eager = context.context()
+    if not (context.executing_eagerly() and hasattr(eager, "_seed") and hasattr(eager, "_rng")):
+        return False
+    global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, seed)
+    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+    random.seed(seed)
+    np.random.seed(seed)
+    eager._seed, eager._rng = seed, random.Random(seed)  # what set_seed sets, cache aside
+    if backend == "torch":
+        import torch
+
+        torch.manual_seed(seed)
+    return True
 
 
 def _seed_without_tensorflow(seed: int, backend: str) -> None:

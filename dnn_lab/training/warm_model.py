@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,9 +111,28 @@ def _shape(variable) -> tuple[tuple[int, ...], str]:
 
 
 def fresh_keras_state() -> None:
-    """What a new process would have: no layers, names or graphs left from the last run or trial."""
-    if "keras" in sys.modules:
-        import keras
+    """What a new process would have: no layers, names or graphs left from the last run or trial.
 
-        # The collector runs on its own; forcing a full pass here cost a third of a second.
-        keras.backend.clear_session(free_memory=False)
+    That is Keras's global state (layer names, seed generators, dtype policy), which
+    ``clear_session`` resets. On TensorFlow it also empties the runtime's kernel cache,
+    and the kept compiled step would then be instantiated again at its first call (0.2 s
+    of every warm run); that cache holds no state a run can see (see
+    ``backend.seed_everything``), so there only Keras's global state is reset.
+    """
+    if "keras" not in sys.modules:
+        return
+    import keras
+
+    try:
+        from keras.src.backend.common import global_state
+    except ImportError:
+        global_state = None
+    trackers = ("GLOBAL_STATE_TRACKER", "GLOBAL_SETTINGS_TRACKER")
+    if keras.config.backend() == "tensorflow" and all(
+        hasattr(global_state, name) for name in trackers
+    ):
+        for name in trackers:  # what clear_session does first, before the cache
+            setattr(global_state, name, threading.local())
+        return
+    # The collector runs on its own; forcing a full pass here cost a third of a second.
+    keras.backend.clear_session(free_memory=False)
