@@ -10,7 +10,6 @@ wrote, so that a branch is judged against what the main branch recorded.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,7 +100,8 @@ def save(groups: list[Group], path: Path) -> None:
 def load(path: Path) -> list[Group]:
     """A baseline file; anything else is one clear error."""
     try:
-        data = files.read_json(Path(path), files.MAX_TEXT_BYTES)
+        # a file the user names: a link is followed wherever it leads, as a config's is
+        data = files.read_json(Path(path), files.MAX_TEXT_BYTES, inside=Path("/"))
     except files.FileRefused as exc:
         raise DnnLabError(f"--baseline {exc}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -118,7 +118,7 @@ def load(path: Path) -> list[Group]:
 def baseline_groups(source: Path) -> list[Group]:
     """The baseline's settings, from a baseline file or from run or sweep folders."""
     source = Path(source)
-    if not os.path.lexists(source) or (source.is_symlink() and not source.exists()):
+    if not source.exists():  # a dangling link too
         raise DnnLabError(f"--baseline {source}: no such file or folder")
     if source.is_dir():
         return group_rows(rows_of([source]))

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dnn_lab.errors import DnnLabError
@@ -59,7 +60,15 @@ def _grouping(request: SmokeRequest) -> tuple[str, str]:
     return config.backend, json.dumps([settings["model"], settings["train"], shape], sort_keys=True)
 
 
-def plan(requests: list[SmokeRequest], workers: int) -> list[list[SmokeRequest]]:
+@dataclass
+class Lane:
+    """One worker's share: its backend, and its configs in the order it runs them."""
+
+    backend: str
+    requests: list[SmokeRequest] = field(default_factory=list)
+
+
+def plan(requests: list[SmokeRequest], workers: int) -> list[Lane]:
     """Requests shared out over at most ``workers`` lists; one backend and program per group.
 
     A group (configs of one program) stays on one worker; the largest groups go first,
@@ -69,12 +78,12 @@ def plan(requests: list[SmokeRequest], workers: int) -> list[list[SmokeRequest]]
     for request in requests:
         groups.setdefault(_grouping(request), []).append(request)
     backends = sorted({backend for backend, _ in groups})
-    lanes: dict[str, list[list[SmokeRequest]]] = {
-        b: [[] for _ in range(max(1, workers // len(backends)))] for b in backends
+    lanes: dict[str, list[Lane]] = {
+        b: [Lane(b) for _ in range(max(1, workers // len(backends)))] for b in backends
     }
     for (backend, _), members in sorted(groups.items(), key=lambda kv: -len(kv[1])):
-        min(lanes[backend], key=len).extend(members)
-    return [lane for backend in backends for lane in lanes[backend] if lane]
+        min(lanes[backend], key=lambda lane: len(lane.requests)).requests.extend(members)
+    return [lane for backend in backends for lane in lanes[backend] if lane.requests]
 
 
 def run_smoke(
@@ -89,7 +98,7 @@ def run_smoke(
     if len(lanes) == 1:
         from dnn_lab.training.smoke import smoke_all
 
-        done = smoke_all(lanes[0], on_result)
+        done = smoke_all(lanes[0].requests, on_result)
     else:
         done = _in_workers(lanes, on_result)
     by_config = {result.config: result for result in done}
@@ -97,7 +106,7 @@ def run_smoke(
 
 
 def _in_workers(
-    lanes: list[list[SmokeRequest]], on_result: Callable[[SmokeResult], None] | None
+    lanes: list[Lane], on_result: Callable[[SmokeResult], None] | None
 ) -> list[SmokeResult]:
     """One worker process per lane, all at once; a worker that dies fails what it had left."""
     import selectors
@@ -110,9 +119,8 @@ def _in_workers(
         processes = []
         for index, lane in enumerate(lanes):
             log = open(Path(scratch) / f"worker-{index}.log", "wb")  # noqa: SIM115
-            backend = _grouping(lane[0])[0]
             process = subprocess.Popen(
-                [sys.executable, "-m", "dnn_lab.training.smoke", backend],
+                [sys.executable, "-m", "dnn_lab.training.smoke", lane.backend],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
@@ -120,11 +128,11 @@ def _in_workers(
             )
             log.close()
             process.stdin.write(
-                "".join(json.dumps(r.to_json()) + "\n" for r in lane).encode("utf-8")
+                "".join(json.dumps(r.to_json()) + "\n" for r in lane.requests).encode("utf-8")
             )
             process.stdin.close()
             processes.append(process)
-            pending[process.pid] = list(lane)
+            pending[process.pid] = list(lane.requests)
             selector.register(process.stdout, selectors.EVENT_READ, process)
         try:
             while selector.get_map():

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from dnn_lab.cli.app import _complete_dir, _user_errors, _warn_skipped, app
+from dnn_lab.cli.app import RunPathsArg, _complete_dir, _user_errors, _warn_skipped, app
 
 
 @app.command()
@@ -26,19 +26,10 @@ export_app = typer.Typer(
 )
 app.add_typer(export_app, name="export")
 
-ExportPaths = Annotated[
-    list[Path],
-    typer.Argument(
-        help="Run directories, sweep folders, or folders of runs (runs/).",
-        show_default=False,
-        autocompletion=_complete_dir,
-    ),
-]
-
 
 @export_app.command("mlflow")
 def export_mlflow(
-    paths: ExportPaths,
+    paths: RunPathsArg,
     tracking_uri: Annotated[
         str | None,
         typer.Option(
@@ -68,7 +59,7 @@ def export_mlflow(
 
 @export_app.command("tensorboard")
 def export_tensorboard(
-    paths: ExportPaths,
+    paths: RunPathsArg,
     logdir: Annotated[
         Path,
         typer.Option(

@@ -241,29 +241,30 @@ def _nvidia_memory() -> list[float]:
 
 def seed_everything(seed: int, backend: str, op_determinism: bool = False) -> None:
     """Same seed, same split, weights and shuffling."""
-    import keras
+    with_tensorflow = backend == "tensorflow" or "tensorflow" in sys.modules
+    if not _seed_as_keras_does(seed, backend, with_tensorflow):
+        import keras
 
-    if backend == "tensorflow" or "tensorflow" in sys.modules:
-        if not _seed_keeping_compiled_steps(seed, backend):
-            keras.utils.set_random_seed(seed)
-    else:
-        _seed_without_tensorflow(seed, backend)
+        keras.utils.set_random_seed(seed)
     if backend == "tensorflow" and op_determinism:
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
 
 
-def _seed_keeping_compiled_steps(seed: int, backend: str) -> bool:
-    """``keras.utils.set_random_seed`` without emptying TensorFlow's kernel cache.
+def _seed_as_keras_does(seed: int, backend: str, with_tensorflow: bool) -> bool:
+    """``keras.utils.set_random_seed``'s steps, in its order, but for two of them.
 
-    ``tf.random.set_seed`` sets the eager context's global seed and its generator of op
-    seeds, and also empties the cache of instantiated kernels and functions: a kept
-    compiled step (the next run of a notebook, a sweep worker's next seed) would then be
-    instantiated again at its first call, 0.15-0.2 s. That cache holds the state of
-    TensorFlow's stateful random ops only, which Keras never uses (its random numbers come
-    from stateless ops and its own seed variables), so the seed is set without emptying it.
-    False when this TensorFlow keeps its seed elsewhere: the caller seeds as Keras does.
+    - Without TensorFlow loaded, it is not imported (4 s on JAX): Keras seeds it for
+      ``tf.data`` pipelines that a JAX or torch run of dnn-lab never builds.
+    - With it, its seed is set as ``tf.random.set_seed`` sets it (the eager context's
+      global seed and its generator of op seeds) without emptying the cache of
+      instantiated kernels: a kept compiled step (a notebook's next run, a sweep worker's
+      next seed) would otherwise be instantiated again at its first call, 0.15-0.3 s. That
+      cache holds the state of TensorFlow's stateful random ops only, which Keras never
+      uses (its random numbers come from stateless ops and its own seed variables).
+
+    False when Keras or TensorFlow keep these elsewhere: the caller seeds as Keras does.
     """
     import random
 
@@ -273,53 +274,30 @@ def _seed_keeping_compiled_steps(seed: int, backend: str) -> bool:
         from keras.src.backend.common import global_state
         from keras.src.random import seed_generator
         from keras.src.utils import rng_utils
-        from tensorflow.python.eager import context
+
+        if with_tensorflow:
+            from tensorflow.python.eager import context
     except ImportError:
         return False
-    eager = context.context()
-    if not (context.executing_eagerly() and hasattr(eager, "_seed") and hasattr(eager, "_rng")):
+    eager = context.context() if with_tensorflow else None
+    if with_tensorflow and not (
+        context.executing_eagerly() and hasattr(eager, "_seed") and hasattr(eager, "_rng")
+    ):
         return False
-    global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, seed)
-    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+    try:
+        global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, seed)
+        global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+    except AttributeError:
+        return False
     random.seed(seed)
     np.random.seed(seed)
-    eager._seed, eager._rng = seed, random.Random(seed)  # what set_seed sets, cache aside
+    if eager is not None:
+        eager._seed, eager._rng = seed, random.Random(seed)  # what set_seed sets, cache aside
     if backend == "torch":
         import torch
 
         torch.manual_seed(seed)
     return True
-
-
-def _seed_without_tensorflow(seed: int, backend: str) -> None:
-    """``keras.utils.set_random_seed`` without its ``import tensorflow`` (4 s on JAX).
-
-    Keras seeds TensorFlow too whenever TensorFlow is installed, for ``tf.data``
-    pipelines that a JAX or torch run of dnn-lab never builds. These are the other
-    steps of that function, in its order; if Keras has moved them, its own is used.
-    """
-    import random
-
-    import numpy as np
-
-    try:
-        from keras.src.backend.common import global_state
-        from keras.src.random import seed_generator
-        from keras.src.utils import rng_utils
-
-        global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, seed)
-        global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
-    except (ImportError, AttributeError):
-        import keras
-
-        keras.utils.set_random_seed(seed)
-        return
-    random.seed(seed)
-    np.random.seed(seed)
-    if backend == "torch":
-        import torch
-
-        torch.manual_seed(seed)
 
 
 def set_precision(policy: str) -> None:

@@ -160,6 +160,17 @@ def test_a_baseline_file_of_any_shape_is_one_message_and_exit_2(tmp_path, shape,
     assert "Traceback" not in done.output
 
 
+def test_a_baseline_named_through_a_link_is_read_wherever_it_leads(tmp_path):
+    run = fake_run(tmp_path / "runs", "a", history=history(0.9))
+    elsewhere = tmp_path / "cache" / "baseline.json"
+    elsewhere.parent.mkdir()
+    assert check(str(run), "--save-baseline", str(elsewhere)).exit_code == 0
+    link = tmp_path / "runs" / "baseline.json"
+    link.symlink_to(elsewhere)
+    done = check(str(run), "--baseline", str(link))
+    assert done.exit_code == 0, done.output
+
+
 def test_the_job_summary_is_appended_never_through_a_link(tmp_path, monkeypatch):
     run = fake_run(tmp_path, "a", history=history(0.9))
     elsewhere = tmp_path / "elsewhere.md"

@@ -14,7 +14,7 @@ def requests(tmp_path, configs: dict[str, dict]) -> list[SmokeRequest]:
 
 
 def names(lanes) -> list[list[str]]:
-    return [[r.config.rsplit("/", 1)[1] for r in lane] for lane in lanes]
+    return [[r.config.rsplit("/", 1)[1] for r in lane.requests] for lane in lanes]
 
 
 def test_configs_of_one_program_stay_on_one_worker_one_after_the_other(tmp_path):
@@ -36,7 +36,9 @@ def test_configs_of_one_program_stay_on_one_worker_one_after_the_other(tmp_path)
 
 def test_each_backend_gets_a_worker_of_its_own(tmp_path):
     found = requests(tmp_path, {"tf.yaml": {}, "jax.yaml": {"backend": "jax"}})
-    assert sorted(names(plan(found, 1))) == [["jax.yaml"], ["tf.yaml"]]
+    lanes = plan(found, 1)
+    assert sorted(names(lanes)) == [["jax.yaml"], ["tf.yaml"]]
+    assert sorted(lane.backend for lane in lanes) == ["jax", "tensorflow"]
 
 
 def test_one_worker_takes_everything_in_order_of_groups(tmp_path):

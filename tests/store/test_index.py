@@ -85,6 +85,16 @@ def without_index(folder: Path) -> list[str]:
         index.runs_in, index.rows_in = kept
 
 
+def record_reads(monkeypatch) -> list[str]:
+    """The names of the run folders read from here on, in order."""
+    read: list[str] = []
+    original = runs.read_run
+    monkeypatch.setattr(
+        runs, "read_run", lambda path: read.append(Path(path).name) or original(path)
+    )
+    return read
+
+
 def test_the_index_gives_the_output_of_reading_every_run(folder, monkeypatch):
     plain = without_index(folder)
     assert not (folder / index.INDEX_FILE).exists()
@@ -93,11 +103,7 @@ def test_the_index_gives_the_output_of_reading_every_run(folder, monkeypatch):
     assert index.held(folder) == {
         name for name in _folders(folder) if "-damaged" not in name and "-going" not in name
     } - {"20260102-000000-study-sweep"}
-    read: list[str] = []
-    original = runs.read_run
-    monkeypatch.setattr(
-        runs, "read_run", lambda path: read.append(Path(path).name) or original(path)
-    )
+    read = record_reads(monkeypatch)
     assert outputs(folder) == plain
     # from the index: only the run still going and the damaged one are read (and the
     # folders themselves, asked whether they are runs)
@@ -270,11 +276,7 @@ def test_compare_from_the_index_is_compare_from_the_folders(folder, monkeypatch)
     finally:
         index.runs_in = kept
     assert outputs(folder) == plain  # builds the index
-    read: list[str] = []
-    original = runs.read_run
-    monkeypatch.setattr(
-        runs, "read_run", lambda path: read.append(Path(path).name) or original(path)
-    )
+    read = record_reads(monkeypatch)
     assert compared(folder) == expected
     assert set(read) <= {
         "runs",
